@@ -1,0 +1,617 @@
+//! Auth routes: login, MFA, TOTP enrolment, refresh rotation, logout, `/api/me`.
+//!
+//! Sessions follow the usual refresh-token-family design: login starts a
+//! family, each refresh rotates the token inside it, presenting a rotated
+//! token again is treated as theft and revokes the whole family (and the
+//! access tokens of that session, whose `sid` claim names it). Refresh
+//! tokens are opaque and stored by SHA-256 digest only. Faults from
+//! [`crate::Fault`] are consulted exactly where the behaviour they break lives.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, extract::State};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::credentials::Role;
+use crate::error::{ApiError, ApiJson};
+use crate::extract::{
+    AuthUser, ClientIp, REFRESH_COOKIE, bearer_token, refresh_cookie, verify_access_token,
+};
+use crate::faults::Fault;
+use crate::jwt::{self, ACCESS_TTL_SECS, Claims};
+use crate::state::{
+    AppState, MfaChallenge, RefreshRecord, RefreshStatus, Store, UserRecord, token_digest,
+};
+use crate::unix_now;
+
+/// Failed logins per email before 429.
+pub const EMAIL_FAILURE_LIMIT: usize = 5;
+/// Failed logins per client IP before 429 (higher than per email so one
+/// locked-out account does not lock out a whole office or a smoke run).
+pub const IP_FAILURE_LIMIT: usize = 20;
+/// The failure-counting window.
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// Refresh-token lifetime.
+pub const REFRESH_TTL_SECS: i64 = 14 * 24 * 3600;
+/// MFA challenge lifetime.
+pub const MFA_TTL_SECS: i64 = 300;
+/// Wrong codes allowed per MFA challenge before it is dropped.
+const MFA_MAX_FAILURES: u32 = 5;
+/// Recovery codes handed out by `totp/enable`.
+pub const RECOVERY_CODE_COUNT: usize = 10;
+
+/// The auth routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/mfa/verify", post(mfa_verify))
+        .route("/api/auth/totp/setup", post(totp_setup))
+        .route("/api/auth/totp/enable", post(totp_enable))
+        .route("/api/auth/totp/disable", post(totp_disable))
+        .route("/api/auth/refresh", post(refresh))
+        .route("/api/auth/logout", post(logout))
+        .route("/api/me", get(me))
+}
+
+/// `{id, email, role}`.
+#[derive(Clone, Debug, Serialize)]
+pub struct UserView {
+    /// Id.
+    pub id: Uuid,
+    /// Email.
+    pub email: String,
+    /// Role.
+    pub role: Role,
+}
+
+#[derive(Serialize)]
+struct TokenBody {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    user: UserView,
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    email: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+struct MfaVerifyBody {
+    mfa_token: String,
+    code: Option<String>,
+    recovery_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CodeBody {
+    code: String,
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn err(status: StatusCode, code: &'static str, message: &str) -> ApiError {
+    ApiError::new(status, code, message)
+}
+
+fn invalid_mfa_code() -> ApiError {
+    err(
+        StatusCode::UNAUTHORIZED,
+        "invalid_mfa_code",
+        "the MFA code is wrong",
+    )
+}
+
+fn invalid_refresh() -> ApiError {
+    err(
+        StatusCode::UNAUTHORIZED,
+        "invalid_refresh_token",
+        "missing, unknown, expired or revoked refresh token",
+    )
+}
+
+// ---------- rate limiting ----------
+
+fn prune(failures: &mut VecDeque<Instant>, now: Instant) {
+    while failures
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= FAILURE_WINDOW)
+    {
+        failures.pop_front();
+    }
+}
+
+/// Seconds until the caller may try again, if any key is over its limit.
+fn retry_after(store: &mut Store, keys: &[(String, usize)], now: Instant) -> Option<u64> {
+    keys.iter()
+        .filter_map(|(key, limit)| {
+            let failures = store.login_failures.get_mut(key)?;
+            prune(failures, now);
+            if failures.len() < *limit {
+                return None;
+            }
+            let oldest = failures.front()?;
+            let left = FAILURE_WINDOW.saturating_sub(now.duration_since(*oldest));
+            Some(left.as_secs_f64().ceil().max(1.0) as u64)
+        })
+        .max()
+}
+
+fn record_failure(store: &mut Store, keys: &[(String, usize)], now: Instant) {
+    for (key, _) in keys {
+        store
+            .login_failures
+            .entry(key.clone())
+            .or_default()
+            .push_back(now);
+    }
+}
+
+// ---------- sessions ----------
+
+fn user_view(user: &UserRecord) -> UserView {
+    UserView {
+        id: user.id,
+        email: user.email.clone(),
+        role: user.role,
+    }
+}
+
+fn access_token(state: &AppState, user: &UserRecord, family: Uuid) -> Result<String, ApiError> {
+    let now = unix_now();
+    let claims = Claims {
+        sub: user.id,
+        role: user.role,
+        exp: now + ACCESS_TTL_SECS,
+        iat: now,
+        jti: Uuid::new_v4(),
+        sid: family,
+    };
+    jwt::encode(state.jwt_key(), &claims).map_err(|e| ApiError::internal(e.to_string()))
+}
+
+fn new_refresh_token(store: &mut Store, user_id: Uuid, family: Uuid) -> String {
+    let token = random_token();
+    store.refresh_tokens.insert(
+        token_digest(&token),
+        RefreshRecord {
+            user_id,
+            family,
+            expires_at: unix_now() + REFRESH_TTL_SECS,
+            status: RefreshStatus::Active,
+        },
+    );
+    token
+}
+
+fn refresh_cookie_header(state: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
+    let mut cookie = format!("{REFRESH_COOKIE}={value}");
+    if !state.has_fault(&Fault::RefreshCookieNoHttpOnly) {
+        cookie.push_str("; HttpOnly");
+    }
+    if !state.has_fault(&Fault::RefreshCookieNoSecure) {
+        cookie.push_str("; Secure");
+    }
+    cookie.push_str(&format!("; SameSite=Strict; Path=/api/auth; Max-Age={max_age}"));
+    HeaderValue::from_str(&cookie).ok()
+}
+
+fn tokens_response(
+    state: &AppState,
+    user: &UserRecord,
+    family: Uuid,
+    refresh: &str,
+) -> Result<Response, ApiError> {
+    let body = TokenBody {
+        access_token: access_token(state, user, family)?,
+        token_type: "Bearer",
+        expires_in: ACCESS_TTL_SECS,
+        user: user_view(user),
+    };
+    let cookie = refresh_cookie_header(state, refresh, REFRESH_TTL_SECS)
+        .ok_or_else(|| ApiError::internal("failed to build the refresh cookie"))?;
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(SET_COOKIE, cookie);
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Starts a new session (refresh family) for `user`.
+fn start_session(store: &mut Store, user: &UserRecord) -> (Uuid, String) {
+    let family = Uuid::new_v4();
+    let refresh = new_refresh_token(store, user.id, family);
+    (family, refresh)
+}
+
+// ---------- handlers ----------
+
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Response, ApiError> {
+    let now = Instant::now();
+    let email = body.email.trim().to_ascii_lowercase();
+    let keys = [
+        (format!("email:{email}"), EMAIL_FAILURE_LIMIT),
+        (format!("ip:{ip}"), IP_FAILURE_LIMIT),
+    ];
+    let mut store = state.store();
+    if let Some(secs) = retry_after(&mut store, &keys, now) {
+        state.metrics().auth_failure("rate_limited");
+        store.audit("auth.login_blocked", None, Some(format!("email:{email}")), &ip);
+        return Err(ApiError::rate_limited(secs));
+    }
+    let user = store
+        .user_by_email(&email)
+        .filter(|u| u.password_matches(&body.password))
+        .cloned();
+    let Some(user) = user else {
+        record_failure(&mut store, &keys, now);
+        state.metrics().auth_failure("invalid_credentials");
+        store.audit("auth.login_failed", None, Some(format!("email:{email}")), &ip);
+        return Err(err(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "email or password is wrong",
+        ));
+    };
+    store.login_failures.remove(&keys[0].0);
+    if user.totp_secret.is_some() {
+        let mfa_token = random_token();
+        store.mfa_challenges.insert(
+            token_digest(&mfa_token),
+            MfaChallenge {
+                user_id: user.id,
+                expires_at: unix_now() + MFA_TTL_SECS,
+                failures: 0,
+            },
+        );
+        return Ok(Json(json!({"mfa_required": true, "mfa_token": mfa_token})).into_response());
+    }
+    let (family, refresh) = start_session(&mut store, &user);
+    store.audit("auth.login", Some(user.id), Some(format!("user:{}", user.id)), &ip);
+    drop(store);
+    tokens_response(&state, &user, family, &refresh)
+}
+
+fn normalise_recovery_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+fn generate_recovery_codes() -> Vec<String> {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    (0..RECOVERY_CODE_COUNT)
+        .map(|_| {
+            let mut code: String = (0..10)
+                .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+                .collect();
+            code.insert(5, '-');
+            code
+        })
+        .collect()
+}
+
+async fn mfa_verify(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<MfaVerifyBody>,
+) -> Result<Response, ApiError> {
+    let mut store = state.store();
+    let digest = token_digest(&body.mfa_token);
+    let now = unix_now();
+    let challenge = store
+        .mfa_challenges
+        .get(&digest)
+        .filter(|c| c.expires_at > now)
+        .cloned();
+    let Some(challenge) = challenge else {
+        state.metrics().auth_failure("invalid_mfa_token");
+        return Err(err(
+            StatusCode::UNAUTHORIZED,
+            "invalid_mfa_token",
+            "the MFA token is unknown or expired; log in again",
+        ));
+    };
+    let Some(user) = store.users.get(&challenge.user_id).cloned() else {
+        store.mfa_challenges.remove(&digest);
+        return Err(ApiError::unauthorized());
+    };
+    let accepted = if state.has_fault(&Fault::TotpNotChecked) {
+        true
+    } else if let Some(code) = body.code.as_deref() {
+        user.totp_secret
+            .as_deref()
+            .is_some_and(|secret| crate::totp::check(secret, code, now as u64))
+    } else if let Some(recovery) = body.recovery_code.as_deref() {
+        let wanted = token_digest(&normalise_recovery_code(recovery));
+        match store.users.get_mut(&user.id) {
+            Some(record) => {
+                let before = record.recovery_codes.len();
+                record.recovery_codes.retain(|c| *c != wanted);
+                record.recovery_codes.len() < before
+            }
+            None => false,
+        }
+    } else {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "send either code or recovery_code",
+        ));
+    };
+    if !accepted {
+        if let Some(c) = store.mfa_challenges.get_mut(&digest) {
+            c.failures += 1;
+            if c.failures >= MFA_MAX_FAILURES {
+                store.mfa_challenges.remove(&digest);
+            }
+        }
+        state.metrics().auth_failure("invalid_mfa_code");
+        store.audit("auth.mfa_failed", Some(user.id), Some(format!("user:{}", user.id)), &ip);
+        return Err(invalid_mfa_code());
+    }
+    store.mfa_challenges.remove(&digest);
+    let (family, refresh) = start_session(&mut store, &user);
+    store.audit("auth.login", Some(user.id), Some(format!("user:{}", user.id)), &ip);
+    drop(store);
+    tokens_response(&state, &user, family, &refresh)
+}
+
+fn code_ok(state: &AppState, secret: &[u8], code: &str) -> bool {
+    state.has_fault(&Fault::TotpNotChecked) || crate::totp::check(secret, code, unix_now() as u64)
+}
+
+async fn totp_setup(State(state): State<AppState>, auth: AuthUser) -> Result<Response, ApiError> {
+    let mut store = state.store();
+    let user = store
+        .users
+        .get_mut(&auth.id)
+        .ok_or_else(ApiError::unauthorized)?;
+    if user.totp_secret.is_some() {
+        return Err(err(
+            StatusCode::CONFLICT,
+            "totp_already_enabled",
+            "TOTP is already enabled; disable it first",
+        ));
+    }
+    let secret = crate::totp::generate_secret();
+    let bytes = crate::totp::decode_secret(&secret)
+        .ok_or_else(|| ApiError::internal("failed to generate a TOTP secret"))?;
+    let url = crate::totp::otpauth_url(&bytes, &user.email)
+        .ok_or_else(|| ApiError::internal("failed to build the otpauth URL"))?;
+    user.pending_totp_secret = Some(bytes);
+    Ok(Json(json!({"secret": secret, "otpauth_url": url})).into_response())
+}
+
+async fn totp_enable(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    auth: AuthUser,
+    ApiJson(body): ApiJson<CodeBody>,
+) -> Result<Response, ApiError> {
+    let mut store = state.store();
+    let user = store
+        .users
+        .get_mut(&auth.id)
+        .ok_or_else(ApiError::unauthorized)?;
+    let Some(pending) = user.pending_totp_secret.clone() else {
+        return Err(err(
+            StatusCode::CONFLICT,
+            "totp_setup_required",
+            "call /api/auth/totp/setup first",
+        ));
+    };
+    if !code_ok(&state, &pending, &body.code) {
+        state.metrics().auth_failure("invalid_mfa_code");
+        store.audit("auth.mfa_failed", Some(auth.id), Some(format!("user:{}", auth.id)), &ip);
+        return Err(invalid_mfa_code());
+    }
+    let codes = generate_recovery_codes();
+    user.totp_secret = Some(pending);
+    user.pending_totp_secret = None;
+    user.recovery_codes = codes
+        .iter()
+        .map(|c| token_digest(&normalise_recovery_code(c)))
+        .collect();
+    store.audit("auth.totp_enabled", Some(auth.id), Some(format!("user:{}", auth.id)), &ip);
+    Ok(Json(json!({"recovery_codes": codes})).into_response())
+}
+
+async fn totp_disable(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    auth: AuthUser,
+    ApiJson(body): ApiJson<CodeBody>,
+) -> Result<StatusCode, ApiError> {
+    let mut store = state.store();
+    let user = store
+        .users
+        .get_mut(&auth.id)
+        .ok_or_else(ApiError::unauthorized)?;
+    let Some(secret) = user.totp_secret.clone() else {
+        return Err(err(
+            StatusCode::CONFLICT,
+            "totp_not_enabled",
+            "TOTP is not enabled",
+        ));
+    };
+    if !code_ok(&state, &secret, &body.code) {
+        state.metrics().auth_failure("invalid_mfa_code");
+        store.audit("auth.mfa_failed", Some(auth.id), Some(format!("user:{}", auth.id)), &ip);
+        return Err(invalid_mfa_code());
+    }
+    user.totp_secret = None;
+    user.recovery_codes.clear();
+    store.audit("auth.totp_disabled", Some(auth.id), Some(format!("user:{}", auth.id)), &ip);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Some(token) = refresh_cookie(&headers) else {
+        state.metrics().auth_failure("invalid_refresh_token");
+        return Err(invalid_refresh());
+    };
+    let digest = token_digest(&token);
+    let mut store = state.store();
+    let record = store
+        .refresh_tokens
+        .get(&digest)
+        .filter(|r| r.expires_at > unix_now())
+        .filter(|r| !store.revoked_families.contains(&r.family))
+        .cloned();
+    let Some(record) = record else {
+        state.metrics().auth_failure("invalid_refresh_token");
+        return Err(invalid_refresh());
+    };
+    if record.status == RefreshStatus::Rotated && !state.has_fault(&Fault::RefreshReuseAccepted) {
+        store.revoke_family(record.family);
+        state.metrics().auth_failure("refresh_token_reused");
+        store.audit(
+            "auth.refresh_reused",
+            Some(record.user_id),
+            Some(format!("session:{}", record.family)),
+            &ip,
+        );
+        return Err(err(
+            StatusCode::UNAUTHORIZED,
+            "refresh_token_reused",
+            "this refresh token was already used; the session is revoked",
+        ));
+    }
+    let Some(user) = store.users.get(&record.user_id).cloned() else {
+        return Err(invalid_refresh());
+    };
+    let next = if state.has_fault(&Fault::RefreshNotRotated) {
+        token
+    } else {
+        if let Some(old) = store.refresh_tokens.get_mut(&digest) {
+            old.status = RefreshStatus::Rotated;
+        }
+        new_refresh_token(&mut store, user.id, record.family)
+    };
+    store.audit(
+        "auth.refresh",
+        Some(user.id),
+        Some(format!("session:{}", record.family)),
+        &ip,
+    );
+    drop(store);
+    tokens_response(&state, &user, record.family, &next)
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let bearer = bearer_token(&headers).and_then(|t| verify_access_token(&state, t).ok());
+    let mut store = state.store();
+    let cookie_record = refresh_cookie(&headers)
+        .and_then(|t| store.refresh_tokens.get(&token_digest(&t)).cloned());
+    let families: Vec<(Uuid, Uuid)> = bearer
+        .iter()
+        .map(|c| (c.sub, c.sid))
+        .chain(cookie_record.iter().map(|r| (r.user_id, r.family)))
+        .collect();
+    if families.is_empty() {
+        return Err(ApiError::unauthorized());
+    }
+    if !state.has_fault(&Fault::LogoutNotRevoking) {
+        for (_, family) in &families {
+            store.revoke_family(*family);
+        }
+    }
+    for (user, family) in &families {
+        store.audit("auth.logout", Some(*user), Some(format!("session:{family}")), &ip);
+    }
+    drop(store);
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Some(cookie) = refresh_cookie_header(&state, "", 0) {
+        response.headers_mut().insert(SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// The role `/api/me` reports under the `me-wrong-role` fault.
+fn wrong_role(role: Role) -> Role {
+    match role {
+        Role::Owner => Role::Member,
+        _ => Role::Owner,
+    }
+}
+
+async fn me(State(state): State<AppState>, auth: AuthUser) -> Json<UserView> {
+    let role = if state.has_fault(&Fault::MeWrongRole) {
+        wrong_role(auth.role)
+    } else {
+        auth.role
+    };
+    Json(UserView {
+        id: auth.id,
+        email: auth.email,
+        role,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_codes_are_distinct_and_normalise() {
+        let codes = generate_recovery_codes();
+        assert_eq!(codes.len(), RECOVERY_CODE_COUNT);
+        let unique: std::collections::HashSet<_> = codes.iter().collect();
+        assert_eq!(unique.len(), RECOVERY_CODE_COUNT);
+        assert_eq!(normalise_recovery_code(" ABCDE-fghij "), "abcdefghij");
+    }
+
+    #[test]
+    fn rate_limit_window() {
+        let mut store = Store::default();
+        let keys = [("email:x".to_owned(), 2)];
+        let t0 = Instant::now();
+        assert_eq!(retry_after(&mut store, &keys, t0), None);
+        record_failure(&mut store, &keys, t0);
+        record_failure(&mut store, &keys, t0);
+        assert_eq!(retry_after(&mut store, &keys, t0), Some(60));
+        let later = t0 + Duration::from_secs(59);
+        assert_eq!(retry_after(&mut store, &keys, later), Some(1));
+        assert_eq!(retry_after(&mut store, &keys, t0 + FAILURE_WINDOW), None);
+    }
+
+    #[test]
+    fn wrong_role_always_differs() {
+        for role in Role::ALL {
+            assert_ne!(wrong_role(role), role);
+        }
+    }
+}

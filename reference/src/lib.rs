@@ -1,0 +1,31 @@
+//! Reference StageOS server with fault injection.
+//!
+//! The smoke suite needs a target it can run against anywhere (CI, a laptop)
+//! that behaves like StageOS — real JWTs, real TOTP, refresh rotation with
+//! reuse detection, lockouts, Prometheus metrics — and that can be broken on
+//! purpose, one [`Fault`] at a time, so every check is proven to fail when
+//! the behaviour it guards is broken. State is in memory; nothing persists.
+//!
+//! This file only declares modules and re-exports the public API.
+
+pub mod auth;
+pub mod credentials;
+pub mod error;
+pub mod extract;
+pub mod faults;
+pub mod jwt;
+pub mod metrics;
+pub mod ops;
+pub mod server;
+pub mod state;
+pub mod totp;
+
+pub use credentials::{Credentials, Role, SeedUser};
+pub use faults::Fault;
+pub use server::{RunningServer, ServerOptions, app};
+pub use state::{AppState, AuditEntry};
+
+/// Current unix time in seconds.
+pub(crate) fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

@@ -1,0 +1,119 @@
+//! `stageos-reference`: run the reference StageOS server locally.
+//!
+//! Prints `STAGEOS_BASE_URL=...` and the seeded credentials as `KEY=value`
+//! lines on stdout — the one place secrets are printed, on purpose, so a
+//! developer can `eval` them or paste them into the suite's environment —
+//! then serves until Ctrl-C or SIGTERM. Logs go to stderr.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+use stageos_reference::credentials::normalise_totp_secret;
+use stageos_reference::{Credentials, Fault, Role, RunningServer, ServerOptions};
+
+/// Reference StageOS server with fault injection.
+#[derive(Debug, Parser)]
+#[command(name = "stageos-reference", version)]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "STAGEOS_REFERENCE_LISTEN")]
+    listen: SocketAddr,
+    /// Fault to inject (repeatable), e.g. `refresh-not-rotated`, `latency:/api/me:300`.
+    #[arg(long = "fault", value_name = "NAME")]
+    faults: Vec<Fault>,
+    /// Owner password instead of a random one.
+    #[arg(long)]
+    owner_password: Option<String>,
+    /// Owner TOTP secret (base32) instead of a random one.
+    #[arg(long)]
+    owner_totp_secret: Option<String>,
+    /// Version reported by /api/health.
+    #[arg(long, default_value = "v1.4.0-20261125")]
+    version_label: String,
+    /// Commit reported by /api/health.
+    #[arg(long, default_value = "0000000")]
+    commit: String,
+    /// List the fault names and exit.
+    #[arg(long)]
+    list_faults: bool,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+
+    if cli.list_faults {
+        for fault in Fault::catalogue() {
+            println!("{fault:<28} {}", fault.describe());
+        }
+        return ExitCode::SUCCESS;
+    }
+
+    let mut credentials = Credentials::generate();
+    if let Some(password) = cli.owner_password {
+        for user in credentials.users.iter_mut().filter(|u| u.role == Role::Owner) {
+            user.password = password.clone();
+        }
+    }
+    if let Some(secret) = cli.owner_totp_secret {
+        credentials.owner_totp_secret = normalise_totp_secret(&secret);
+    }
+
+    let opts = ServerOptions {
+        listen: cli.listen,
+        faults: cli.faults,
+        credentials: Some(credentials),
+        version: cli.version_label,
+        commit: cli.commit,
+    };
+    let server = match RunningServer::start(opts).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("error: failed to start the reference server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("STAGEOS_BASE_URL={}", server.base_url());
+    for (key, value) in server.credentials().env_lines() {
+        println!("{key}={value}");
+    }
+    let faults = server.faults();
+    if !faults.is_empty() {
+        let names: Vec<String> = faults.iter().map(ToString::to_string).collect();
+        tracing::warn!(faults = %names.join(","), "faults active");
+    }
+    tracing::info!(addr = %server.addr(), "listening");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    ExitCode::SUCCESS
+}

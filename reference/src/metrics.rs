@@ -1,0 +1,279 @@
+//! Prometheus metrics and the request-recording middleware.
+//!
+//! The suite's metrics gate reads the same series names production exposes,
+//! so this module registers exactly those (prometheus-client, Prometheus text
+//! format 0.0.4) and records every request under its *route template*
+//! (axum's `MatchedPath`), never the raw path, to keep cardinality bounded.
+//! The latency fault is applied here too, inside the timed section, so the
+//! histogram shows the delay the suite measures.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+use crate::state::AppState;
+
+/// Header the suite puts on every request.
+pub const SMOKE_RUN_HEADER: &str = "x-stageos-smoke-run";
+
+/// Route label for requests no route matched.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Queues reported by `queue_depth` and `jobs_failed_total`.
+pub const QUEUES: [&str; 3] = ["pdf", "scan", "webhooks"];
+
+/// Histogram buckets (the Prometheus client defaults), in seconds.
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// `{method, route, status}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    /// HTTP method.
+    pub method: String,
+    /// Matched route template.
+    pub route: String,
+    /// Response status code.
+    pub status: u16,
+}
+
+/// `{queue}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabels {
+    /// Queue name.
+    pub queue: String,
+}
+
+/// `{status}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    /// Outcome.
+    pub status: String,
+}
+
+/// `{reason}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// Failure reason (an error code).
+    pub reason: String,
+}
+
+fn new_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+/// Every metric the server exposes.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// `http_request_duration_seconds`.
+    pub request_duration: Family<HttpLabels, Histogram, fn() -> Histogram>,
+    /// `http_requests_total`.
+    pub requests: Family<HttpLabels, Counter>,
+    /// `queue_depth`.
+    pub queue_depth: Family<QueueLabels, Gauge>,
+    /// `jobs_failed_total`.
+    pub jobs_failed: Family<QueueLabels, Counter>,
+    /// `webhook_deliveries_total`.
+    pub webhook_deliveries: Family<StatusLabels, Counter>,
+    /// `stripe_webhook_events_total`.
+    pub stripe_webhook_events: Family<StatusLabels, Counter>,
+    /// `analytics_aggregation_last_success_timestamp_seconds`.
+    pub analytics_last_success: Gauge<f64, AtomicU64>,
+    /// `auth_failures_total`.
+    pub auth_failures: Family<ReasonLabels, Counter>,
+    /// `ip_anomaly_events_total`.
+    pub ip_anomaly_events: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric and seeds the series a fresh deployment has.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let request_duration =
+            Family::<HttpLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                new_histogram as fn() -> Histogram,
+            );
+        let requests = Family::<HttpLabels, Counter>::default();
+        let queue_depth = Family::<QueueLabels, Gauge>::default();
+        let jobs_failed = Family::<QueueLabels, Counter>::default();
+        let webhook_deliveries = Family::<StatusLabels, Counter>::default();
+        let stripe_webhook_events = Family::<StatusLabels, Counter>::default();
+        let analytics_last_success = Gauge::<f64, AtomicU64>::default();
+        let auth_failures = Family::<ReasonLabels, Counter>::default();
+        let ip_anomaly_events = Counter::default();
+
+        // Counter names omit `_total`: prometheus-client appends it.
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by method, route template and status",
+            request_duration.clone(),
+        );
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route template and status",
+            requests.clone(),
+        );
+        registry.register("queue_depth", "Jobs waiting per queue", queue_depth.clone());
+        registry.register(
+            "jobs_failed",
+            "Jobs that failed for good per queue",
+            jobs_failed.clone(),
+        );
+        registry.register(
+            "webhook_deliveries",
+            "Outgoing webhook deliveries by outcome",
+            webhook_deliveries.clone(),
+        );
+        registry.register(
+            "stripe_webhook_events",
+            "Incoming Stripe webhook events by outcome",
+            stripe_webhook_events.clone(),
+        );
+        registry.register(
+            "analytics_aggregation_last_success_timestamp_seconds",
+            "Unix time of the last successful analytics aggregation",
+            analytics_last_success.clone(),
+        );
+        registry.register(
+            "auth_failures",
+            "Authentication failures by reason",
+            auth_failures.clone(),
+        );
+        registry.register(
+            "ip_anomaly_events",
+            "Logins flagged as coming from an anomalous IP",
+            ip_anomaly_events.clone(),
+        );
+
+        for queue in QUEUES {
+            let labels = QueueLabels {
+                queue: queue.to_owned(),
+            };
+            queue_depth.get_or_create(&labels).set(0);
+            // Create the zero series so dashboards see it before the first failure.
+            let _ = jobs_failed.get_or_create(&labels);
+        }
+        for status in ["succeeded", "failed"] {
+            let _ = webhook_deliveries.get_or_create(&StatusLabels {
+                status: status.to_owned(),
+            });
+        }
+        stripe_webhook_events
+            .get_or_create(&StatusLabels {
+                status: "succeeded".to_owned(),
+            })
+            .inc_by(3);
+        let _ = stripe_webhook_events.get_or_create(&StatusLabels {
+            status: "failed".to_owned(),
+        });
+        for reason in ["invalid_credentials", "invalid_mfa_code", "rate_limited"] {
+            let _ = auth_failures.get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            });
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default();
+        analytics_last_success.set(now);
+
+        Self {
+            registry,
+            request_duration,
+            requests,
+            queue_depth,
+            jobs_failed,
+            webhook_deliveries,
+            stripe_webhook_events,
+            analytics_last_success,
+            auth_failures,
+            ip_anomaly_events,
+        }
+    }
+
+    /// Counts one authentication failure.
+    pub fn auth_failure(&self, reason: &str) {
+        self.auth_failures
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Records one finished request.
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let labels = HttpLabels {
+            method: method.to_owned(),
+            route: route.to_owned(),
+            status,
+        };
+        self.request_duration
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+        self.requests.get_or_create(&labels).inc();
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+/// `Content-Type` of [`Metrics::encode`].
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// Middleware: applies latency faults, records duration and count, logs the
+/// request line (method, route, status, smoke run id; nothing secret).
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
+    let smoke_run = request
+        .headers()
+        .get(SMOKE_RUN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(64).collect::<String>());
+
+    let delay = state.faults().latency_for(&route);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    state
+        .metrics()
+        .observe_request(&method, &route, status, elapsed);
+    tracing::info!(
+        method = %method,
+        route = %route,
+        status,
+        elapsed_ms = elapsed.as_millis() as u64,
+        smoke_run = smoke_run.as_deref().unwrap_or("-"),
+        "request"
+    );
+    response
+}

@@ -1,0 +1,117 @@
+//! Operations routes: `GET /api/health` and `GET /metrics`.
+//!
+//! These are what the suite's first gate reads after a deploy: health says
+//! whether the dependencies answer and the migrations are in sync; metrics
+//! are the Prometheus series the error-rate and latency gates compare.
+
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+
+use crate::error::ApiError;
+use crate::faults::Fault;
+use crate::metrics;
+use crate::state::AppState;
+
+/// The operations routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/health", get(health))
+        .route("/metrics", get(metrics_text))
+}
+
+/// One dependency check.
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    /// `ok`, `degraded` or `down`.
+    pub status: &'static str,
+    /// How long the check took.
+    pub latency_ms: u64,
+}
+
+#[derive(Serialize)]
+struct Checks {
+    database: Check,
+    queue: Check,
+    storage: Check,
+}
+
+#[derive(Serialize)]
+struct Migrations {
+    status: &'static str,
+    pending: u32,
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    version: String,
+    commit: String,
+    started_at: String,
+    checks: Checks,
+    migrations: Migrations,
+}
+
+async fn health(State(state): State<AppState>) -> Json<Health> {
+    // The "database" is the in-memory store: time how long its lock takes.
+    let started = Instant::now();
+    drop(state.store());
+    let db_ms = started.elapsed().as_millis() as u64;
+    let database = if state.has_fault(&Fault::HealthDegraded) {
+        Check {
+            status: "degraded",
+            latency_ms: db_ms.max(1200),
+        }
+    } else {
+        Check {
+            status: "ok",
+            latency_ms: db_ms,
+        }
+    };
+    let checks = Checks {
+        database,
+        queue: Check {
+            status: "ok",
+            latency_ms: 0,
+        },
+        storage: Check {
+            status: "ok",
+            latency_ms: 0,
+        },
+    };
+    let worst = [&checks.database, &checks.queue, &checks.storage]
+        .iter()
+        .map(|c| c.status)
+        .fold("ok", |acc, s| match (acc, s) {
+            ("down", _) | (_, "down") => "down",
+            ("degraded", _) | (_, "degraded") => "degraded",
+            _ => "ok",
+        });
+    let body = Health {
+        status: worst,
+        version: state.version().to_owned(),
+        commit: state.commit().to_owned(),
+        started_at: state.started_at().format(&Rfc3339).unwrap_or_default(),
+        checks,
+        migrations: Migrations {
+            status: "in_sync",
+            pending: 0,
+        },
+    };
+    Json(body)
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let text = state
+        .metrics()
+        .encode()
+        .map_err(|_| ApiError::internal("failed to encode metrics"))?;
+    Ok((StatusCode::OK, [(CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
+}

@@ -1,0 +1,136 @@
+//! The router and a server handle for tests and the binary.
+//!
+//! [`app`] assembles the route modules; a later module (events, files,
+//! webhooks, ...) adds one `.merge(module::routes())` line. [`RunningServer`]
+//! binds a port (0 in tests), serves with graceful shutdown and exposes the
+//! credentials and fault switches the suite needs.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::middleware;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::credentials::Credentials;
+use crate::error::ApiError;
+use crate::faults::Fault;
+use crate::state::AppState;
+
+/// How to start a reference server.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// Address to bind (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// Faults active from the start.
+    pub faults: Vec<Fault>,
+    /// Seed credentials; `None` generates random ones.
+    pub credentials: Option<Credentials>,
+    /// Version reported by `/api/health`.
+    pub version: String,
+    /// Commit reported by `/api/health`.
+    pub commit: String,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            faults: Vec::new(),
+            credentials: None,
+            version: "v1.4.0-20261125".to_owned(),
+            commit: "0000000".to_owned(),
+        }
+    }
+}
+
+/// The full router over `state`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(crate::auth::routes())
+        .merge(crate::ops::routes())
+        .fallback(|| async { ApiError::not_found() })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track,
+        ))
+        .with_state(state)
+}
+
+/// A server running on a background task.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    state: AppState,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Seeds the state, binds `opts.listen` and serves until [`Self::shutdown`].
+    pub async fn start(opts: ServerOptions) -> std::io::Result<RunningServer> {
+        let state = AppState::new(&opts)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let listener = TcpListener::bind(opts.listen).await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, rx) = oneshot::channel::<()>();
+        let router = app(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+        });
+        Ok(RunningServer {
+            addr,
+            state,
+            shutdown,
+            task,
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The seeded credentials.
+    pub fn credentials(&self) -> &Credentials {
+        self.state.credentials()
+    }
+
+    /// Replaces the active faults (takes effect for the next request).
+    pub fn set_faults(&self, faults: Vec<Fault>) {
+        self.state.faults().set(faults);
+    }
+
+    /// The active faults.
+    pub fn faults(&self) -> Vec<Fault> {
+        self.state.faults().get()
+    }
+
+    /// The shared state (audit log, metrics, ...).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting, lets in-flight requests finish, waits for the task.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(());
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "reference server stopped with an error"),
+            Err(e) => tracing::warn!(error = %e, "reference server task failed"),
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The static catalogue: every flow, its steps, and the profiles that pick flows.
+//!
+//! Everything here is known without touching the network, which is what makes
+//! `--list` offline and cheap: the harness and `stageos-smoke list` read only this.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use crate::credentials::Role;
+
+/// One check inside a flow.
+#[derive(Debug)]
+pub struct StepDef {
+    /// snake_case id, unique in its flow; JUnit testcase name.
+    pub id: &'static str,
+    /// A sentence a person reads when the step is red.
+    pub description: &'static str,
+}
+
+/// A flow: an ordered list of steps run in one session of work.
+#[derive(Debug)]
+pub struct FlowDef {
+    /// Flow id; JUnit classname.
+    pub id: &'static str,
+    /// What the flow covers.
+    pub description: &'static str,
+    /// The roles it logs in as (their credentials are required up front).
+    pub roles: &'static [Role],
+    /// Whether it needs the Owner's TOTP seed.
+    pub needs_owner_totp: bool,
+    /// Its steps, in order.
+    pub steps: &'static [StepDef],
+}
+
+impl FlowDef {
+    /// `flow::step` names of every step.
+    pub fn step_names(&self) -> impl Iterator<Item = String> + '_ {
+        self.steps.iter().map(move |s| format!("{}::{}", self.id, s.id))
+    }
+
+    /// Look up a step by id.
+    pub fn step(&self, id: &str) -> Option<&'static StepDef> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+}
+
+/// Every flow the suite knows, in run/report order.
+pub fn flows() -> &'static [&'static FlowDef] {
+    crate::flows::ALL
+}
+
+/// Look up a flow.
+pub fn flow(id: &str) -> Option<&'static FlowDef> {
+    flows().iter().copied().find(|f| f.id == id)
+}
+
+/// A profile from `suites/profiles.toml`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// What it is for.
+    pub description: String,
+    /// Flow ids it runs.
+    pub flows: Vec<String>,
+    /// Per-request latency budget for the flows' latency steps.
+    #[serde(default = "default_latency_budget")]
+    pub latency_budget_ms: u64,
+}
+
+fn default_latency_budget() -> u64 {
+    1000
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfilesFile {
+    default: String,
+    profiles: BTreeMap<String, Profile>,
+}
+
+const PROFILES_TOML: &str = include_str!("../suites/profiles.toml");
+
+fn profiles_file() -> &'static ProfilesFile {
+    static FILE: OnceLock<ProfilesFile> = OnceLock::new();
+    FILE.get_or_init(|| {
+        // The file is compiled in and checked by `profiles_are_consistent`; a broken
+        // edit fails the project's own tests, so this cannot fail at a user's site.
+        toml::from_str(PROFILES_TOML).expect("suites/profiles.toml is valid (checked by tests)")
+    })
+}
+
+/// Name of the default profile.
+pub fn default_profile() -> &'static str {
+    &profiles_file().default
+}
+
+/// All profiles by name.
+pub fn profiles() -> &'static BTreeMap<String, Profile> {
+    &profiles_file().profiles
+}
+
+/// Look up a profile; the error lists the known names.
+pub fn profile(name: &str) -> Result<&'static Profile, String> {
+    profiles().get(name).ok_or_else(|| {
+        let known: Vec<&str> = profiles().keys().map(String::as_str).collect();
+        format!("unknown profile `{name}` (known: {})", known.join(", "))
+    })
+}
+
+/// The flows a profile runs, in catalogue order.
+pub fn profile_flows(profile: &Profile) -> Vec<&'static FlowDef> {
+    flows()
+        .iter()
+        .copied()
+        .filter(|f| profile.flows.iter().any(|p| p == f.id))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_are_consistent() {
+        assert!(profiles().contains_key(default_profile()));
+        for (name, p) in profiles() {
+            assert!(!p.flows.is_empty(), "profile {name} runs no flow");
+            for f in &p.flows {
+                assert!(flow(f).is_some(), "profile {name} names unknown flow {f}");
+            }
+        }
+    }
+
+    #[test]
+    fn step_ids_are_unique_per_flow() {
+        for f in flows() {
+            let mut ids: Vec<_> = f.steps.iter().map(|s| s.id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(ids.len(), f.steps.len(), "duplicate step id in {}", f.id);
+        }
+    }
+}

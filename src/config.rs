@@ -1,0 +1,483 @@
+//! Configuration: a TOML file of per-environment settings, `STAGEOS_*` environment
+//! variables for every secret (never the file), and command-line overrides.
+//!
+//! The environment is read once into an [`EnvSnapshot`] so tests can pass their own.
+//! Every error is one line that names what is wrong and how to fix it.
+//!
+//! ```toml
+//! default_environment = "staging"
+//!
+//! [environments.staging]
+//! base_url = "https://staging.stageos.example"
+//! profile = "post-deploy"
+//! request_timeout_ms = 10000
+//! insecure_tls_hosts = []          # hosts whose TLS certificate is not verified
+//! [environments.staging.users]     # login emails; passwords come from STAGEOS_<ROLE>_PASSWORD
+//! owner = "smoke-owner@stageos.example"
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+use url::Url;
+
+use crate::catalogue::{self, FlowDef, Profile};
+use crate::credentials::{Role, OWNER_TOTP_SECRET_VAR};
+
+/// Environment variable naming the config file.
+pub const CONFIG_VAR: &str = "STAGEOS_CONFIG";
+/// Environment variable naming the target base URL (unset: the embedded reference).
+pub const BASE_URL_VAR: &str = "STAGEOS_BASE_URL";
+/// Environment variable naming the profile.
+pub const PROFILE_VAR: &str = "STAGEOS_PROFILE";
+/// Environment variable naming the environment section of the config file.
+pub const ENVIRONMENT_VAR: &str = "STAGEOS_ENVIRONMENT";
+/// Environment variable naming the report directory.
+pub const REPORT_DIR_VAR: &str = "STAGEOS_REPORT_DIR";
+/// Environment variable listing embedded-reference faults (comma separated), for demos and tests.
+pub const FAULTS_VAR: &str = "STAGEOS_REFERENCE_FAULTS";
+/// Default config file name, read when present in the working directory.
+pub const DEFAULT_CONFIG_FILE: &str = "stageos-smoke.toml";
+
+/// A configuration problem: the run cannot check anything.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("failed to read config file {path}: {source} (hint: fix the path given by --config or {CONFIG_VAR})")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys.
+    #[error("malformed config file {path}: {message} (hint: see the configuration reference in README.md)")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said, on one line.
+        message: String,
+    },
+    /// A secret was written into the file.
+    #[error("config file {path} holds a secret at `{key}`: secrets are never read from the file (hint: remove it and set {hint_var} instead)")]
+    SecretInFile {
+        /// The file.
+        path: PathBuf,
+        /// Dotted key.
+        key: String,
+        /// The variable to use instead.
+        hint_var: String,
+    },
+    /// A required secret is missing from the environment.
+    #[error("missing secret {var}: the {purpose} (hint: export {var}=… in the job's secret store)")]
+    MissingSecret {
+        /// The variable.
+        var: String,
+        /// What it is for.
+        purpose: String,
+    },
+    /// A setting has an invalid value.
+    #[error("invalid {what} `{value}`: {reason}")]
+    Invalid {
+        /// Which setting.
+        what: String,
+        /// Its value.
+        value: String,
+        /// Why and how to fix.
+        reason: String,
+    },
+    /// The environment named does not exist in the file.
+    #[error("unknown environment `{name}` (known: {known}; hint: fix --environment or {ENVIRONMENT_VAR})")]
+    UnknownEnvironment {
+        /// The name.
+        name: String,
+        /// The known names.
+        known: String,
+    },
+}
+
+/// Settings of one environment in the config file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    /// `embedded` or an http(s) URL.
+    pub base_url: Option<String>,
+    /// Profile name.
+    pub profile: Option<String>,
+    /// Per-request timeout.
+    pub request_timeout_ms: Option<u64>,
+    /// Per-step deadline.
+    pub step_timeout_ms: Option<u64>,
+    /// Largest response body read, in bytes.
+    pub max_body_bytes: Option<u64>,
+    /// Hosts whose TLS certificates are not verified (explicit, per host).
+    #[serde(default)]
+    pub insecure_tls_hosts: Vec<String>,
+    /// Login emails per role.
+    #[serde(default)]
+    pub users: BTreeMap<Role, String>,
+}
+
+/// The config file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Environment used when none is named.
+    pub default_environment: Option<String>,
+    /// Environments by name.
+    #[serde(default)]
+    pub environments: BTreeMap<String, EnvironmentConfig>,
+}
+
+const SECRET_KEY_WORDS: &[&str] = &["password", "secret", "token", "totp", "cookie"];
+
+impl ConfigFile {
+    /// Parse a config file's text; `path` is for messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let value: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Malformed {
+            path: path.to_owned(),
+            message: one_line(&e.to_string()),
+        })?;
+        if let Some(key) = find_secret_key(&value, "") {
+            let hint_var = if key.contains("totp") {
+                OWNER_TOTP_SECRET_VAR.to_owned()
+            } else {
+                "STAGEOS_<ROLE>_PASSWORD".to_owned()
+            };
+            return Err(ConfigError::SecretInFile {
+                path: path.to_owned(),
+                key,
+                hint_var,
+            });
+        }
+        toml::from_str(text).map_err(|e| ConfigError::Malformed {
+            path: path.to_owned(),
+            message: one_line(&e.to_string()),
+        })
+    }
+
+    /// Read and parse a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+}
+
+fn find_secret_key(table: &toml::Table, prefix: &str) -> Option<String> {
+    for (k, v) in table {
+        let dotted = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        let lower = k.to_lowercase();
+        if SECRET_KEY_WORDS.iter().any(|w| lower.contains(w)) {
+            return Some(dotted);
+        }
+        if let toml::Value::Table(t) = v {
+            if let Some(found) = find_secret_key(t, &dotted) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+/// Collapse a multi-line parser message to one line.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The process environment, read once.
+#[derive(Clone, Debug, Default)]
+pub struct EnvSnapshot {
+    vars: HashMap<String, String>,
+}
+
+impl EnvSnapshot {
+    /// Capture the relevant variables of the current process.
+    pub fn capture() -> Self {
+        let vars = std::env::vars()
+            .filter(|(k, _)| {
+                k.starts_with("STAGEOS_")
+                    || matches!(k.as_str(), "GITHUB_STEP_SUMMARY" | "CI" | "NO_COLOR")
+            })
+            .collect();
+        Self { vars }
+    }
+
+    /// From explicit pairs (tests).
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        Self {
+            vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+        }
+    }
+
+    /// A variable, if set and non-empty.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.vars.get(key).map(String::as_str).filter(|v| !v.is_empty())
+    }
+}
+
+/// Where the run goes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TargetSpec {
+    /// The in-process reference StageOS, optionally with faults.
+    Embedded {
+        /// Fault names, as the reference server's `--fault`.
+        faults: Vec<String>,
+    },
+    /// A deployed StageOS.
+    Remote {
+        /// Its base URL.
+        base_url: Url,
+    },
+}
+
+/// HTTP client limits.
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    /// Whole-request timeout.
+    pub request_timeout: Duration,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Largest body read.
+    pub max_body_bytes: usize,
+    /// Hosts whose certificates are not verified.
+    pub insecure_tls_hosts: Vec<String>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            max_body_bytes: 16 * 1024 * 1024,
+            insecure_tls_hosts: Vec::new(),
+        }
+    }
+}
+
+/// What the caller (CLI or harness) says, above the file and the environment.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `embedded` or a URL.
+    pub target: Option<String>,
+    /// Profile name.
+    pub profile: Option<String>,
+    /// Environment section.
+    pub environment: Option<String>,
+    /// Config file.
+    pub config: Option<PathBuf>,
+    /// Report directory.
+    pub report_dir: Option<PathBuf>,
+    /// Faults for the embedded reference.
+    pub faults: Vec<String>,
+}
+
+/// Fully resolved settings of one run.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Where the run goes.
+    pub target: TargetSpec,
+    /// Profile name.
+    pub profile_name: String,
+    /// The profile.
+    pub profile: Profile,
+    /// HTTP limits.
+    pub http: HttpSettings,
+    /// Per-step deadline.
+    pub step_timeout: Duration,
+    /// Where reports go.
+    pub report_dir: PathBuf,
+    /// Login emails from the file (remote targets).
+    pub user_emails: BTreeMap<Role, String>,
+    /// `$GITHUB_STEP_SUMMARY`, if set.
+    pub step_summary: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Resolve flags > environment > file > defaults.
+    pub fn resolve(overrides: &Overrides, env: &EnvSnapshot) -> Result<Self, ConfigError> {
+        let config_path = overrides
+            .config
+            .clone()
+            .or_else(|| env.get(CONFIG_VAR).map(PathBuf::from));
+        let file = match &config_path {
+            Some(p) => ConfigFile::load(p)?,
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                ConfigFile::load(Path::new(DEFAULT_CONFIG_FILE))?
+            }
+            None => ConfigFile::default(),
+        };
+        let env_name = overrides
+            .environment
+            .clone()
+            .or_else(|| env.get(ENVIRONMENT_VAR).map(str::to_owned))
+            .or_else(|| file.default_environment.clone());
+        let section = match env_name {
+            Some(name) => file.environments.get(&name).cloned().ok_or_else(|| {
+                ConfigError::UnknownEnvironment {
+                    known: file.environments.keys().cloned().collect::<Vec<_>>().join(", "),
+                    name,
+                }
+            })?,
+            None => EnvironmentConfig::default(),
+        };
+
+        let target_text = overrides
+            .target
+            .clone()
+            .or_else(|| env.get(BASE_URL_VAR).map(str::to_owned))
+            .or_else(|| section.base_url.clone())
+            .unwrap_or_else(|| "embedded".to_owned());
+        let mut faults = overrides.faults.clone();
+        if let Some(list) = env.get(FAULTS_VAR) {
+            faults.extend(list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()));
+        }
+        let target = parse_target(&target_text, faults)?;
+
+        let profile_name = overrides
+            .profile
+            .clone()
+            .or_else(|| env.get(PROFILE_VAR).map(str::to_owned))
+            .or_else(|| section.profile.clone())
+            .unwrap_or_else(|| catalogue::default_profile().to_owned());
+        let profile = catalogue::profile(&profile_name)
+            .map_err(|reason| ConfigError::Invalid {
+                what: "profile".into(),
+                value: profile_name.clone(),
+                reason: format!("{reason} (hint: fix --profile or {PROFILE_VAR})"),
+            })?
+            .clone();
+
+        let defaults = HttpSettings::default();
+        let http = HttpSettings {
+            request_timeout: section
+                .request_timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.request_timeout),
+            connect_timeout: defaults.connect_timeout,
+            max_body_bytes: section
+                .max_body_bytes
+                .map(|b| b as usize)
+                .unwrap_or(defaults.max_body_bytes),
+            insecure_tls_hosts: section.insecure_tls_hosts.clone(),
+        };
+        let step_timeout = Duration::from_millis(section.step_timeout_ms.unwrap_or(60_000));
+        let report_dir = overrides
+            .report_dir
+            .clone()
+            .or_else(|| env.get(REPORT_DIR_VAR).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("reports"));
+        Ok(Settings {
+            target,
+            profile_name,
+            profile,
+            http,
+            step_timeout,
+            report_dir,
+            user_emails: section.users,
+            step_summary: env.get("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+        })
+    }
+
+    /// A printable target name (never holds credentials).
+    pub fn target_label(&self) -> String {
+        match &self.target {
+            TargetSpec::Embedded { .. } => "embedded".to_owned(),
+            TargetSpec::Remote { base_url } => base_url.to_string(),
+        }
+    }
+}
+
+/// Parse `embedded` or an http(s) URL.
+pub fn parse_target(text: &str, faults: Vec<String>) -> Result<TargetSpec, ConfigError> {
+    if text == "embedded" {
+        return Ok(TargetSpec::Embedded { faults });
+    }
+    let invalid = |reason: &str| ConfigError::Invalid {
+        what: "target".into(),
+        value: text.to_owned(),
+        reason: format!("{reason} (hint: give `embedded` or an http(s) URL via --target or {BASE_URL_VAR})"),
+    };
+    let url = Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("the scheme must be http or https"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("credentials in the URL are not allowed"));
+    }
+    if !faults.is_empty() {
+        return Err(ConfigError::Invalid {
+            what: "fault".into(),
+            value: faults.join(","),
+            reason: "faults can only be injected into the embedded reference target (hint: drop --fault or use --target embedded)".into(),
+        });
+    }
+    Ok(TargetSpec::Remote { base_url: url })
+}
+
+/// The roles and secrets the selected flows need, for early, complete errors.
+pub fn required_secrets(flows: &[&FlowDef]) -> (BTreeSet<Role>, bool) {
+    let roles = flows.iter().flat_map(|f| f.roles.iter().copied()).collect();
+    let totp = flows.iter().any(|f| f.needs_owner_totp);
+    (roles, totp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_in_file_is_refused_with_the_variable_to_use() {
+        let text = "[environments.staging]\nbase_url = \"https://x\"\n[environments.staging.users]\nowner_password = \"hunter2\"\n";
+        let err = ConfigFile::parse(text, Path::new("c.toml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("environments.staging.users.owner_password"), "{msg}");
+        assert!(msg.contains("STAGEOS_<ROLE>_PASSWORD"), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
+    }
+
+    #[test]
+    fn malformed_file_is_one_line() {
+        let err = ConfigFile::parse("[environments\nx=", Path::new("c.toml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("malformed config file c.toml"), "{msg}");
+        assert!(!msg.contains('\n'), "{msg}");
+    }
+
+    #[test]
+    fn unknown_key_is_malformed() {
+        let err = ConfigFile::parse("[environments.a]\nbase_urll = \"x\"\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("base_urll"), "{err}");
+    }
+
+    #[test]
+    fn target_parsing() {
+        assert_eq!(parse_target("embedded", vec![]).unwrap(), TargetSpec::Embedded { faults: vec![] });
+        assert!(parse_target("ftp://x", vec![]).is_err());
+        assert!(parse_target("https://u:p@x", vec![]).is_err());
+        assert!(parse_target("https://x", vec!["health-degraded".into()]).is_err());
+    }
+
+    #[test]
+    fn flags_beat_env_beat_defaults() {
+        let env = EnvSnapshot::from_pairs([(BASE_URL_VAR, "http://127.0.0.1:9"), (PROFILE_VAR, "full")]);
+        let s = Settings::resolve(&Overrides::default(), &env).unwrap();
+        assert_eq!(s.profile_name, "full");
+        assert_eq!(s.target_label(), "http://127.0.0.1:9/");
+        let o = Overrides {
+            target: Some("embedded".into()),
+            ..Overrides::default()
+        };
+        let s = Settings::resolve(&o, &env).unwrap();
+        assert_eq!(s.target_label(), "embedded");
+    }
+}

@@ -1,0 +1,203 @@
+//! Running one flow: its steps in order, each timed, bounded by a deadline, with
+//! panics caught and turned into that step's failure.
+//!
+//! A flow is ordinary async code that calls [`FlowRun::step`] once per declared
+//! step. A step returns `Option<T>`: `None` when it did not pass, and the flow
+//! decides whether later steps can still run. Steps the flow never reached are
+//! reported as skipped, naming the step that stopped it — never silently dropped.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use url::Url;
+
+use crate::catalogue::FlowDef;
+use crate::credentials::{Role, SuiteCredentials, UserCredential};
+use crate::http::{ExecError, HttpContext, Recorder, Session, StepError};
+use crate::outcome::{StepOutcome, StepResult};
+
+/// What every flow of a run shares.
+#[derive(Clone, Debug)]
+pub struct RunContext {
+    /// Target base URL.
+    pub base_url: Url,
+    /// Logins.
+    pub credentials: Arc<SuiteCredentials>,
+    /// HTTP settings, run id and redactor.
+    pub http: HttpContext,
+    /// When the run started (timing origin).
+    pub run_start: Instant,
+    /// Deadline of one step.
+    pub step_timeout: Duration,
+    /// Per-request latency budget of the profile.
+    pub latency_budget: Duration,
+}
+
+impl RunContext {
+    /// The run id.
+    pub fn run_id(&self) -> &str {
+        &self.http.run_id
+    }
+}
+
+/// One flow in progress.
+pub struct FlowRun {
+    def: &'static FlowDef,
+    cx: Arc<RunContext>,
+    recorder: Recorder,
+    results: Vec<StepResult>,
+    stopped_by: Option<String>,
+}
+
+impl FlowRun {
+    /// Start a flow.
+    pub fn new(def: &'static FlowDef, cx: Arc<RunContext>) -> Self {
+        let recorder = Recorder::new(cx.run_start);
+        Self {
+            def,
+            cx,
+            recorder,
+            results: Vec::new(),
+            stopped_by: None,
+        }
+    }
+
+    /// The run context.
+    pub fn cx(&self) -> &Arc<RunContext> {
+        &self.cx
+    }
+
+    /// A new anonymous session with its own cookie jar.
+    pub fn session(&self, label: &str) -> Result<Session, ExecError> {
+        Session::new(label, self.cx.base_url.clone(), self.cx.http.clone(), self.recorder.clone())
+    }
+
+    /// The configured login of a role.
+    pub fn user(&self, role: Role) -> Result<UserCredential, ExecError> {
+        self.cx.credentials.user(role).cloned().ok_or_else(|| {
+            ExecError::Other(format!(
+                "no login configured for role {role} (hint: set {} and {})",
+                role.email_var(),
+                role.password_var()
+            ))
+        })
+    }
+
+    /// Run step `id`: time it, bound it by the step deadline, catch a panic.
+    /// Returns the step's value when it passed.
+    pub async fn step<T, F>(&mut self, id: &'static str, fut: F) -> Option<T>
+    where
+        F: Future<Output = Result<T, StepError>>,
+    {
+        let def = self.def.step(id).unwrap_or_else(|| panic!("step `{id}` is not declared in flow `{}`", self.def.id));
+        let first_request = self.recorder.len();
+        let started = Instant::now();
+        let deadline = self.cx.step_timeout;
+        let result = tokio::time::timeout(deadline, AssertUnwindSafe(fut).catch_unwind()).await;
+        let duration = started.elapsed();
+        let (outcome, value) = match result {
+            Ok(Ok(Ok(v))) => (StepOutcome::Passed, Some(v)),
+            Ok(Ok(Err(StepError::Check(c)))) => (
+                StepOutcome::Failed {
+                    message: c.to_string(),
+                    expected: c.expected,
+                    actual: c.actual,
+                },
+                None,
+            ),
+            Ok(Ok(Err(StepError::Exec(e)))) => (StepOutcome::Error { message: e.to_string() }, None),
+            Ok(Err(panic)) => {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "unknown panic".to_owned());
+                (
+                    StepOutcome::Failed {
+                        message: format!("the step panicked: {msg}"),
+                        expected: "the step to complete".into(),
+                        actual: format!("panic: {msg}"),
+                    },
+                    None,
+                )
+            }
+            Err(_) => (
+                StepOutcome::Error {
+                    message: format!(
+                        "the step did not finish within its deadline of {} ms (hint: the target is hanging; raise step_timeout_ms only if that is expected)",
+                        deadline.as_millis()
+                    ),
+                },
+                None,
+            ),
+        };
+        if value.is_none() && self.stopped_by.is_none() {
+            self.stopped_by = Some(id.to_owned());
+        }
+        self.results.push(StepResult {
+            flow: self.def.id.to_owned(),
+            step: id.to_owned(),
+            description: def.description.to_owned(),
+            outcome,
+            start_ms: self.recorder.offset_ms(started),
+            duration_ms: duration.as_secs_f64() * 1000.0,
+            requests: self.recorder.since(first_request),
+        });
+        value
+    }
+
+    /// Record step `id` as skipped with a reason.
+    pub fn skip(&mut self, id: &'static str, reason: impl Into<String>) {
+        let def = self.def.step(id).unwrap_or_else(|| panic!("step `{id}` is not declared in flow `{}`", self.def.id));
+        self.results.push(StepResult {
+            flow: self.def.id.to_owned(),
+            step: id.to_owned(),
+            description: def.description.to_owned(),
+            outcome: StepOutcome::Skipped { reason: reason.into() },
+            start_ms: self.recorder.offset_ms(Instant::now()),
+            duration_ms: 0.0,
+            requests: Vec::new(),
+        });
+    }
+
+    /// Every request recorded by this flow so far.
+    pub fn requests(&self) -> Vec<crate::outcome::RequestRecord> {
+        self.recorder.since(0)
+    }
+
+    /// Close the flow: every declared step not reported gets a skipped result that
+    /// names why, in declaration order.
+    pub fn finish(mut self, aborted: Option<String>) -> Vec<StepResult> {
+        let reason = match (&aborted, &self.stopped_by) {
+            (Some(a), _) => a.clone(),
+            (None, Some(s)) => format!("not run: step `{}::{s}` did not pass", self.def.id),
+            (None, None) => "not run: the flow ended before this step".to_owned(),
+        };
+        for def in self.def.steps {
+            if self.results.iter().any(|r| r.step == def.id) {
+                continue;
+            }
+            if aborted.is_some() {
+                // The flow broke outside any step: what follows could not be checked.
+                self.results.push(StepResult {
+                    flow: self.def.id.to_owned(),
+                    step: def.id.to_owned(),
+                    description: def.description.to_owned(),
+                    outcome: StepOutcome::Error { message: reason.clone() },
+                    start_ms: self.recorder.offset_ms(Instant::now()),
+                    duration_ms: 0.0,
+                    requests: Vec::new(),
+                });
+            } else {
+                self.skip(def.id, reason.clone());
+            }
+        }
+        let order = |id: &str| self.def.steps.iter().position(|s| s.id == id).unwrap_or(usize::MAX);
+        let mut results = std::mem::take(&mut self.results);
+        results.sort_by_key(|r| order(&r.step));
+        results
+    }
+}

@@ -1,0 +1,629 @@
+//! The HTTP layer: one [`Session`] per logged-in identity, each with its own cookie
+//! jar, every request carrying `X-StageOS-Smoke-Run`, bounded in time and body size,
+//! and every exchange recorded as a raw timing sample.
+//!
+//! TLS verification is always on, except for hosts named explicitly in
+//! `insecure_tls_hosts`: such a session holds a second, non-verifying client used
+//! only for those hosts.
+
+use std::sync::{Arc, Mutex, Once};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use reqwest::{Method, StatusCode};
+use reqwest_cookie_store::CookieStoreMutex;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use thiserror::Error;
+use url::Url;
+
+use crate::config::HttpSettings;
+use crate::outcome::RequestRecord;
+use crate::secrets::Redactor;
+
+/// Header carrying the run id on every request.
+pub const RUN_HEADER: &str = "x-stageos-smoke-run";
+
+/// Why a request could not be checked.
+#[derive(Debug, Error, Clone)]
+pub enum ExecError {
+    /// No response: connection refused, DNS failure, TLS failure, reset.
+    #[error("failed to reach {method} {url}: {cause} (hint: {hint})")]
+    Transport {
+        /// Method.
+        method: String,
+        /// URL without query.
+        url: String,
+        /// Classified cause.
+        cause: String,
+        /// What to check.
+        hint: String,
+    },
+    /// The request did not complete in time.
+    #[error("{method} {url} did not answer within {after_ms} ms (hint: the target is hanging or overloaded; raise request_timeout_ms only if that is expected)")]
+    Timeout {
+        /// Method.
+        method: String,
+        /// URL without query.
+        url: String,
+        /// The limit.
+        after_ms: u128,
+    },
+    /// The body exceeded the configured limit.
+    #[error("{method} {url} sent a body larger than {limit} bytes (hint: raise max_body_bytes if that is expected)")]
+    BodyTooLarge {
+        /// Method.
+        method: String,
+        /// URL without query.
+        url: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// The body could not be read as what the contract promises.
+    #[error("{method} {path} answered {status} with {content_type} that is not the expected {expected}: {detail}; body starts: {excerpt:?}")]
+    Decode {
+        /// Method.
+        method: String,
+        /// Path.
+        path: String,
+        /// Status.
+        status: u16,
+        /// Content-Type received.
+        content_type: String,
+        /// What was expected.
+        expected: String,
+        /// Parser message.
+        detail: String,
+        /// Start of the body.
+        excerpt: String,
+    },
+    /// Anything else that stops a check (e.g. a missing credential).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A check that did not hold, with what was expected and what came back.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[error("{what}: expected {expected}, got {actual}")]
+pub struct CheckFailure {
+    /// What was checked.
+    pub what: String,
+    /// What the contract requires.
+    pub expected: String,
+    /// What the target did.
+    pub actual: String,
+}
+
+/// The error of a step: the target is wrong, or we could not check.
+#[derive(Debug, Error, Clone)]
+pub enum StepError {
+    /// The check failed.
+    #[error(transparent)]
+    Check(#[from] CheckFailure),
+    /// The check could not be carried out.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+}
+
+/// Fail the check unless `cond` holds.
+pub fn ensure(
+    cond: bool,
+    what: impl Into<String>,
+    expected: impl Into<String>,
+    actual: impl Into<String>,
+) -> Result<(), StepError> {
+    if cond {
+        Ok(())
+    } else {
+        Err(CheckFailure {
+            what: what.into(),
+            expected: expected.into(),
+            actual: actual.into(),
+        }
+        .into())
+    }
+}
+
+/// Fail the check unless `expected == actual`.
+pub fn ensure_eq<T: PartialEq + std::fmt::Debug>(
+    what: impl Into<String>,
+    expected: T,
+    actual: T,
+) -> Result<(), StepError> {
+    let ok = expected == actual;
+    ensure(ok, what, format!("{expected:?}"), format!("{actual:?}"))
+}
+
+/// Raw timing samples of one flow, shared by its sessions.
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    run_start: Instant,
+    records: Arc<Mutex<Vec<RequestRecord>>>,
+}
+
+impl Recorder {
+    /// A recorder measuring from `run_start`.
+    pub fn new(run_start: Instant) -> Self {
+        Self {
+            run_start,
+            records: Arc::default(),
+        }
+    }
+
+    fn push(&self, r: RequestRecord) {
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+    }
+
+    /// Number of records so far.
+    pub fn len(&self) -> usize {
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Records from index `from` on.
+    pub fn since(&self, from: usize) -> Vec<RequestRecord> {
+        let r = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        r.get(from..).map(<[_]>::to_vec).unwrap_or_default()
+    }
+
+    /// Milliseconds since the run started.
+    pub fn offset_ms(&self, at: Instant) -> f64 {
+        at.saturating_duration_since(self.run_start).as_secs_f64() * 1000.0
+    }
+}
+
+/// What every session of a run shares.
+#[derive(Clone, Debug)]
+pub struct HttpContext {
+    /// Limits.
+    pub settings: Arc<HttpSettings>,
+    /// Run id sent on every request.
+    pub run_id: String,
+    /// Secret registry.
+    pub redactor: Redactor,
+}
+
+fn install_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Another part of the process may have installed one already; either is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+fn build_client(
+    settings: &HttpSettings,
+    jar: Arc<CookieStoreMutex>,
+    verify_tls: bool,
+) -> Result<reqwest::Client, ExecError> {
+    install_crypto_provider();
+    reqwest::Client::builder()
+        .cookie_provider(jar)
+        .timeout(settings.request_timeout)
+        .connect_timeout(settings.connect_timeout)
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .tls_danger_accept_invalid_certs(!verify_tls)
+        .user_agent(concat!("stageos-smoke/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ExecError::Other(format!("failed to build the HTTP client: {e}")))
+}
+
+/// One identity talking to the target: its own cookie jar and bearer token.
+#[derive(Clone)]
+pub struct Session {
+    label: String,
+    base: Url,
+    client: reqwest::Client,
+    insecure_client: Option<reqwest::Client>,
+    jar: Arc<CookieStoreMutex>,
+    bearer: Option<String>,
+    cx: HttpContext,
+    recorder: Recorder,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("label", &self.label).field("base", &self.base.as_str()).finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A new, anonymous session against `base`.
+    pub fn new(label: impl Into<String>, base: Url, cx: HttpContext, recorder: Recorder) -> Result<Self, ExecError> {
+        let jar = Arc::new(CookieStoreMutex::default());
+        let client = build_client(&cx.settings, jar.clone(), true)?;
+        let insecure_client = if cx.settings.insecure_tls_hosts.is_empty() {
+            None
+        } else {
+            Some(build_client(&cx.settings, jar.clone(), false)?)
+        };
+        Ok(Self {
+            label: label.into(),
+            base,
+            client,
+            insecure_client,
+            jar,
+            bearer: None,
+            cx,
+            recorder,
+        })
+    }
+
+    /// A new session to the same target with an empty cookie jar and no token.
+    pub fn clone_fresh(&self) -> Result<Session, ExecError> {
+        Session::new(self.label.clone(), self.base.clone(), self.cx.clone(), self.recorder.clone())
+    }
+
+    /// The session's label (a role name, or `anonymous`).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The target base URL.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// Use `token` as bearer from now on (registered as a secret).
+    pub fn set_bearer(&mut self, token: Option<String>) {
+        if let Some(t) = &token {
+            self.cx.redactor.add(t);
+        }
+        self.bearer = token;
+    }
+
+    /// The current bearer token.
+    pub fn bearer(&self) -> Option<&str> {
+        self.bearer.as_deref()
+    }
+
+    /// A cookie's value in this session's jar, for the target's host.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let store = self.jar.lock().unwrap_or_else(|e| e.into_inner());
+        let host = self.base.host_str()?;
+        store.iter_unexpired().find(|c| c.name() == name && c.domain().map(|d| d == host).unwrap_or(true)).map(|c| c.value().to_owned())
+    }
+
+    /// Start a request to a path under the base URL (or an absolute URL).
+    pub fn request(&self, method: Method, path_or_url: &str) -> Req<'_> {
+        let url = if path_or_url.starts_with("http://") || path_or_url.starts_with("https://") {
+            Url::parse(path_or_url)
+        } else {
+            self.base.join(path_or_url)
+        };
+        Req {
+            session: self,
+            method,
+            url: url.map_err(|e| ExecError::Other(format!("invalid URL `{path_or_url}`: {e}"))),
+            headers: HeaderMap::new(),
+            body: None,
+            bearer: true,
+        }
+    }
+
+    /// GET.
+    pub fn get(&self, path: &str) -> Req<'_> {
+        self.request(Method::GET, path)
+    }
+    /// POST.
+    pub fn post(&self, path: &str) -> Req<'_> {
+        self.request(Method::POST, path)
+    }
+    /// PATCH.
+    pub fn patch(&self, path: &str) -> Req<'_> {
+        self.request(Method::PATCH, path)
+    }
+    /// PUT.
+    pub fn put(&self, path: &str) -> Req<'_> {
+        self.request(Method::PUT, path)
+    }
+    /// DELETE.
+    pub fn delete(&self, path: &str) -> Req<'_> {
+        self.request(Method::DELETE, path)
+    }
+
+    fn client_for(&self, url: &Url) -> &reqwest::Client {
+        match (&self.insecure_client, url.host_str()) {
+            (Some(c), Some(h)) if self.cx.settings.insecure_tls_hosts.iter().any(|x| x == h) => c,
+            _ => &self.client,
+        }
+    }
+}
+
+/// A request being built.
+pub struct Req<'a> {
+    session: &'a Session,
+    method: Method,
+    url: Result<Url, ExecError>,
+    headers: HeaderMap,
+    body: Option<(Bytes, &'static str)>,
+    bearer: bool,
+}
+
+impl Req<'_> {
+    /// A JSON body.
+    pub fn json(mut self, value: &Value) -> Self {
+        self.body = Some((Bytes::from(value.to_string()), "application/json"));
+        self
+    }
+
+    /// A raw body with its content type.
+    pub fn bytes(mut self, body: impl Into<Bytes>, content_type: &'static str) -> Self {
+        self.body = Some((body.into(), content_type));
+        self
+    }
+
+    /// An extra header. Invalid names/values are ignored by construction of the callers
+    /// (constants), so this never fails.
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.insert(HeaderName::from_static(name), v);
+        }
+        self
+    }
+
+    /// Send a raw `Cookie` header instead of the jar's (e.g. replaying an old token).
+    pub fn cookie_header(mut self, value: &str) -> Self {
+        if let Ok(mut v) = HeaderValue::from_str(value) {
+            v.set_sensitive(true);
+            self.headers.insert(COOKIE, v);
+        }
+        self
+    }
+
+    /// Do not send the session's bearer token.
+    pub fn without_bearer(mut self) -> Self {
+        self.bearer = false;
+        self
+    }
+
+    /// Send, read the body within the limit, record the timing.
+    pub async fn send(self) -> Result<Response, ExecError> {
+        let s = self.session;
+        let url = self.url?;
+        let method_s = self.method.to_string();
+        let url_no_query = strip_query(&url);
+        let mut rb = s.client_for(&url).request(self.method.clone(), url.clone());
+        let mut headers = self.headers;
+        if let Ok(v) = HeaderValue::from_str(&s.cx.run_id) {
+            headers.insert(HeaderName::from_static(RUN_HEADER), v);
+        }
+        if let (true, Some(token)) = (self.bearer, &s.bearer) {
+            if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {token}")) {
+                v.set_sensitive(true);
+                headers.insert(AUTHORIZATION, v);
+            }
+        }
+        if let Some((body, ct)) = self.body {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
+            rb = rb.body(body);
+        }
+        rb = rb.headers(headers);
+
+        let started = Instant::now();
+        let result = read_response(rb, s.cx.settings.max_body_bytes, &method_s, &url_no_query, s.cx.settings.request_timeout).await;
+        let elapsed = started.elapsed();
+        s.recorder.push(RequestRecord {
+            method: method_s.clone(),
+            path: url.path().to_owned(),
+            status: result.as_ref().ok().map(|(st, _, _)| st.as_u16()),
+            start_ms: s.recorder.offset_ms(started),
+            duration_ms: elapsed.as_secs_f64() * 1000.0,
+        });
+        let (status, headers, body) = result?;
+        let response = Response {
+            method: method_s,
+            path: url.path().to_owned(),
+            status,
+            headers,
+            body,
+            elapsed,
+        };
+        response.learn_secrets(&s.cx.redactor);
+        Ok(response)
+    }
+}
+
+fn strip_query(url: &Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    u.to_string()
+}
+
+async fn read_response(
+    rb: reqwest::RequestBuilder,
+    limit: usize,
+    method: &str,
+    url: &str,
+    timeout: Duration,
+) -> Result<(StatusCode, HeaderMap, Bytes), ExecError> {
+    let classify = |e: reqwest::Error| classify_transport(e, method, url, timeout);
+    let mut resp = rb.send().await.map_err(classify)?;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let too_large = || ExecError::BodyTooLarge {
+        method: method.to_owned(),
+        url: url.to_owned(),
+        limit,
+    };
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((status, headers, Bytes::from(body)))
+}
+
+fn classify_transport(e: reqwest::Error, method: &str, url: &str, timeout: Duration) -> ExecError {
+    if e.is_timeout() {
+        return ExecError::Timeout {
+            method: method.to_owned(),
+            url: url.to_owned(),
+            after_ms: timeout.as_millis(),
+        };
+    }
+    let chain = error_chain(&e);
+    let lower = chain.to_lowercase();
+    let (cause, hint) = if lower.contains("connection refused") {
+        ("connection refused", "is the target up and the URL right? check --target / STAGEOS_BASE_URL")
+    } else if lower.contains("dns") || lower.contains("failed to lookup") || lower.contains("name or service not known") {
+        ("DNS lookup failed", "check the host name in --target / STAGEOS_BASE_URL")
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        ("TLS certificate not accepted", "fix the certificate, or name the host in insecure_tls_hosts for a test environment")
+    } else if e.is_redirect() || lower.contains("redirect") {
+        ("too many redirects", "the target redirects in a loop; check its routing")
+    } else {
+        ("connection failed", "check network reachability of the target")
+    };
+    ExecError::Transport {
+        method: method.to_owned(),
+        url: url.to_owned(),
+        cause: format!("{cause} ({})", one_line(&chain)),
+        hint: hint.to_owned(),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A whole response, body read.
+#[derive(Clone, Debug)]
+pub struct Response {
+    /// Method of the request.
+    pub method: String,
+    /// Path of the request (no query).
+    pub path: String,
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Bytes,
+    /// Time to the last body byte.
+    pub elapsed: Duration,
+}
+
+impl Response {
+    fn learn_secrets(&self, redactor: &Redactor) {
+        for c in self.set_cookies() {
+            redactor.add(c.value());
+        }
+        if self.is_json() {
+            if let Ok(v) = serde_json::from_slice::<Value>(&self.body) {
+                redactor.learn_from_json(&v);
+            }
+        }
+    }
+
+    /// The Content-Type header, or empty.
+    pub fn content_type(&self) -> &str {
+        self.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    fn is_json(&self) -> bool {
+        let ct = self.content_type();
+        ct.starts_with("application/json") || ct.contains("+json")
+    }
+
+    /// The first 120 characters of the body, for messages.
+    pub fn excerpt(&self) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let mut s: String = text.chars().take(120).collect();
+        if text.chars().count() > 120 {
+            s.push('…');
+        }
+        s
+    }
+
+    fn decode_error(&self, expected: &str, detail: String) -> ExecError {
+        ExecError::Decode {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            status: self.status.as_u16(),
+            content_type: if self.content_type().is_empty() { "no content type".into() } else { self.content_type().to_owned() },
+            expected: expected.to_owned(),
+            detail,
+            excerpt: self.excerpt(),
+        }
+    }
+
+    /// Parse a JSON body into `T`; a non-JSON or mis-shaped body is an [`ExecError`].
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ExecError> {
+        if !self.is_json() {
+            return Err(self.decode_error("application/json", "wrong content type".into()));
+        }
+        serde_json::from_slice(&self.body).map_err(|e| self.decode_error("JSON of the contract's shape", e.to_string()))
+    }
+
+    /// The `error.code` of a contract error body, if any.
+    pub fn error_code(&self) -> Option<String> {
+        let v: Value = serde_json::from_slice(&self.body).ok()?;
+        v.get("error")?.get("code")?.as_str().map(str::to_owned)
+    }
+
+    /// `Set-Cookie` headers, parsed.
+    pub fn set_cookies(&self) -> Vec<cookie::Cookie<'static>> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|s| cookie::Cookie::parse(s.to_owned()).ok())
+            .collect()
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Fail the check unless the status is `expected`; the message names the
+    /// request, the status and the contract error code that came back.
+    pub fn expect_status(&self, expected: u16) -> Result<&Self, StepError> {
+        if self.status.as_u16() == expected {
+            return Ok(self);
+        }
+        let code = self.error_code().map(|c| format!(" ({c})")).unwrap_or_default();
+        Err(CheckFailure {
+            what: format!("{} {} status", self.method, self.path),
+            expected: expected.to_string(),
+            actual: format!("{}{code}", self.status.as_u16()),
+        }
+        .into())
+    }
+
+    /// Fail unless the status is `expected` and the error code is `code`.
+    pub fn expect_error(&self, expected: u16, code: &str) -> Result<&Self, StepError> {
+        let actual_code = self.error_code();
+        let ok = self.status.as_u16() == expected && actual_code.as_deref() == Some(code);
+        ensure(
+            ok,
+            format!("{} {} refusal", self.method, self.path),
+            format!("{expected} {code}"),
+            format!("{} {}", self.status.as_u16(), actual_code.unwrap_or_else(|| "(no error code)".into())),
+        )?;
+        Ok(self)
+    }
+}

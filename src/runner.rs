@@ -1,0 +1,156 @@
+//! The one runner behind the harness, the CLI and the canary.
+//!
+//! It resolves the target, checks it is reachable, runs the selected flows
+//! concurrently (bounded), and returns a [`RunReport`] in every case: a run that
+//! could not start reports each selected step as an error with the cause, so the
+//! JUnit file is always there and always whole.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt};
+use futures::FutureExt;
+use std::panic::AssertUnwindSafe;
+
+use crate::catalogue::{self, FlowDef};
+use crate::config::{EnvSnapshot, Settings};
+use crate::flow::{FlowRun, RunContext};
+use crate::http::{HttpContext, Recorder, Session};
+use crate::outcome::{RunReport, StepOutcome, StepResult};
+use crate::secrets::Redactor;
+use crate::selection::Selection;
+use crate::target;
+
+/// A fresh random run id.
+pub fn new_run_id() -> String {
+    format!("smoke-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// RFC 3339 now.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Which steps.
+    pub selection: Selection,
+    /// How many flows at once (≥ 1).
+    pub concurrency: usize,
+}
+
+/// The steps a run would report, for `--list` and for runs that fail before starting.
+pub fn planned_steps(profile_flows: &[&'static FlowDef], selection: &Selection) -> Vec<(&'static FlowDef, &'static crate::catalogue::StepDef)> {
+    profile_flows
+        .iter()
+        .flat_map(|f| f.steps.iter().map(move |s| (*f, s)))
+        .filter(|(f, s)| selection.matches(&format!("{}::{}", f.id, s.id)))
+        .collect()
+}
+
+/// A report in which every selected step is an error with `message`: the run
+/// could not check anything.
+pub fn could_not_start(profile_flows: &[&'static FlowDef], selection: &Selection, target: String, profile: String, message: String) -> RunReport {
+    let steps = planned_steps(profile_flows, selection)
+        .into_iter()
+        .map(|(f, s)| StepResult {
+            flow: f.id.to_owned(),
+            step: s.id.to_owned(),
+            description: s.description.to_owned(),
+            outcome: StepOutcome::Error { message: message.clone() },
+            start_ms: 0.0,
+            duration_ms: 0.0,
+            requests: Vec::new(),
+        })
+        .collect();
+    RunReport {
+        run_id: new_run_id(),
+        target,
+        profile,
+        started_at: now_rfc3339(),
+        wall_ms: 0.0,
+        steps,
+        run_error: Some(message),
+    }
+}
+
+/// Run the selected flows of `settings.profile` and return the report.
+pub async fn run(settings: &Settings, options: &RunOptions, env: &EnvSnapshot, redactor: &Redactor) -> RunReport {
+    let run_start = Instant::now();
+    let started_at = now_rfc3339();
+    let run_id = new_run_id();
+    let profile_flows = catalogue::profile_flows(&settings.profile);
+    let flows = options.selection.selected_flows(&profile_flows);
+    let fail = |message: String| could_not_start(&profile_flows, &options.selection, settings.target_label(), settings.profile_name.clone(), message);
+
+    let target = match target::prepare(settings, &flows, env, redactor).await {
+        Ok(t) => t,
+        Err(e) => return fail(e.to_string()),
+    };
+    let http = HttpContext {
+        settings: Arc::new(settings.http.clone()),
+        run_id: run_id.clone(),
+        redactor: redactor.clone(),
+    };
+    if let Err(e) = preflight(&target.base_url, &http, run_start).await {
+        let report = fail(format!("target unreachable: {e}"));
+        if let Some(server) = target.server {
+            server.shutdown().await;
+        }
+        return report;
+    }
+
+    let cx = Arc::new(RunContext {
+        base_url: target.base_url.clone(),
+        credentials: Arc::new(target.credentials),
+        http,
+        run_start,
+        step_timeout: settings.step_timeout,
+        latency_budget: Duration::from_millis(settings.profile.latency_budget_ms),
+    });
+    let results: Vec<Vec<StepResult>> = stream::iter(flows.iter().copied())
+        .map(|def| run_flow(def, cx.clone()))
+        .buffered(options.concurrency.max(1))
+        .collect()
+        .await;
+    if let Some(server) = target.server {
+        server.shutdown().await;
+    }
+    let steps = results
+        .into_iter()
+        .flatten()
+        .filter(|r| options.selection.matches(&r.full_name()))
+        .collect();
+    RunReport {
+        run_id,
+        target: settings.target_label(),
+        profile: settings.profile_name.clone(),
+        started_at,
+        wall_ms: run_start.elapsed().as_secs_f64() * 1000.0,
+        steps,
+        run_error: None,
+    }
+}
+
+async fn run_flow(def: &'static FlowDef, cx: Arc<RunContext>) -> Vec<StepResult> {
+    let mut flow = FlowRun::new(def, cx);
+    let outcome = AssertUnwindSafe(crate::flows::run(&mut flow, def.id)).catch_unwind().await;
+    let aborted = outcome.err().map(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "unknown panic".into());
+        format!("the flow broke outside a step: {msg}")
+    });
+    flow.finish(aborted)
+}
+
+/// One cheap request to learn whether the target answers at all; any HTTP status counts.
+async fn preflight(base: &url::Url, http: &HttpContext, run_start: Instant) -> Result<(), crate::http::ExecError> {
+    let session = Session::new("preflight", base.clone(), http.clone(), Recorder::new(run_start))?;
+    session.get("/api/health").without_bearer().send().await.map(|_| ())
+}
