@@ -8,7 +8,7 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
@@ -43,6 +43,65 @@ impl RunContext {
     }
 }
 
+/// A delete the flow owes the target: run at the end of the flow whether its steps
+/// passed, failed or panicked, unless the flow disarmed it after deleting itself.
+#[derive(Clone, Debug)]
+struct PendingCleanup {
+    session: Session,
+    path: String,
+    what: String,
+}
+
+/// What happened to one cleanup.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CleanupRecord {
+    /// Flow that created the object.
+    pub flow: String,
+    /// What was deleted, e.g. `event 5f…`.
+    pub what: String,
+    /// `deleted`, or the error.
+    pub result: String,
+}
+
+/// Shared registry of cleanups of one flow; clone it into step futures so an
+/// object is guarded the moment it is created.
+#[derive(Clone, Debug, Default)]
+pub struct Cleanups {
+    pending: Arc<Mutex<Vec<PendingCleanup>>>,
+}
+
+impl Cleanups {
+    /// Delete `path` with `session` at the end of the flow.
+    pub fn delete_later(&self, session: &Session, path: impl Into<String>, what: impl Into<String>) {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).push(PendingCleanup {
+            session: session.clone(),
+            path: path.into(),
+            what: what.into(),
+        });
+    }
+
+    /// The flow deleted `path` itself: nothing left to do.
+    pub fn disarm(&self, path: &str) {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).retain(|c| c.path != path);
+    }
+
+    /// Run every pending delete, newest first (children before parents).
+    /// A 404 counts as already gone.
+    pub async fn run(&self, flow: &str) -> Vec<CleanupRecord> {
+        let pending: Vec<PendingCleanup> = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut out = Vec::new();
+        for c in pending.into_iter().rev() {
+            let result = match c.session.delete(&c.path).send().await {
+                Ok(r) if r.status.is_success() || r.status.as_u16() == 404 => "deleted".to_owned(),
+                Ok(r) => format!("DELETE {} answered {}", c.path, r.status.as_u16()),
+                Err(e) => e.to_string(),
+            };
+            out.push(CleanupRecord { flow: flow.to_owned(), what: c.what, result });
+        }
+        out
+    }
+}
+
 /// One flow in progress.
 pub struct FlowRun {
     def: &'static FlowDef,
@@ -50,6 +109,7 @@ pub struct FlowRun {
     recorder: Recorder,
     results: Vec<StepResult>,
     stopped_by: Option<String>,
+    cleanups: Cleanups,
 }
 
 impl FlowRun {
@@ -62,7 +122,18 @@ impl FlowRun {
             recorder,
             results: Vec::new(),
             stopped_by: None,
+            cleanups: Cleanups::default(),
         }
+    }
+
+    /// The flow's cleanup registry (clone it into step futures).
+    pub fn cleanups(&self) -> Cleanups {
+        self.cleanups.clone()
+    }
+
+    /// Tags every object the flow creates carries: `smoke` and the run id.
+    pub fn smoke_tags(&self) -> Vec<String> {
+        vec!["smoke".to_owned(), self.cx.run_id().to_owned()]
     }
 
     /// The run context.

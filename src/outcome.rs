@@ -114,6 +114,8 @@ pub struct RunReport {
     pub steps: Vec<StepResult>,
     /// A problem that stopped the run from checking anything, if any.
     pub run_error: Option<String>,
+    /// The cleanup guards that ran (objects deleted at the end of their flow).
+    pub cleanups: Vec<crate::flow::CleanupRecord>,
 }
 
 /// Counts per outcome.

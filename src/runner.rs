@@ -14,7 +14,7 @@ use std::panic::AssertUnwindSafe;
 
 use crate::catalogue::{self, FlowDef};
 use crate::config::{EnvSnapshot, Settings};
-use crate::flow::{FlowRun, RunContext};
+use crate::flow::{CleanupRecord, FlowRun, RunContext};
 use crate::http::{HttpContext, Recorder, Session};
 use crate::outcome::{RunReport, StepOutcome, StepResult};
 use crate::secrets::Redactor;
@@ -74,6 +74,7 @@ pub fn could_not_start(profile_flows: &[&'static FlowDef], selection: &Selection
         wall_ms: 0.0,
         steps,
         run_error: Some(message),
+        cleanups: Vec::new(),
     }
 }
 
@@ -111,7 +112,7 @@ pub async fn run(settings: &Settings, options: &RunOptions, env: &EnvSnapshot, r
         step_timeout: settings.step_timeout,
         latency_budget: Duration::from_millis(settings.profile.latency_budget_ms),
     });
-    let results: Vec<Vec<StepResult>> = stream::iter(flows.iter().copied())
+    let results: Vec<(Vec<StepResult>, Vec<CleanupRecord>)> = stream::iter(flows.iter().copied())
         .map(|def| run_flow(def, cx.clone()))
         .buffered(options.concurrency.max(1))
         .collect()
@@ -119,11 +120,13 @@ pub async fn run(settings: &Settings, options: &RunOptions, env: &EnvSnapshot, r
     if let Some(server) = target.server {
         server.shutdown().await;
     }
-    let steps = results
+    let (steps, cleanups): (Vec<_>, Vec<_>) = results.into_iter().unzip();
+    let steps = steps
         .into_iter()
         .flatten()
         .filter(|r| options.selection.matches(&r.full_name()))
         .collect();
+    let cleanups = cleanups.into_iter().flatten().collect();
     RunReport {
         run_id,
         target: settings.target_label(),
@@ -132,11 +135,13 @@ pub async fn run(settings: &Settings, options: &RunOptions, env: &EnvSnapshot, r
         wall_ms: run_start.elapsed().as_secs_f64() * 1000.0,
         steps,
         run_error: None,
+        cleanups,
     }
 }
 
-async fn run_flow(def: &'static FlowDef, cx: Arc<RunContext>) -> Vec<StepResult> {
+async fn run_flow(def: &'static FlowDef, cx: Arc<RunContext>) -> (Vec<StepResult>, Vec<CleanupRecord>) {
     let mut flow = FlowRun::new(def, cx);
+    let cleanups = flow.cleanups();
     let outcome = AssertUnwindSafe(crate::flows::run(&mut flow, def.id)).catch_unwind().await;
     let aborted = outcome.err().map(|p| {
         let msg = p
@@ -146,7 +151,9 @@ async fn run_flow(def: &'static FlowDef, cx: Arc<RunContext>) -> Vec<StepResult>
             .unwrap_or_else(|| "unknown panic".into());
         format!("the flow broke outside a step: {msg}")
     });
-    flow.finish(aborted)
+    // Guards run whatever happened above: a failed or panicked step still cleans up.
+    let cleaned = cleanups.run(def.id).await;
+    (flow.finish(aborted), cleaned)
 }
 
 /// One cheap request to learn whether the target answers at all; any HTTP status counts.

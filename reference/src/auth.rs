@@ -209,7 +209,9 @@ fn refresh_cookie_header(state: &AppState, value: &str, max_age: i64) -> Option<
     if !state.has_fault(&Fault::RefreshCookieNoSecure) {
         cookie.push_str("; Secure");
     }
-    cookie.push_str(&format!("; SameSite=Strict; Path=/api/auth; Max-Age={max_age}"));
+    cookie.push_str(&format!(
+        "; SameSite=Strict; Path=/api/auth; Max-Age={max_age}"
+    ));
     HeaderValue::from_str(&cookie).ok()
 }
 
@@ -258,7 +260,12 @@ async fn login(
     let mut store = state.store();
     if let Some(secs) = retry_after(&mut store, &keys, now) {
         state.metrics().auth_failure("rate_limited");
-        store.audit("auth.login_blocked", None, Some(format!("email:{email}")), &ip);
+        store.audit(
+            "auth.login_blocked",
+            None,
+            Some(format!("email:{email}")),
+            &ip,
+        );
         return Err(ApiError::rate_limited(secs));
     }
     let user = store
@@ -268,7 +275,12 @@ async fn login(
     let Some(user) = user else {
         record_failure(&mut store, &keys, now);
         state.metrics().auth_failure("invalid_credentials");
-        store.audit("auth.login_failed", None, Some(format!("email:{email}")), &ip);
+        store.audit(
+            "auth.login_failed",
+            None,
+            Some(format!("email:{email}")),
+            &ip,
+        );
         return Err(err(
             StatusCode::UNAUTHORIZED,
             "invalid_credentials",
@@ -289,7 +301,12 @@ async fn login(
         return Ok(Json(json!({"mfa_required": true, "mfa_token": mfa_token})).into_response());
     }
     let (family, refresh) = start_session(&mut store, &user);
-    store.audit("auth.login", Some(user.id), Some(format!("user:{}", user.id)), &ip);
+    store.audit(
+        "auth.login",
+        Some(user.id),
+        Some(format!("user:{}", user.id)),
+        &ip,
+    );
     drop(store);
     tokens_response(&state, &user, family, &refresh)
 }
@@ -371,12 +388,22 @@ async fn mfa_verify(
             }
         }
         state.metrics().auth_failure("invalid_mfa_code");
-        store.audit("auth.mfa_failed", Some(user.id), Some(format!("user:{}", user.id)), &ip);
+        store.audit(
+            "auth.mfa_failed",
+            Some(user.id),
+            Some(format!("user:{}", user.id)),
+            &ip,
+        );
         return Err(invalid_mfa_code());
     }
     store.mfa_challenges.remove(&digest);
     let (family, refresh) = start_session(&mut store, &user);
-    store.audit("auth.login", Some(user.id), Some(format!("user:{}", user.id)), &ip);
+    store.audit(
+        "auth.login",
+        Some(user.id),
+        Some(format!("user:{}", user.id)),
+        &ip,
+    );
     drop(store);
     tokens_response(&state, &user, family, &refresh)
 }
@@ -427,7 +454,12 @@ async fn totp_enable(
     };
     if !code_ok(&state, &pending, &body.code) {
         state.metrics().auth_failure("invalid_mfa_code");
-        store.audit("auth.mfa_failed", Some(auth.id), Some(format!("user:{}", auth.id)), &ip);
+        store.audit(
+            "auth.mfa_failed",
+            Some(auth.id),
+            Some(format!("user:{}", auth.id)),
+            &ip,
+        );
         return Err(invalid_mfa_code());
     }
     let codes = generate_recovery_codes();
@@ -437,7 +469,12 @@ async fn totp_enable(
         .iter()
         .map(|c| token_digest(&normalise_recovery_code(c)))
         .collect();
-    store.audit("auth.totp_enabled", Some(auth.id), Some(format!("user:{}", auth.id)), &ip);
+    store.audit(
+        "auth.totp_enabled",
+        Some(auth.id),
+        Some(format!("user:{}", auth.id)),
+        &ip,
+    );
     Ok(Json(json!({"recovery_codes": codes})).into_response())
 }
 
@@ -461,12 +498,22 @@ async fn totp_disable(
     };
     if !code_ok(&state, &secret, &body.code) {
         state.metrics().auth_failure("invalid_mfa_code");
-        store.audit("auth.mfa_failed", Some(auth.id), Some(format!("user:{}", auth.id)), &ip);
+        store.audit(
+            "auth.mfa_failed",
+            Some(auth.id),
+            Some(format!("user:{}", auth.id)),
+            &ip,
+        );
         return Err(invalid_mfa_code());
     }
     user.totp_secret = None;
     user.recovery_codes.clear();
-    store.audit("auth.totp_disabled", Some(auth.id), Some(format!("user:{}", auth.id)), &ip);
+    store.audit(
+        "auth.totp_disabled",
+        Some(auth.id),
+        Some(format!("user:{}", auth.id)),
+        &ip,
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -534,8 +581,8 @@ async fn logout(
 ) -> Result<Response, ApiError> {
     let bearer = bearer_token(&headers).and_then(|t| verify_access_token(&state, t).ok());
     let mut store = state.store();
-    let cookie_record = refresh_cookie(&headers)
-        .and_then(|t| store.refresh_tokens.get(&token_digest(&t)).cloned());
+    let cookie_record =
+        refresh_cookie(&headers).and_then(|t| store.refresh_tokens.get(&token_digest(&t)).cloned());
     let families: Vec<(Uuid, Uuid)> = bearer
         .iter()
         .map(|c| (c.sub, c.sid))
@@ -550,7 +597,12 @@ async fn logout(
         }
     }
     for (user, family) in &families {
-        store.audit("auth.logout", Some(*user), Some(format!("session:{family}")), &ip);
+        store.audit(
+            "auth.logout",
+            Some(*user),
+            Some(format!("session:{family}")),
+            &ip,
+        );
     }
     drop(store);
     let mut response = StatusCode::NO_CONTENT.into_response();

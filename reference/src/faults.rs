@@ -65,7 +65,9 @@ impl Fault {
     /// What the fault breaks, in one sentence.
     pub fn describe(&self) -> &'static str {
         match self {
-            Fault::RefreshNotRotated => "refresh returns the same refresh token instead of rotating it",
+            Fault::RefreshNotRotated => {
+                "refresh returns the same refresh token instead of rotating it"
+            }
             Fault::RefreshReuseAccepted => {
                 "a rotated refresh token still works and its family is not revoked"
             }
@@ -93,9 +95,10 @@ impl Fault {
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `pad` so width/alignment flags work (`{fault:<28}`).
         match self {
-            Fault::Latency { route, ms } => write!(f, "latency:{route}:{ms}"),
-            other => f.write_str(other.kind_name()),
+            Fault::Latency { route, ms } => f.pad(&format!("latency:{route}:{ms}")),
+            other => f.pad(other.kind_name()),
         }
     }
 }
@@ -157,10 +160,7 @@ impl FaultSet {
 
     /// The active faults.
     pub fn get(&self) -> Vec<Fault> {
-        self.inner
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.inner.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Whether `fault` is active (exact match).

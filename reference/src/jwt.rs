@@ -91,7 +91,8 @@ pub fn encode(key: &[u8], claims: &Claims) -> Result<String, JwtError> {
 /// Verifies `token` with `key` at unix time `now` and returns its claims.
 pub fn decode(key: &[u8], token: &str, now: i64) -> Result<Claims, JwtError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(JwtError::Malformed);
     };

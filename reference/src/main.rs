@@ -5,6 +5,7 @@
 //! developer can `eval` them or paste them into the suite's environment —
 //! then serves until Ctrl-C or SIGTERM. Logs go to stderr.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -17,7 +18,11 @@ use stageos_reference::{Credentials, Fault, Role, RunningServer, ServerOptions};
 #[command(name = "stageos-reference", version)]
 struct Cli {
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080", env = "STAGEOS_REFERENCE_LISTEN")]
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8080",
+        env = "STAGEOS_REFERENCE_LISTEN"
+    )]
     listen: SocketAddr,
     /// Fault to inject (repeatable), e.g. `refresh-not-rotated`, `latency:/api/me:300`.
     #[arg(long = "fault", value_name = "NAME")]
@@ -60,11 +65,24 @@ async fn shutdown_signal() {
     }
 }
 
+/// Writes `lines` to stdout without panicking on a closed pipe.
+fn print_lines(lines: impl IntoIterator<Item = String>) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        writeln!(out, "{line}")?;
+    }
+    out.flush()
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -72,15 +90,23 @@ async fn main() -> ExitCode {
         .init();
 
     if cli.list_faults {
-        for fault in Fault::catalogue() {
-            println!("{fault:<28} {}", fault.describe());
-        }
-        return ExitCode::SUCCESS;
+        let catalogue = Fault::catalogue();
+        let lines = catalogue
+            .iter()
+            .map(|fault| format!("{fault:<28} {}", fault.describe()));
+        return match print_lines(lines) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
     }
 
     let mut credentials = Credentials::generate();
     if let Some(password) = cli.owner_password {
-        for user in credentials.users.iter_mut().filter(|u| u.role == Role::Owner) {
+        for user in credentials
+            .users
+            .iter_mut()
+            .filter(|u| u.role == Role::Owner)
+        {
             user.password = password.clone();
         }
     }
@@ -102,9 +128,15 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("STAGEOS_BASE_URL={}", server.base_url());
-    for (key, value) in server.credentials().env_lines() {
-        println!("{key}={value}");
+    let lines = std::iter::once(format!("STAGEOS_BASE_URL={}", server.base_url())).chain(
+        server
+            .credentials()
+            .env_lines()
+            .into_iter()
+            .map(|(key, value)| format!("{key}={value}")),
+    );
+    if let Err(e) = print_lines(lines) {
+        tracing::warn!(error = %e, "failed to print the environment lines");
     }
     let faults = server.faults();
     if !faults.is_empty() {

@@ -113,5 +113,10 @@ async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiErro
         .metrics()
         .encode()
         .map_err(|_| ApiError::internal("failed to encode metrics"))?;
-    Ok((StatusCode::OK, [(CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
+    Ok((
+        StatusCode::OK,
+        [(CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        text,
+    )
+        .into_response())
 }

@@ -192,7 +192,10 @@ impl AppState {
     /// Seeds the organisation from `opts` (generating credentials when none
     /// are given) with a fresh random JWT key.
     pub fn new(opts: &ServerOptions) -> Result<Self, StateError> {
-        let credentials = opts.credentials.clone().unwrap_or_else(Credentials::generate);
+        let credentials = opts
+            .credentials
+            .clone()
+            .unwrap_or_else(Credentials::generate);
         credentials.validate()?;
         let mut store = Store::default();
         for seed in &credentials.users {

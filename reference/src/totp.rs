@@ -31,9 +31,7 @@ fn build(secret: &[u8], account: Option<&str>) -> Option<Totp> {
         .with_skew(1)
         .with_secret(secret.to_vec());
     if let Some(account) = account {
-        builder = builder
-            .with_account_name(account)
-            .with_issuer(Some(ISSUER));
+        builder = builder.with_account_name(account).with_issuer(Some(ISSUER));
     }
     builder.build().ok()
 }

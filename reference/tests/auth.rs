@@ -19,7 +19,11 @@ async fn login_returns_tokens_cookie_and_jwt() {
     }
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["token_type"], "Bearer");
-    assert!(body["expires_in"].as_i64().is_some_and(|e| e > 0 && e <= 900));
+    assert!(
+        body["expires_in"]
+            .as_i64()
+            .is_some_and(|e| e > 0 && e <= 900)
+    );
     let manager = ctx.server.credentials().user(Role::Manager).clone();
     assert_eq!(body["user"]["role"], "manager");
     assert_eq!(body["user"]["email"], manager.email);
@@ -46,7 +50,8 @@ async fn login_returns_tokens_cookie_and_jwt() {
             .state()
             .audit_log()
             .iter()
-            .any(|e| e.action == "auth.login" && e.actor_id == Some(manager.id)
+            .any(|e| e.action == "auth.login"
+                && e.actor_id == Some(manager.id)
                 && e.ip.as_deref() == Some("127.0.0.1"))
     );
     ctx.server.shutdown().await;
@@ -61,10 +66,12 @@ async fn protected_routes_reject_bad_tokens() {
     let resp = ctx.me("not.a.jwt").await;
     assert_eq!(resp.status(), 401);
     let (token, _) = ctx.login(Role::Crew).await;
-    // Flip one character of the signature.
-    let mut tampered = token.clone();
-    let last = tampered.pop().unwrap_or('A');
-    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    // Flip one character in the middle of the signature (not the last one,
+    // whose low bits are padding).
+    let mut chars: Vec<char> = token.chars().collect();
+    let i = chars.len() - 10;
+    chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+    let tampered: String = chars.into_iter().collect();
     assert_eq!(ctx.me(&tampered).await.status(), 401);
     assert_eq!(ctx.me(&token).await.status(), 200);
     ctx.server.shutdown().await;
@@ -76,7 +83,10 @@ async fn wrong_password_then_rate_limit() {
     let email = ctx.server.credentials().user(Role::Member).email.clone();
     for _ in 0..5 {
         let resp = ctx
-            .post("/api/auth/login", json!({"email": email, "password": "wrong"}))
+            .post(
+                "/api/auth/login",
+                json!({"email": email, "password": "wrong"}),
+            )
             .await;
         assert_eq!(resp.status(), 401);
         assert_eq!(error_code(resp).await, "invalid_credentials");
@@ -159,7 +169,9 @@ async fn owner_needs_mfa() {
 async fn totp_enrolment_and_recovery_codes() {
     let ctx = start(vec![]).await;
     let (token, _) = ctx.login(Role::Manager).await;
-    let resp = ctx.post_auth("/api/auth/totp/setup", &token, json!({})).await;
+    let resp = ctx
+        .post_auth("/api/auth/totp/setup", &token, json!({}))
+        .await;
     assert_eq!(resp.status(), 200);
     let setup: Value = resp.json().await.expect("json");
     let secret = setup["secret"].as_str().expect("secret").to_owned();
@@ -169,23 +181,35 @@ async fn totp_enrolment_and_recovery_codes() {
             .is_some_and(|u| u.starts_with("otpauth://totp/") && u.contains(&secret))
     );
     let resp = ctx
-        .post_auth("/api/auth/totp/enable", &token, json!({"code": wrong_code(&secret)}))
+        .post_auth(
+            "/api/auth/totp/enable",
+            &token,
+            json!({"code": wrong_code(&secret)}),
+        )
         .await;
     assert_eq!(resp.status(), 401);
     let resp = ctx
-        .post_auth("/api/auth/totp/enable", &token, json!({"code": totp_now(&secret)}))
+        .post_auth(
+            "/api/auth/totp/enable",
+            &token,
+            json!({"code": totp_now(&secret)}),
+        )
         .await;
     assert_eq!(resp.status(), 200);
-    let codes: Vec<String> = serde_json::from_value(
-        resp.json::<Value>().await.expect("json")["recovery_codes"].clone(),
-    )
-    .expect("codes");
+    let codes: Vec<String> =
+        serde_json::from_value(resp.json::<Value>().await.expect("json")["recovery_codes"].clone())
+            .expect("codes");
     assert_eq!(codes.len(), 10);
 
     // Login now needs MFA; a recovery code works once.
     let mut results = Vec::new();
     for _ in 0..2 {
-        let body: Value = ctx.login_raw(Role::Manager).await.json().await.expect("json");
+        let body: Value = ctx
+            .login_raw(Role::Manager)
+            .await
+            .json()
+            .await
+            .expect("json");
         assert_eq!(body["mfa_required"], true);
         let resp = ctx
             .post(
@@ -198,10 +222,19 @@ async fn totp_enrolment_and_recovery_codes() {
     assert_eq!(results, vec![200, 401]);
 
     let resp = ctx
-        .post_auth("/api/auth/totp/disable", &token, json!({"code": totp_now(&secret)}))
+        .post_auth(
+            "/api/auth/totp/disable",
+            &token,
+            json!({"code": totp_now(&secret)}),
+        )
         .await;
     assert_eq!(resp.status(), 204);
-    let body: Value = ctx.login_raw(Role::Manager).await.json().await.expect("json");
+    let body: Value = ctx
+        .login_raw(Role::Manager)
+        .await
+        .json()
+        .await
+        .expect("json");
     assert!(body.get("access_token").is_some(), "no MFA after disable");
     ctx.server.shutdown().await;
 }

@@ -35,12 +35,18 @@ async fn cookie_flags() {
     let ctx = start(vec![Fault::RefreshCookieNoHttpOnly]).await;
     let resp = ctx.login_raw(Role::Crew).await;
     let (_, cookie) = refresh_set_cookie(&resp).expect("cookie");
-    assert!(!cookie.contains("HttpOnly") && cookie.contains("Secure"), "{cookie}");
+    assert!(
+        !cookie.contains("HttpOnly") && cookie.contains("Secure"),
+        "{cookie}"
+    );
 
     ctx.server.set_faults(vec![Fault::RefreshCookieNoSecure]);
     let resp = ctx.login_raw(Role::Crew).await;
     let (_, cookie) = refresh_set_cookie(&resp).expect("cookie");
-    assert!(cookie.contains("HttpOnly") && !cookie.contains("Secure"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && !cookie.contains("Secure"),
+        "{cookie}"
+    );
     ctx.server.shutdown().await;
 }
 
@@ -113,7 +119,12 @@ async fn latency_on_one_route() {
     assert_eq!(ctx.me(&token).await.status(), 200);
     assert!(t.elapsed() >= Duration::from_millis(300));
     let t = Instant::now();
-    let _ = ctx.http.get(ctx.url("/api/health")).send().await.expect("req");
+    let _ = ctx
+        .http
+        .get(ctx.url("/api/health"))
+        .send()
+        .await
+        .expect("req");
     assert!(t.elapsed() < Duration::from_millis(300));
     ctx.server.shutdown().await;
 }

@@ -9,13 +9,22 @@ use stageos_reference::Role;
 #[tokio::test]
 async fn health_reports_ok() {
     let ctx = start(vec![]).await;
-    let resp = ctx.http.get(ctx.url("/api/health")).send().await.expect("req");
+    let resp = ctx
+        .http
+        .get(ctx.url("/api/health"))
+        .send()
+        .await
+        .expect("req");
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["status"], "ok");
     assert_eq!(body["version"], "v1.4.0-20261125");
     assert_eq!(body["commit"], "0000000");
-    assert!(body["started_at"].as_str().is_some_and(|s| s.ends_with('Z')));
+    assert!(
+        body["started_at"]
+            .as_str()
+            .is_some_and(|s| s.ends_with('Z'))
+    );
     for check in ["database", "queue", "storage"] {
         assert_eq!(body["checks"][check]["status"], "ok", "{check}");
         assert!(body["checks"][check]["latency_ms"].is_u64());
@@ -28,7 +37,12 @@ async fn health_reports_ok() {
 #[tokio::test]
 async fn unknown_route_is_json_404() {
     let ctx = start(vec![]).await;
-    let resp = ctx.http.get(ctx.url("/api/nope")).send().await.expect("req");
+    let resp = ctx
+        .http
+        .get(ctx.url("/api/nope"))
+        .send()
+        .await
+        .expect("req");
     assert_eq!(resp.status(), 404);
     assert_eq!(common::error_code(resp).await, "not_found");
     ctx.server.shutdown().await;
@@ -39,7 +53,12 @@ async fn metrics_parse_and_use_route_templates() {
     let ctx = start(vec![]).await;
     let (token, _) = ctx.login(Role::Crew).await;
     assert_eq!(ctx.me(&token).await.status(), 200);
-    let _ = ctx.http.get(ctx.url("/api/nope/123")).send().await.expect("req");
+    let _ = ctx
+        .http
+        .get(ctx.url("/api/nope/123"))
+        .send()
+        .await
+        .expect("req");
     let resp = ctx.http.get(ctx.url("/metrics")).send().await.expect("req");
     assert_eq!(resp.status(), 200);
     let content_type = resp
@@ -48,10 +67,13 @@ async fn metrics_parse_and_use_route_templates() {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
     let text = resp.text().await.expect("text");
-    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
-        .expect("parses");
+    let scrape =
+        prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("parses");
     let find = |name: &str, label: &str, value: &str| {
         scrape
             .samples
@@ -63,9 +85,12 @@ async fn metrics_parse_and_use_route_templates() {
     assert_eq!(me.labels.get("status"), Some("200"));
     assert!(matches!(me.value, prometheus_parse::Value::Counter(v) if v == 1.0));
     assert!(find("http_requests_total", "route", "unmatched").is_some());
-    assert!(!text.contains("/api/nope/123"), "raw paths never become labels");
-    let hist = find("http_request_duration_seconds", "route", "/api/auth/login")
-        .expect("histogram");
+    assert!(
+        !text.contains("/api/nope/123"),
+        "raw paths never become labels"
+    );
+    let hist =
+        find("http_request_duration_seconds", "route", "/api/auth/login").expect("histogram");
     assert!(matches!(hist.value, prometheus_parse::Value::Histogram(_)));
     for queue in ["pdf", "scan", "webhooks"] {
         let depth = find("queue_depth", "queue", queue).expect("queue depth");
@@ -84,8 +109,15 @@ async fn metrics_parse_and_use_route_templates() {
         .iter()
         .find(|s| s.metric == "analytics_aggregation_last_success_timestamp_seconds")
         .expect("analytics");
-    assert!(matches!(analytics.value, prometheus_parse::Value::Gauge(v) if (now - v).abs() < 120.0));
-    assert!(scrape.samples.iter().any(|s| s.metric == "ip_anomaly_events_total"));
+    assert!(
+        matches!(analytics.value, prometheus_parse::Value::Gauge(v) if (now - v).abs() < 120.0)
+    );
+    assert!(
+        scrape
+            .samples
+            .iter()
+            .any(|s| s.metric == "ip_anomaly_events_total")
+    );
     assert!(find("auth_failures_total", "reason", "invalid_mfa_code").is_some());
     ctx.server.shutdown().await;
 }

@@ -73,10 +73,12 @@ pub async fn run(flow: &mut FlowRun) {
         let Some(c) = c else {
             return ensure(false, "refresh Set-Cookie", REFRESH_COOKIE, "absent");
         };
-        ensure_eq("refresh cookie HttpOnly", Some(true), c.http_only())?;
-        ensure_eq("refresh cookie Secure", Some(true), c.secure())?;
-        ensure_eq("refresh cookie SameSite", Some(cookie::SameSite::Strict), c.same_site())?;
-        ensure_eq("refresh cookie Path", Some("/api/auth"), c.path())?;
+        let flag = |on: Option<bool>| if on == Some(true) { "set" } else { "missing" };
+        ensure(c.http_only() == Some(true), "refresh cookie HttpOnly attribute", "set", flag(c.http_only()))?;
+        ensure(c.secure() == Some(true), "refresh cookie Secure attribute", "set", flag(c.secure()))?;
+        let same_site = c.same_site().map(|s| s.to_string()).unwrap_or_else(|| "missing".into());
+        ensure(c.same_site() == Some(cookie::SameSite::Strict), "refresh cookie SameSite attribute", "Strict", same_site)?;
+        ensure(c.path() == Some("/api/auth"), "refresh cookie Path attribute", "/api/auth", c.path().unwrap_or("missing"))?;
         Ok(())
     })
     .await;
@@ -121,9 +123,12 @@ pub async fn run(flow: &mut FlowRun) {
         // A fresh login: the reuse check above may have revoked the first family.
         let mut fresh = session.clone_fresh()?;
         login(&mut fresh, &manager, None).await?;
+        let token = fresh.cookie(REFRESH_COOKIE).ok_or_else(|| ExecError::Other("no refresh cookie after login".into()))?;
         let resp = fresh.post("/api/auth/logout").send().await?;
         resp.expect_status(204)?;
-        let after = fresh.post("/api/auth/refresh").without_bearer().send().await?;
+        // Replay the token explicitly: a server that only clears the browser's cookie
+        // but keeps the token valid has not logged anyone out.
+        let after = fresh.post("/api/auth/refresh").without_bearer().cookie_header(&format!("{REFRESH_COOKIE}={token}")).send().await?;
         ensure_eq("refresh after logout, status", 401, after.status.as_u16())?;
         Ok(())
     })

@@ -23,6 +23,7 @@ struct Summary<'a> {
     run_error: Option<&'a str>,
     counts: Counts,
     steps: &'a [StepResult],
+    cleanups: &'a [crate::flow::CleanupRecord],
 }
 
 /// Render the report as pretty JSON.
@@ -42,6 +43,7 @@ pub fn render(report: &RunReport) -> String {
         run_error: report.run_error.as_deref(),
         counts: report.counts(),
         steps: &report.steps,
+        cleanups: &report.cleanups,
     };
     serde_json::to_string_pretty(&s).unwrap_or_else(|e| format!("{{\"error\": \"failed to serialise summary: {e}\"}}"))
 }

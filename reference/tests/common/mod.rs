@@ -59,10 +59,7 @@ pub fn totp_now(secret_b32: &str) -> String {
 /// A code that is valid for none of the steps the server accepts.
 pub fn wrong_code(secret_b32: &str) -> String {
     let secret = Secret::try_from_base32(secret_b32).expect("base32");
-    let totp = Builder::new()
-        .with_secret(secret)
-        .build()
-        .expect("totp");
+    let totp = Builder::new().with_secret(secret).build().expect("totp");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
@@ -153,5 +150,8 @@ impl Ctx {
 
 pub async fn error_code(resp: reqwest::Response) -> String {
     let body: Value = resp.json().await.expect("json error body");
-    body["error"]["code"].as_str().unwrap_or_default().to_owned()
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
