@@ -37,7 +37,9 @@ pub struct FlowDef {
 impl FlowDef {
     /// `flow::step` names of every step.
     pub fn step_names(&self) -> impl Iterator<Item = String> + '_ {
-        self.steps.iter().map(move |s| format!("{}::{}", self.id, s.id))
+        self.steps
+            .iter()
+            .map(move |s| format!("{}::{}", self.id, s.id))
     }
 
     /// Look up a step by id.

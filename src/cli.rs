@@ -16,7 +16,11 @@ use crate::selection::Selection;
 /// 2 usage error; 3 the run could not check (unreachable target, bad config, missing
 /// secret); 130 interrupted.
 #[derive(Debug, Parser)]
-#[command(name = "stageos-smoke", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "stageos-smoke",
+    version,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// What to do (default: run).
     #[command(subcommand)]
@@ -52,7 +56,12 @@ pub struct SelectArgs {
 impl SelectArgs {
     /// As a [`Selection`].
     pub fn selection(&self) -> Selection {
-        Selection { filter: self.filter.clone(), exact: self.exact, skip: self.skip.clone(), only_ignored: false }
+        Selection {
+            filter: self.filter.clone(),
+            exact: self.exact,
+            skip: self.skip.clone(),
+            only_ignored: false,
+        }
     }
 }
 

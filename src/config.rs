@@ -25,7 +25,7 @@ use thiserror::Error;
 use url::Url;
 
 use crate::catalogue::{self, FlowDef, Profile};
-use crate::credentials::{Role, OWNER_TOTP_SECRET_VAR};
+use crate::credentials::{OWNER_TOTP_SECRET_VAR, Role};
 
 /// Environment variable naming the config file.
 pub const CONFIG_VAR: &str = "STAGEOS_CONFIG";
@@ -46,7 +46,9 @@ pub const DEFAULT_CONFIG_FILE: &str = "stageos-smoke.toml";
 #[derive(Debug, Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("failed to read config file {path}: {source} (hint: fix the path given by --config or {CONFIG_VAR})")]
+    #[error(
+        "failed to read config file {path}: {source} (hint: fix the path given by --config or {CONFIG_VAR})"
+    )]
     Read {
         /// The file.
         path: PathBuf,
@@ -54,7 +56,9 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file is not valid TOML or has unknown keys.
-    #[error("malformed config file {path}: {message} (hint: see the configuration reference in README.md)")]
+    #[error(
+        "malformed config file {path}: {message} (hint: see the configuration reference in README.md)"
+    )]
     Malformed {
         /// The file.
         path: PathBuf,
@@ -62,7 +66,9 @@ pub enum ConfigError {
         message: String,
     },
     /// A secret was written into the file.
-    #[error("config file {path} holds a secret at `{key}`: secrets are never read from the file (hint: remove it and set {hint_var} instead)")]
+    #[error(
+        "config file {path} holds a secret at `{key}`: secrets are never read from the file (hint: remove it and set {hint_var} instead)"
+    )]
     SecretInFile {
         /// The file.
         path: PathBuf,
@@ -90,7 +96,9 @@ pub enum ConfigError {
         reason: String,
     },
     /// The environment named does not exist in the file.
-    #[error("unknown environment `{name}` (known: {known}; hint: fix --environment or {ENVIRONMENT_VAR})")]
+    #[error(
+        "unknown environment `{name}` (known: {known}; hint: fix --environment or {ENVIRONMENT_VAR})"
+    )]
     UnknownEnvironment {
         /// The name.
         name: String,
@@ -180,10 +188,10 @@ fn find_secret_key(table: &toml::Table, prefix: &str) -> Option<String> {
         if SECRET_KEY_WORDS.iter().any(|w| lower.contains(w)) {
             return Some(dotted);
         }
-        if let toml::Value::Table(t) = v {
-            if let Some(found) = find_secret_key(t, &dotted) {
-                return Some(found);
-            }
+        if let toml::Value::Table(t) = v
+            && let Some(found) = find_secret_key(t, &dotted)
+        {
+            return Some(found);
         }
     }
     None
@@ -213,15 +221,23 @@ impl EnvSnapshot {
     }
 
     /// From explicit pairs (tests).
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         Self {
-            vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 
     /// A variable, if set and non-empty.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.vars.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.vars
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -324,7 +340,12 @@ impl Settings {
         let section = match env_name {
             Some(name) => file.environments.get(&name).cloned().ok_or_else(|| {
                 ConfigError::UnknownEnvironment {
-                    known: file.environments.keys().cloned().collect::<Vec<_>>().join(", "),
+                    known: file
+                        .environments
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     name,
                 }
             })?,
@@ -339,7 +360,11 @@ impl Settings {
             .unwrap_or_else(|| "embedded".to_owned());
         let mut faults = overrides.faults.clone();
         if let Some(list) = env.get(FAULTS_VAR) {
-            faults.extend(list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()));
+            faults.extend(
+                list.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty()),
+            );
         }
         let target = parse_target(&target_text, faults)?;
 
@@ -405,7 +430,9 @@ pub fn parse_target(text: &str, faults: Vec<String>) -> Result<TargetSpec, Confi
     let invalid = |reason: &str| ConfigError::Invalid {
         what: "target".into(),
         value: text.to_owned(),
-        reason: format!("{reason} (hint: give `embedded` or an http(s) URL via --target or {BASE_URL_VAR})"),
+        reason: format!(
+            "{reason} (hint: give `embedded` or an http(s) URL via --target or {BASE_URL_VAR})"
+        ),
     };
     let url = Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -440,7 +467,10 @@ mod tests {
         let text = "[environments.staging]\nbase_url = \"https://x\"\n[environments.staging.users]\nowner_password = \"hunter2\"\n";
         let err = ConfigFile::parse(text, Path::new("c.toml")).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("environments.staging.users.owner_password"), "{msg}");
+        assert!(
+            msg.contains("environments.staging.users.owner_password"),
+            "{msg}"
+        );
         assert!(msg.contains("STAGEOS_<ROLE>_PASSWORD"), "{msg}");
         assert!(!msg.contains("hunter2"), "{msg}");
     }
@@ -455,13 +485,17 @@ mod tests {
 
     #[test]
     fn unknown_key_is_malformed() {
-        let err = ConfigFile::parse("[environments.a]\nbase_urll = \"x\"\n", Path::new("c.toml")).unwrap_err();
+        let err = ConfigFile::parse("[environments.a]\nbase_urll = \"x\"\n", Path::new("c.toml"))
+            .unwrap_err();
         assert!(err.to_string().contains("base_urll"), "{err}");
     }
 
     #[test]
     fn target_parsing() {
-        assert_eq!(parse_target("embedded", vec![]).unwrap(), TargetSpec::Embedded { faults: vec![] });
+        assert_eq!(
+            parse_target("embedded", vec![]).unwrap(),
+            TargetSpec::Embedded { faults: vec![] }
+        );
         assert!(parse_target("ftp://x", vec![]).is_err());
         assert!(parse_target("https://u:p@x", vec![]).is_err());
         assert!(parse_target("https://x", vec!["health-degraded".into()]).is_err());
@@ -469,7 +503,8 @@ mod tests {
 
     #[test]
     fn flags_beat_env_beat_defaults() {
-        let env = EnvSnapshot::from_pairs([(BASE_URL_VAR, "http://127.0.0.1:9"), (PROFILE_VAR, "full")]);
+        let env =
+            EnvSnapshot::from_pairs([(BASE_URL_VAR, "http://127.0.0.1:9"), (PROFILE_VAR, "full")]);
         let s = Settings::resolve(&Overrides::default(), &env).unwrap();
         assert_eq!(s.profile_name, "full");
         assert_eq!(s.target_label(), "http://127.0.0.1:9/");

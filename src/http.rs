@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use reqwest::header::{
+    AUTHORIZATION, CONTENT_TYPE, COOKIE, HeaderMap, HeaderName, HeaderValue, SET_COOKIE,
+};
 use reqwest::{Method, StatusCode};
 use reqwest_cookie_store::CookieStoreMutex;
 use serde::de::DeserializeOwned;
@@ -41,7 +43,9 @@ pub enum ExecError {
         hint: String,
     },
     /// The request did not complete in time.
-    #[error("{method} {url} did not answer within {after_ms} ms (hint: the target is hanging or overloaded; raise request_timeout_ms only if that is expected)")]
+    #[error(
+        "{method} {url} did not answer within {after_ms} ms (hint: the target is hanging or overloaded; raise request_timeout_ms only if that is expected)"
+    )]
     Timeout {
         /// Method.
         method: String,
@@ -51,7 +55,9 @@ pub enum ExecError {
         after_ms: u128,
     },
     /// The body exceeded the configured limit.
-    #[error("{method} {url} sent a body larger than {limit} bytes (hint: raise max_body_bytes if that is expected)")]
+    #[error(
+        "{method} {url} sent a body larger than {limit} bytes (hint: raise max_body_bytes if that is expected)"
+    )]
     BodyTooLarge {
         /// Method.
         method: String,
@@ -61,26 +67,34 @@ pub enum ExecError {
         limit: usize,
     },
     /// The body could not be read as what the contract promises.
-    #[error("{method} {path} answered {status} with {content_type} that is not the expected {expected}: {detail}; body starts: {excerpt:?}")]
-    Decode {
-        /// Method.
-        method: String,
-        /// Path.
-        path: String,
-        /// Status.
-        status: u16,
-        /// Content-Type received.
-        content_type: String,
-        /// What was expected.
-        expected: String,
-        /// Parser message.
-        detail: String,
-        /// Start of the body.
-        excerpt: String,
-    },
+    #[error(transparent)]
+    Decode(Box<DecodeError>),
     /// Anything else that stops a check (e.g. a missing credential).
     #[error("{0}")]
     Other(String),
+}
+
+/// A response body that is not what the contract promises (boxed in
+/// [`ExecError`] to keep results small).
+#[derive(Debug, Error, Clone)]
+#[error(
+    "{method} {path} answered {status} with {content_type} that is not the expected {expected}: {detail}; body starts: {excerpt:?}"
+)]
+pub struct DecodeError {
+    /// Method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// Status.
+    pub status: u16,
+    /// Content-Type received.
+    pub content_type: String,
+    /// What was expected.
+    pub expected: String,
+    /// Parser message.
+    pub detail: String,
+    /// Start of the body.
+    pub excerpt: String,
 }
 
 /// A check that did not hold, with what was expected and what came back.
@@ -152,7 +166,10 @@ impl Recorder {
     }
 
     fn push(&self, r: RequestRecord) {
-        self.records.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(r);
     }
 
     /// Number of records so far.
@@ -228,13 +245,21 @@ pub struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("label", &self.label).field("base", &self.base.as_str()).finish_non_exhaustive()
+        f.debug_struct("Session")
+            .field("label", &self.label)
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
     }
 }
 
 impl Session {
     /// A new, anonymous session against `base`.
-    pub fn new(label: impl Into<String>, base: Url, cx: HttpContext, recorder: Recorder) -> Result<Self, ExecError> {
+    pub fn new(
+        label: impl Into<String>,
+        base: Url,
+        cx: HttpContext,
+        recorder: Recorder,
+    ) -> Result<Self, ExecError> {
         let jar = Arc::new(CookieStoreMutex::default());
         let client = build_client(&cx.settings, jar.clone(), true)?;
         let insecure_client = if cx.settings.insecure_tls_hosts.is_empty() {
@@ -256,7 +281,12 @@ impl Session {
 
     /// A new session to the same target with an empty cookie jar and no token.
     pub fn clone_fresh(&self) -> Result<Session, ExecError> {
-        Session::new(self.label.clone(), self.base.clone(), self.cx.clone(), self.recorder.clone())
+        Session::new(
+            self.label.clone(),
+            self.base.clone(),
+            self.cx.clone(),
+            self.recorder.clone(),
+        )
     }
 
     /// The session's label (a role name, or `anonymous`).
@@ -286,7 +316,10 @@ impl Session {
     pub fn cookie(&self, name: &str) -> Option<String> {
         let store = self.jar.lock().unwrap_or_else(|e| e.into_inner());
         let host = self.base.host_str()?;
-        store.iter_unexpired().find(|c| c.name() == name && c.domain().map(|d| d == host).unwrap_or(true)).map(|c| c.value().to_owned())
+        store
+            .iter_unexpired()
+            .find(|c| c.name() == name && c.domain().map(|d| d == host).unwrap_or(true))
+            .map(|c| c.value().to_owned())
     }
 
     /// Start a request to a path under the base URL (or an absolute URL).
@@ -393,11 +426,11 @@ impl Req<'_> {
         if let Ok(v) = HeaderValue::from_str(&s.cx.run_id) {
             headers.insert(HeaderName::from_static(RUN_HEADER), v);
         }
-        if let (true, Some(token)) = (self.bearer, &s.bearer) {
-            if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {token}")) {
-                v.set_sensitive(true);
-                headers.insert(AUTHORIZATION, v);
-            }
+        if let (true, Some(token)) = (self.bearer, &s.bearer)
+            && let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {token}"))
+        {
+            v.set_sensitive(true);
+            headers.insert(AUTHORIZATION, v);
         }
         if let Some((body, ct)) = self.body {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
@@ -406,7 +439,14 @@ impl Req<'_> {
         rb = rb.headers(headers);
 
         let started = Instant::now();
-        let result = read_response(rb, s.cx.settings.max_body_bytes, &method_s, &url_no_query, s.cx.settings.request_timeout).await;
+        let result = read_response(
+            rb,
+            s.cx.settings.max_body_bytes,
+            &method_s,
+            &url_no_query,
+            s.cx.settings.request_timeout,
+        )
+        .await;
         let elapsed = started.elapsed();
         s.recorder.push(RequestRecord {
             method: method_s.clone(),
@@ -476,15 +516,34 @@ fn classify_transport(e: reqwest::Error, method: &str, url: &str, timeout: Durat
     let chain = error_chain(&e);
     let lower = chain.to_lowercase();
     let (cause, hint) = if lower.contains("connection refused") {
-        ("connection refused", "is the target up and the URL right? check --target / STAGEOS_BASE_URL")
-    } else if lower.contains("dns") || lower.contains("failed to lookup") || lower.contains("name or service not known") {
-        ("DNS lookup failed", "check the host name in --target / STAGEOS_BASE_URL")
-    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
-        ("TLS certificate not accepted", "fix the certificate, or name the host in insecure_tls_hosts for a test environment")
+        (
+            "connection refused",
+            "is the target up and the URL right? check --target / STAGEOS_BASE_URL",
+        )
+    } else if lower.contains("dns")
+        || lower.contains("failed to lookup")
+        || lower.contains("name or service not known")
+    {
+        (
+            "DNS lookup failed",
+            "check the host name in --target / STAGEOS_BASE_URL",
+        )
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+    {
+        (
+            "TLS certificate not accepted",
+            "fix the certificate, or name the host in insecure_tls_hosts for a test environment",
+        )
     } else if e.is_redirect() || lower.contains("redirect") {
-        ("too many redirects", "the target redirects in a loop; check its routing")
+        (
+            "too many redirects",
+            "the target redirects in a loop; check its routing",
+        )
     } else {
-        ("connection failed", "check network reachability of the target")
+        (
+            "connection failed",
+            "check network reachability of the target",
+        )
     };
     ExecError::Transport {
         method: method.to_owned(),
@@ -531,16 +590,19 @@ impl Response {
         for c in self.set_cookies() {
             redactor.add(c.value());
         }
-        if self.is_json() {
-            if let Ok(v) = serde_json::from_slice::<Value>(&self.body) {
-                redactor.learn_from_json(&v);
-            }
+        if self.is_json()
+            && let Ok(v) = serde_json::from_slice::<Value>(&self.body)
+        {
+            redactor.learn_from_json(&v);
         }
     }
 
     /// The Content-Type header, or empty.
     pub fn content_type(&self) -> &str {
-        self.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 
     fn is_json(&self) -> bool {
@@ -559,15 +621,19 @@ impl Response {
     }
 
     fn decode_error(&self, expected: &str, detail: String) -> ExecError {
-        ExecError::Decode {
+        ExecError::Decode(Box::new(DecodeError {
             method: self.method.clone(),
             path: self.path.clone(),
             status: self.status.as_u16(),
-            content_type: if self.content_type().is_empty() { "no content type".into() } else { self.content_type().to_owned() },
+            content_type: if self.content_type().is_empty() {
+                "no content type".into()
+            } else {
+                self.content_type().to_owned()
+            },
             expected: expected.to_owned(),
             detail,
             excerpt: self.excerpt(),
-        }
+        }))
     }
 
     /// Parse a JSON body into `T`; a non-JSON or mis-shaped body is an [`ExecError`].
@@ -575,7 +641,8 @@ impl Response {
         if !self.is_json() {
             return Err(self.decode_error("application/json", "wrong content type".into()));
         }
-        serde_json::from_slice(&self.body).map_err(|e| self.decode_error("JSON of the contract's shape", e.to_string()))
+        serde_json::from_slice(&self.body)
+            .map_err(|e| self.decode_error("JSON of the contract's shape", e.to_string()))
     }
 
     /// The `error.code` of a contract error body, if any.
@@ -605,7 +672,10 @@ impl Response {
         if self.status.as_u16() == expected {
             return Ok(self);
         }
-        let code = self.error_code().map(|c| format!(" ({c})")).unwrap_or_default();
+        let code = self
+            .error_code()
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default();
         Err(CheckFailure {
             what: format!("{} {} status", self.method, self.path),
             expected: expected.to_string(),
@@ -622,7 +692,11 @@ impl Response {
             ok,
             format!("{} {} refusal", self.method, self.path),
             format!("{expected} {code}"),
-            format!("{} {}", self.status.as_u16(), actual_code.unwrap_or_else(|| "(no error code)".into())),
+            format!(
+                "{} {}",
+                self.status.as_u16(),
+                actual_code.unwrap_or_else(|| "(no error code)".into())
+            ),
         )?;
         Ok(self)
     }

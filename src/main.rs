@@ -5,13 +5,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use stageos_smoke::ExitStatus;
 use stageos_smoke::catalogue;
 use stageos_smoke::cli::{Cli, Command, ListArgs, RunArgs};
-use stageos_smoke::config::{EnvSnapshot, Settings, REPORT_DIR_VAR};
+use stageos_smoke::config::{EnvSnapshot, REPORT_DIR_VAR, Settings};
 use stageos_smoke::report;
 use stageos_smoke::runner::{self, RunOptions};
 use stageos_smoke::secrets::Redactor;
-use stageos_smoke::ExitStatus;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -23,7 +23,10 @@ fn main() -> ExitCode {
 }
 
 fn list(args: &ListArgs) -> ExitCode {
-    let name = args.profile.clone().unwrap_or_else(|| catalogue::default_profile().to_owned());
+    let name = args
+        .profile
+        .clone()
+        .unwrap_or_else(|| catalogue::default_profile().to_owned());
     let profile = match catalogue::profile(&name) {
         Ok(p) => p,
         Err(e) => {
@@ -45,27 +48,54 @@ fn run(args: &RunArgs) -> ExitCode {
     let overrides = args.overrides();
     let (report, report_dir, step_summary) = match Settings::resolve(&overrides, &env) {
         Ok(settings) => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("error: failed to start the async runtime: {e}");
                     return ExitStatus::CouldNotCheck.into();
                 }
             };
-            let options = RunOptions { selection, concurrency: args.test_threads };
+            let options = RunOptions {
+                selection,
+                concurrency: args.test_threads,
+            };
             let report = runtime.block_on(runner::run(&settings, &options, &env, &redactor));
-            (report, settings.report_dir.clone(), settings.step_summary.clone())
+            (
+                report,
+                settings.report_dir.clone(),
+                settings.step_summary.clone(),
+            )
         }
         Err(e) => {
             // Could not even resolve the configuration: report every step of the
             // default (or named, if known) profile as could-not-check.
-            let name = overrides.profile.clone().unwrap_or_else(|| catalogue::default_profile().to_owned());
+            let name = overrides
+                .profile
+                .clone()
+                .unwrap_or_else(|| catalogue::default_profile().to_owned());
             let profile = catalogue::profile(&name).unwrap_or_else(|_| {
-                catalogue::profile(catalogue::default_profile()).expect("the default profile exists (tested)")
+                catalogue::profile(catalogue::default_profile())
+                    .expect("the default profile exists (tested)")
             });
             let flows = catalogue::profile_flows(profile);
-            let report = runner::could_not_start(&flows, &selection, overrides.target.clone().unwrap_or_else(|| "embedded".into()), name, e.to_string());
-            let dir = overrides.report_dir.clone().or_else(|| env.get(REPORT_DIR_VAR).map(Into::into)).unwrap_or_else(|| "reports".into());
+            let report = runner::could_not_start(
+                &flows,
+                &selection,
+                overrides
+                    .target
+                    .clone()
+                    .unwrap_or_else(|| "embedded".into()),
+                name,
+                e.to_string(),
+            );
+            let dir = overrides
+                .report_dir
+                .clone()
+                .or_else(|| env.get(REPORT_DIR_VAR).map(Into::into))
+                .unwrap_or_else(|| "reports".into());
             (report, dir, env.get("GITHUB_STEP_SUMMARY").map(Into::into))
         }
     };

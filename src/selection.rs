@@ -36,22 +36,40 @@ impl Selection {
             return false;
         }
         if let Some(f) = &self.filter {
-            let hit = if self.exact { name == f } else { name.contains(f.as_str()) };
+            let hit = if self.exact {
+                name == f
+            } else {
+                name.contains(f.as_str())
+            };
             if !hit {
                 return false;
             }
         }
-        !self.skip.iter().any(|s| if self.exact { name == s } else { name.contains(s.as_str()) })
+        !self.skip.iter().any(|s| {
+            if self.exact {
+                name == s
+            } else {
+                name.contains(s.as_str())
+            }
+        })
     }
 
     /// The selected `flow::step` names of some flows, in order.
     pub fn selected_names(&self, flows: &[&FlowDef]) -> Vec<String> {
-        flows.iter().flat_map(|f| f.step_names()).filter(|n| self.matches(n)).collect()
+        flows
+            .iter()
+            .flat_map(|f| f.step_names())
+            .filter(|n| self.matches(n))
+            .collect()
     }
 
     /// The flows with at least one selected step.
     pub fn selected_flows(&self, flows: &[&'static FlowDef]) -> Vec<&'static FlowDef> {
-        flows.iter().copied().filter(|f| f.step_names().any(|n| self.matches(&n))).collect()
+        flows
+            .iter()
+            .copied()
+            .filter(|f| f.step_names().any(|n| self.matches(&n)))
+            .collect()
     }
 }
 
@@ -61,11 +79,19 @@ mod tests {
 
     #[test]
     fn libtest_semantics() {
-        let s = Selection { filter: Some("auth::".into()), skip: vec!["owner".into()], ..Default::default() };
+        let s = Selection {
+            filter: Some("auth::".into()),
+            skip: vec!["owner".into()],
+            ..Default::default()
+        };
         assert!(s.matches("auth::login_with_password"));
         assert!(!s.matches("auth::owner_login_with_totp"));
         assert!(!s.matches("health::api_health_ok"));
-        let e = Selection { filter: Some("auth::login".into()), exact: true, ..Default::default() };
+        let e = Selection {
+            filter: Some("auth::login".into()),
+            exact: true,
+            ..Default::default()
+        };
         assert!(!e.matches("auth::login_with_password"));
         assert!(Selection::default().matches("anything"));
     }

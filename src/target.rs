@@ -10,8 +10,8 @@ use url::Url;
 use stageos_reference::{Fault, RunningServer, ServerOptions};
 
 use crate::catalogue::FlowDef;
-use crate::config::{required_secrets, ConfigError, EnvSnapshot, Settings, TargetSpec};
-use crate::credentials::{Role, SuiteCredentials, UserCredential, OWNER_TOTP_SECRET_VAR};
+use crate::config::{ConfigError, EnvSnapshot, Settings, TargetSpec, required_secrets};
+use crate::credentials::{OWNER_TOTP_SECRET_VAR, Role, SuiteCredentials, UserCredential};
 use crate::secrets::Redactor;
 
 /// A prepared target.
@@ -31,12 +31,19 @@ pub enum TargetError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The embedded server could not start.
-    #[error("failed to start the embedded reference server: {0} (hint: is a loopback address available?)")]
+    #[error(
+        "failed to start the embedded reference server: {0} (hint: is a loopback address available?)"
+    )]
     Start(std::io::Error),
 }
 
 /// Prepare the target named by `settings` for `flows`.
-pub async fn prepare(settings: &Settings, flows: &[&FlowDef], env: &EnvSnapshot, redactor: &Redactor) -> Result<Target, TargetError> {
+pub async fn prepare(
+    settings: &Settings,
+    flows: &[&FlowDef],
+    env: &EnvSnapshot,
+    redactor: &Redactor,
+) -> Result<Target, TargetError> {
     match &settings.target {
         TargetSpec::Embedded { faults } => {
             let faults = faults
@@ -49,7 +56,12 @@ pub async fn prepare(settings: &Settings, flows: &[&FlowDef], env: &EnvSnapshot,
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let server = RunningServer::start(ServerOptions { faults, ..ServerOptions::default() }).await.map_err(TargetError::Start)?;
+            let server = RunningServer::start(ServerOptions {
+                faults,
+                ..ServerOptions::default()
+            })
+            .await
+            .map_err(TargetError::Start)?;
             let base_url = Url::parse(&server.base_url()).map_err(|e| ConfigError::Invalid {
                 what: "embedded base URL".into(),
                 value: server.base_url(),
@@ -58,14 +70,31 @@ pub async fn prepare(settings: &Settings, flows: &[&FlowDef], env: &EnvSnapshot,
             let creds = server.credentials();
             let mut credentials = SuiteCredentials::default();
             for role in Role::ALL {
-                let seed = creds.user(role.as_str().parse().map_err(|e: <stageos_reference::Role as FromStr>::Err| ConfigError::Invalid { what: "role".into(), value: role.to_string(), reason: e.to_string() })?);
+                let seed = creds.user(role.as_str().parse().map_err(
+                    |e: <stageos_reference::Role as FromStr>::Err| ConfigError::Invalid {
+                        what: "role".into(),
+                        value: role.to_string(),
+                        reason: e.to_string(),
+                    },
+                )?);
                 credentials.insert(
-                    UserCredential { role, email: seed.email.clone(), password: SecretString::from(seed.password.clone()) },
+                    UserCredential {
+                        role,
+                        email: seed.email.clone(),
+                        password: SecretString::from(seed.password.clone()),
+                    },
                     redactor,
                 );
             }
-            credentials.set_owner_totp_secret(SecretString::from(creds.owner_totp_secret.clone()), redactor);
-            Ok(Target { base_url, credentials, server: Some(server) })
+            credentials.set_owner_totp_secret(
+                SecretString::from(creds.owner_totp_secret.clone()),
+                redactor,
+            );
+            Ok(Target {
+                base_url,
+                credentials,
+                server: Some(server),
+            })
         }
         TargetSpec::Remote { base_url } => {
             let (roles, needs_totp) = required_secrets(flows);
@@ -79,20 +108,35 @@ pub async fn prepare(settings: &Settings, flows: &[&FlowDef], env: &EnvSnapshot,
                         var: role.email_var(),
                         purpose: format!("login email of the {role} test user (or set users.{role} in the config file)"),
                     })?;
-                let password = env.get(&role.password_var()).ok_or_else(|| ConfigError::MissingSecret {
-                    var: role.password_var(),
-                    purpose: format!("password of the {role} test user"),
-                })?;
-                credentials.insert(UserCredential { role, email, password: SecretString::from(password.to_owned()) }, redactor);
+                let password =
+                    env.get(&role.password_var())
+                        .ok_or_else(|| ConfigError::MissingSecret {
+                            var: role.password_var(),
+                            purpose: format!("password of the {role} test user"),
+                        })?;
+                credentials.insert(
+                    UserCredential {
+                        role,
+                        email,
+                        password: SecretString::from(password.to_owned()),
+                    },
+                    redactor,
+                );
             }
             if needs_totp {
-                let seed = env.get(OWNER_TOTP_SECRET_VAR).ok_or_else(|| ConfigError::MissingSecret {
-                    var: OWNER_TOTP_SECRET_VAR.into(),
-                    purpose: "base32 TOTP seed of the owner test user".into(),
-                })?;
+                let seed =
+                    env.get(OWNER_TOTP_SECRET_VAR)
+                        .ok_or_else(|| ConfigError::MissingSecret {
+                            var: OWNER_TOTP_SECRET_VAR.into(),
+                            purpose: "base32 TOTP seed of the owner test user".into(),
+                        })?;
                 credentials.set_owner_totp_secret(SecretString::from(seed.to_owned()), redactor);
             }
-            Ok(Target { base_url: base_url.clone(), credentials, server: None })
+            Ok(Target {
+                base_url: base_url.clone(),
+                credentials,
+                server: None,
+            })
         }
     }
 }

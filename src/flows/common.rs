@@ -5,8 +5,8 @@ use serde_json::json;
 
 use secrecy::ExposeSecret;
 
-use crate::credentials::{totp_from_base32, unix_now, UserCredential};
-use crate::http::{ensure, ExecError, Response, Session, StepError};
+use crate::credentials::{UserCredential, totp_from_base32, unix_now};
+use crate::http::{ExecError, Response, Session, StepError, ensure};
 
 /// The token response of login, MFA verify and refresh.
 #[derive(Clone, Debug, Deserialize)]
@@ -42,7 +42,11 @@ pub struct MfaChallenge {
 }
 
 /// `POST /api/auth/login`.
-pub async fn post_login(session: &Session, email: &str, password: &str) -> Result<Response, ExecError> {
+pub async fn post_login(
+    session: &Session,
+    email: &str,
+    password: &str,
+) -> Result<Response, ExecError> {
     session
         .post("/api/auth/login")
         .without_bearer()
@@ -53,12 +57,21 @@ pub async fn post_login(session: &Session, email: &str, password: &str) -> Resul
 
 /// Log `session` in as `user` (answering the TOTP challenge when `totp_seed` is given)
 /// and keep the bearer token on it.
-pub async fn login(session: &mut Session, user: &UserCredential, totp_seed: Option<&str>) -> Result<Tokens, StepError> {
+pub async fn login(
+    session: &mut Session,
+    user: &UserCredential,
+    totp_seed: Option<&str>,
+) -> Result<Tokens, StepError> {
     let resp = post_login(session, &user.email, user.password.expose_secret()).await?;
     resp.expect_status(200)?;
     let tokens = if let Some(seed) = totp_seed {
         let challenge: MfaChallenge = resp.json()?;
-        ensure(challenge.mfa_required, "login of a TOTP user", "mfa_required: true", "false")?;
+        ensure(
+            challenge.mfa_required,
+            "login of a TOTP user",
+            "mfa_required: true",
+            "false",
+        )?;
         let code = current_totp(seed)?;
         let resp = session
             .post("/api/auth/mfa/verify")
@@ -77,18 +90,26 @@ pub async fn login(session: &mut Session, user: &UserCredential, totp_seed: Opti
 
 /// The current TOTP code for a base32 seed.
 pub fn current_totp(seed: &str) -> Result<String, ExecError> {
-    let totp = totp_from_base32(seed).map_err(|e| ExecError::Other(format!("{e} (hint: check STAGEOS_OWNER_TOTP_SECRET)")))?;
+    let totp = totp_from_base32(seed)
+        .map_err(|e| ExecError::Other(format!("{e} (hint: check STAGEOS_OWNER_TOTP_SECRET)")))?;
     Ok(totp.generate(unix_now()).to_string())
 }
 
 /// A 6-digit code that is valid in none of the steps a ±1-step verifier accepts.
 pub fn wrong_totp(seed: &str) -> Result<String, ExecError> {
-    let totp = totp_from_base32(seed).map_err(|e| ExecError::Other(format!("{e} (hint: check STAGEOS_OWNER_TOTP_SECRET)")))?;
+    let totp = totp_from_base32(seed)
+        .map_err(|e| ExecError::Other(format!("{e} (hint: check STAGEOS_OWNER_TOTP_SECRET)")))?;
     let now = unix_now();
-    let valid: Vec<String> = [now.saturating_sub(60), now.saturating_sub(30), now, now + 30, now + 60]
-        .iter()
-        .map(|t| totp.generate(*t).to_string())
-        .collect();
+    let valid: Vec<String> = [
+        now.saturating_sub(60),
+        now.saturating_sub(30),
+        now,
+        now + 30,
+        now + 60,
+    ]
+    .iter()
+    .map(|t| totp.generate(*t).to_string())
+    .collect();
     let base: u32 = valid[2].parse().unwrap_or(0);
     let candidate = (1..10u32)
         .map(|i| format!("{:06}", (base + i * 111_111) % 1_000_000))

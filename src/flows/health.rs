@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::catalogue::{FlowDef, StepDef};
 use crate::flow::FlowRun;
-use crate::http::{ensure, ensure_eq, StepError};
+use crate::http::{StepError, ensure, ensure_eq};
 
 /// The health flow's steps.
 pub static FLOW: FlowDef = FlowDef {
@@ -57,7 +57,8 @@ pub async fn run(flow: &mut FlowRun) {
     let session = match flow.session("anonymous") {
         Ok(s) => s,
         Err(e) => {
-            flow.step("api_health_ok", async { Err::<(), _>(StepError::from(e)) }).await;
+            flow.step("api_health_ok", async { Err::<(), _>(StepError::from(e)) })
+                .await;
             return;
         }
     };
@@ -66,14 +67,34 @@ pub async fn run(flow: &mut FlowRun) {
         resp.expect_status(200)?;
         let h: Health = resp.json()?;
         ensure_eq("health status", "ok", h.status.as_str())?;
-        let bad: Vec<String> = h.checks.iter().filter(|(_, c)| c.status != "ok").map(|(k, c)| format!("{k}={}", c.status)).collect();
-        ensure(bad.is_empty(), "dependency checks", "all ok", bad.join(", "))?;
+        let bad: Vec<String> = h
+            .checks
+            .iter()
+            .filter(|(_, c)| c.status != "ok")
+            .map(|(k, c)| format!("{k}={}", c.status))
+            .collect();
+        ensure(
+            bad.is_empty(),
+            "dependency checks",
+            "all ok",
+            bad.join(", "),
+        )?;
         for dep in ["database", "queue", "storage"] {
-            ensure(h.checks.contains_key(dep), "dependency checks", format!("a `{dep}` check"), "none")?;
+            ensure(
+                h.checks.contains_key(dep),
+                "dependency checks",
+                format!("a `{dep}` check"),
+                "none",
+            )?;
         }
         ensure_eq("migrations status", "in_sync", h.migrations.status.as_str())?;
         ensure_eq("pending migrations", 0, h.migrations.pending)?;
-        ensure(!h.version.is_empty() && !h.commit.is_empty(), "version and commit", "both set", format!("version={:?} commit={:?}", h.version, h.commit))?;
+        ensure(
+            !h.version.is_empty() && !h.commit.is_empty(),
+            "version and commit",
+            "both set",
+            format!("version={:?} commit={:?}", h.version, h.commit),
+        )?;
         Ok(())
     })
     .await;

@@ -45,5 +45,6 @@ pub fn render(report: &RunReport) -> String {
         steps: &report.steps,
         cleanups: &report.cleanups,
     };
-    serde_json::to_string_pretty(&s).unwrap_or_else(|e| format!("{{\"error\": \"failed to serialise summary: {e}\"}}"))
+    serde_json::to_string_pretty(&s)
+        .unwrap_or_else(|e| format!("{{\"error\": \"failed to serialise summary: {e}\"}}"))
 }

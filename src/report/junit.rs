@@ -30,11 +30,18 @@ fn ms(v: f64) -> Duration {
 fn testcase(step: &StepResult) -> TestCase {
     let status = match &step.outcome {
         StepOutcome::Passed => TestCaseStatus::success(),
-        StepOutcome::Failed { message, expected, actual } => {
+        StepOutcome::Failed {
+            message,
+            expected,
+            actual,
+        } => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
             s.set_message(message.as_str())
                 .set_type("check")
-                .set_description(format!("{message}\nexpected: {expected}\nactual:   {actual}\nstep: {}", step.description));
+                .set_description(format!(
+                    "{message}\nexpected: {expected}\nactual:   {actual}\nstep: {}",
+                    step.description
+                ));
             s
         }
         StepOutcome::Error { message } => {
@@ -51,7 +58,8 @@ fn testcase(step: &StepResult) -> TestCase {
         }
     };
     let mut tc = TestCase::new(step.step.as_str(), status);
-    tc.set_classname(step.flow.as_str()).set_time(ms(step.duration_ms));
+    tc.set_classname(step.flow.as_str())
+        .set_time(ms(step.duration_ms));
     tc
 }
 

@@ -24,21 +24,61 @@ pub fn render(report: &RunReport) -> String {
     let c = report.counts();
     let status = report.exit_status();
     let mut out = String::new();
-    let _ = writeln!(out, "## StageOS smoke: {} — {} passed, {} failed, {} errors, {} skipped\n", status.as_str().to_uppercase(), c.passed, c.failed, c.errors, c.skipped);
-    let _ = writeln!(out, "Target `{}`, profile `{}`, run `{}`, {:.1} s.\n", report.target, report.profile, report.run_id, report.wall_ms / 1000.0);
+    let _ = writeln!(
+        out,
+        "## StageOS smoke: {} — {} passed, {} failed, {} errors, {} skipped\n",
+        status.as_str().to_uppercase(),
+        c.passed,
+        c.failed,
+        c.errors,
+        c.skipped
+    );
+    let _ = writeln!(
+        out,
+        "Target `{}`, profile `{}`, run `{}`, {:.1} s.\n",
+        report.target,
+        report.profile,
+        report.run_id,
+        report.wall_ms / 1000.0
+    );
     if let Some(e) = &report.run_error {
         let _ = writeln!(out, "> **Could not check:** {}\n", cell(e));
     }
-    let bad: Vec<_> = report.steps.iter().filter(|s| matches!(s.outcome, StepOutcome::Failed { .. } | StepOutcome::Error { .. })).collect();
+    let bad: Vec<_> = report
+        .steps
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.outcome,
+                StepOutcome::Failed { .. } | StepOutcome::Error { .. }
+            )
+        })
+        .collect();
     if !bad.is_empty() {
         let _ = writeln!(out, "### Failures\n");
         for s in bad {
             match &s.outcome {
-                StepOutcome::Failed { message, expected, actual } => {
-                    let _ = writeln!(out, "- ❌ `{}` — {}\n  - expected: `{}`\n  - actual: `{}`", s.full_name(), cell(message), cell(expected), cell(actual));
+                StepOutcome::Failed {
+                    message,
+                    expected,
+                    actual,
+                } => {
+                    let _ = writeln!(
+                        out,
+                        "- ❌ `{}` — {}\n  - expected: `{}`\n  - actual: `{}`",
+                        s.full_name(),
+                        cell(message),
+                        cell(expected),
+                        cell(actual)
+                    );
                 }
                 StepOutcome::Error { message } => {
-                    let _ = writeln!(out, "- ⚠️ `{}` — could not check: {}", s.full_name(), cell(message));
+                    let _ = writeln!(
+                        out,
+                        "- ⚠️ `{}` — could not check: {}",
+                        s.full_name(),
+                        cell(message)
+                    );
                 }
                 _ => {}
             }
@@ -47,7 +87,14 @@ pub fn render(report: &RunReport) -> String {
     }
     let _ = writeln!(out, "| | step | time | detail |\n|---|---|---:|---|");
     for s in &report.steps {
-        let _ = writeln!(out, "| {} | `{}` | {:.0} ms | {} |", icon(&s.outcome), s.full_name(), s.duration_ms, cell(s.outcome.message().unwrap_or(&s.description)));
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {:.0} ms | {} |",
+            icon(&s.outcome),
+            s.full_name(),
+            s.duration_ms,
+            cell(s.outcome.message().unwrap_or(&s.description))
+        );
     }
     out
 }

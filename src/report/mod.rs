@@ -32,7 +32,10 @@ pub struct WriteError {
 
 /// Write `contents` to `path` atomically.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
-    let err = |source| WriteError { path: path.to_owned(), source };
+    let err = |source| WriteError {
+        path: path.to_owned(),
+        source,
+    };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
@@ -46,12 +49,21 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
 
 /// Write junit.xml, summary.json and summary.md into `dir`, and append the
 /// Markdown to `step_summary` (GitHub's `$GITHUB_STEP_SUMMARY`) when given.
-pub fn write_all(report: &RunReport, dir: &Path, step_summary: Option<&Path>, redactor: &Redactor) -> Result<Vec<PathBuf>, WriteError> {
+pub fn write_all(
+    report: &RunReport,
+    dir: &Path,
+    step_summary: Option<&Path>,
+    redactor: &Redactor,
+) -> Result<Vec<PathBuf>, WriteError> {
     let junit = redactor.redact(&junit::render(report));
     let summary = redactor.redact(&json::render(report));
     let md = redactor.redact(&markdown::render(report));
     let mut written = Vec::new();
-    for (name, body) in [(JUNIT_FILE, &junit), (SUMMARY_FILE, &summary), (MARKDOWN_FILE, &md)] {
+    for (name, body) in [
+        (JUNIT_FILE, &junit),
+        (SUMMARY_FILE, &summary),
+        (MARKDOWN_FILE, &md),
+    ] {
         let path = dir.join(name);
         write_atomic(&path, body.as_bytes())?;
         written.push(path);
@@ -61,8 +73,14 @@ pub fn write_all(report: &RunReport, dir: &Path, step_summary: Option<&Path>, re
             .create(true)
             .append(true)
             .open(p)
-            .map_err(|source| WriteError { path: p.to_owned(), source })?;
-        f.write_all(md.as_bytes()).map_err(|source| WriteError { path: p.to_owned(), source })?;
+            .map_err(|source| WriteError {
+                path: p.to_owned(),
+                source,
+            })?;
+        f.write_all(md.as_bytes()).map_err(|source| WriteError {
+            path: p.to_owned(),
+            source,
+        })?;
     }
     Ok(written)
 }

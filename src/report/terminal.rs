@@ -16,16 +16,29 @@ pub fn render(report: &RunReport, redactor: &Redactor) -> String {
             StepOutcome::Error { .. } => "ERROR",
             StepOutcome::Skipped { .. } => "SKIP",
         };
-        let _ = write!(out, "{word:>5} [{:>6.0} ms] {}", s.duration_ms, s.full_name());
+        let _ = write!(
+            out,
+            "{word:>5} [{:>6.0} ms] {}",
+            s.duration_ms,
+            s.full_name()
+        );
         if let Some(m) = s.outcome.message() {
             let _ = write!(out, ": {m}");
         }
         out.push('\n');
     }
     let c = report.counts();
-    let _ = writeln!(out, "\nverdict: {} ({} steps: {} passed, {} failed, {} errors, {} skipped) in {:.2} s, run {}", report.exit_status().as_str(), c.total, c.passed, c.failed, c.errors, c.skipped, report.wall_ms / 1000.0, report.run_id);
-    if let Some(e) = &report.run_error {
-        let _ = writeln!(out, "error: {e}");
-    }
+    let _ = writeln!(
+        out,
+        "\nverdict: {} ({} steps: {} passed, {} failed, {} errors, {} skipped) in {:.2} s, run {}",
+        report.exit_status().as_str(),
+        c.total,
+        c.passed,
+        c.failed,
+        c.errors,
+        c.skipped,
+        report.wall_ms / 1000.0,
+        report.run_id
+    );
     redactor.redact(&out)
 }

@@ -1,0 +1,110 @@
+//! Helpers shared by the project's own integration tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Output;
+
+use stageos_smoke::config::{EnvSnapshot, Overrides, Settings};
+use stageos_smoke::outcome::{RunReport, StepOutcome};
+use stageos_smoke::runner::{self, RunOptions};
+use stageos_smoke::secrets::Redactor;
+use stageos_smoke::selection::Selection;
+
+/// Run the suite in-process against the embedded reference with `faults`,
+/// reporting only steps whose name contains `filter`.
+pub async fn run_embedded(
+    profile: Option<&str>,
+    filter: Option<&str>,
+    faults: &[&str],
+) -> (RunReport, Redactor) {
+    let overrides = Overrides {
+        target: Some("embedded".into()),
+        profile: profile.map(str::to_owned),
+        faults: faults.iter().map(|f| (*f).to_owned()).collect(),
+        ..Overrides::default()
+    };
+    let env = EnvSnapshot::default();
+    let settings = Settings::resolve(&overrides, &env).expect("valid settings");
+    let options = RunOptions {
+        selection: Selection {
+            filter: filter.map(str::to_owned),
+            ..Selection::default()
+        },
+        concurrency: 4,
+    };
+    let redactor = Redactor::new();
+    let report = runner::run(&settings, &options, &env, &redactor).await;
+    (report, redactor)
+}
+
+/// Names of steps with a given outcome label.
+pub fn names_with(report: &RunReport, label: &str) -> BTreeSet<String> {
+    report
+        .steps
+        .iter()
+        .filter(|s| s.outcome.label() == label)
+        .map(|s| s.full_name())
+        .collect()
+}
+
+/// Names of failed steps.
+pub fn failed(report: &RunReport) -> BTreeSet<String> {
+    names_with(report, "failed")
+}
+
+/// A set from string literals.
+pub fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// Every failed step's message names what was expected and what came back.
+pub fn assert_messages_name_expected_and_actual(report: &RunReport) {
+    for s in &report.steps {
+        if let StepOutcome::Failed {
+            message,
+            expected,
+            actual,
+        } = &s.outcome
+        {
+            assert!(
+                !expected.is_empty() && !actual.is_empty(),
+                "{}: empty expected/actual",
+                s.full_name()
+            );
+            assert!(
+                message.contains(expected.as_str()) && message.contains(actual.as_str()),
+                "{}: message `{message}` does not name expected `{expected}` and actual `{actual}`",
+                s.full_name()
+            );
+        }
+    }
+}
+
+/// The CLI binary.
+pub fn cli() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_stageos-smoke"));
+    // A clean environment for the suite's own variables: the test says what it wants.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("STAGEOS_") || k == "GITHUB_STEP_SUMMARY" {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+/// A fresh temporary directory under target/.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// stdout + stderr as text.
+pub fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
