@@ -48,9 +48,18 @@ impl FlowDef {
     }
 }
 
-/// Every flow the suite knows, in run/report order.
+/// Every flow the suite knows, in run/report order: the static ones, then those
+/// generated from data (whose step ids are built once and leaked, so they are
+/// `'static` like the rest).
 pub fn flows() -> &'static [&'static FlowDef] {
-    crate::flows::ALL
+    static ALL: OnceLock<Vec<&'static FlowDef>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        crate::flows::ALL
+            .iter()
+            .copied()
+            .chain(crate::flows::generated())
+            .collect()
+    })
 }
 
 /// Look up a flow.
@@ -69,6 +78,9 @@ pub struct Profile {
     /// Per-request latency budget for the flows' latency steps.
     #[serde(default = "default_latency_budget")]
     pub latency_budget_ms: u64,
+    /// Thresholds of the verification gates (`[profiles.NAME.gates]`).
+    #[serde(default)]
+    pub gates: crate::gates::Thresholds,
 }
 
 fn default_latency_budget() -> u64 {

@@ -1,4 +1,4 @@
-//! Command-line interface (clap derive): `run` (the default), `list`.
+//! Command-line interface (clap derive): `run` (the default), `list`, `canary`.
 //!
 //! Every flag has a `STAGEOS_*` variable; the library resolves flag > variable >
 //! config file > default, so the help text and the behaviour cannot drift apart.
@@ -16,11 +16,7 @@ use crate::selection::Selection;
 /// 2 usage error; 3 the run could not check (unreachable target, bad config, missing
 /// secret); 130 interrupted.
 #[derive(Debug, Parser)]
-#[command(
-    name = "stageos-smoke",
-    version,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "stageos-smoke", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// What to do (default: run).
     #[command(subcommand)]
@@ -37,6 +33,57 @@ pub enum Command {
     Run(RunArgs),
     /// List the steps a run would execute, without touching the network.
     List(ListArgs),
+    /// Run the canary profile once or every --interval, publishing to CloudWatch StageOS/Canary.
+    Canary(CanaryArgs),
+    /// Delete smoke-tagged leftovers (events, invoice PDFs, webhook endpoints) of earlier runs.
+    Sweep(SweepArgs),
+}
+
+/// Options of `sweep`.
+#[derive(Debug, Args, Clone)]
+pub struct SweepArgs {
+    /// Only entities created longer ago than AGE (e.g. 90s, 30m, 1h, 2d).
+    #[arg(long, value_name = "AGE", default_value = "1h", value_parser = crate::sweep::parse_age)]
+    pub older_than: std::time::Duration,
+    /// `embedded` or the base URL of a deployment.
+    #[arg(long, env = "STAGEOS_BASE_URL", value_name = "embedded|URL")]
+    pub target: Option<String>,
+    /// Environment section of the config file.
+    #[arg(long, env = "STAGEOS_ENVIRONMENT", value_name = "NAME")]
+    pub environment: Option<String>,
+    /// Config file [default: ./stageos-smoke.toml when present].
+    #[arg(long, env = "STAGEOS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl SweepArgs {
+    /// As configuration overrides.
+    pub fn overrides(&self) -> Overrides {
+        Overrides { target: self.target.clone(), environment: self.environment.clone(), config: self.config.clone(), ..Overrides::default() }
+    }
+}
+
+/// Options of `canary`.
+#[derive(Debug, Args, Clone)]
+pub struct CanaryArgs {
+    /// Run every INTERVAL (e.g. 5m, 300s, 1h) until stopped; without it, run once.
+    #[arg(long, env = "STAGEOS_CANARY_INTERVAL", value_name = "INTERVAL", value_parser = crate::canary::parse_interval)]
+    pub interval: Option<std::time::Duration>,
+    /// Stop after N runs (with --interval).
+    #[arg(long, value_name = "N")]
+    pub max_runs: Option<u64>,
+    /// CloudWatch namespace of the published metrics.
+    #[arg(long, env = "STAGEOS_CANARY_NAMESPACE", default_value = crate::canary::NAMESPACE, value_name = "NAMESPACE")]
+    pub namespace: String,
+    /// Value of the `Canary` dimension (one per deployment or region).
+    #[arg(long, env = "STAGEOS_CANARY_NAME", default_value = "stageos", value_name = "NAME")]
+    pub name: String,
+    /// Do not publish (dry run).
+    #[arg(long)]
+    pub no_publish: bool,
+    /// Options of the run [default profile: canary].
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// Step selection, with libtest's semantics.
@@ -56,12 +103,7 @@ pub struct SelectArgs {
 impl SelectArgs {
     /// As a [`Selection`].
     pub fn selection(&self) -> Selection {
-        Selection {
-            filter: self.filter.clone(),
-            exact: self.exact,
-            skip: self.skip.clone(),
-            only_ignored: false,
-        }
+        Selection { filter: self.filter.clone(), exact: self.exact, skip: self.skip.clone(), only_ignored: false }
     }
 }
 
@@ -86,6 +128,9 @@ pub struct RunArgs {
     /// Inject a fault into the embedded reference server (repeatable; see `stageos-reference --help`).
     #[arg(long = "fault", value_name = "NAME")]
     pub faults: Vec<String>,
+    /// Release version the target must report in /api/health (health::release_matches).
+    #[arg(long, env = "STAGEOS_EXPECT_VERSION", value_name = "VERSION")]
+    pub expect_version: Option<String>,
     /// How many flows run at once [default: 4].
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub test_threads: usize,
@@ -104,6 +149,7 @@ impl RunArgs {
             config: self.config.clone(),
             report_dir: self.report_dir.clone(),
             faults: self.faults.clone(),
+            expect_version: self.expect_version.clone(),
         }
     }
 }

@@ -25,7 +25,7 @@ use thiserror::Error;
 use url::Url;
 
 use crate::catalogue::{self, FlowDef, Profile};
-use crate::credentials::{OWNER_TOTP_SECRET_VAR, Role};
+use crate::credentials::{Role, OWNER_TOTP_SECRET_VAR};
 
 /// Environment variable naming the config file.
 pub const CONFIG_VAR: &str = "STAGEOS_CONFIG";
@@ -46,9 +46,7 @@ pub const DEFAULT_CONFIG_FILE: &str = "stageos-smoke.toml";
 #[derive(Debug, Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error(
-        "failed to read config file {path}: {source} (hint: fix the path given by --config or {CONFIG_VAR})"
-    )]
+    #[error("failed to read config file {path}: {source} (hint: fix the path given by --config or {CONFIG_VAR})")]
     Read {
         /// The file.
         path: PathBuf,
@@ -56,9 +54,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file is not valid TOML or has unknown keys.
-    #[error(
-        "malformed config file {path}: {message} (hint: see the configuration reference in README.md)"
-    )]
+    #[error("malformed config file {path}: {message} (hint: see the configuration reference in README.md)")]
     Malformed {
         /// The file.
         path: PathBuf,
@@ -66,9 +62,7 @@ pub enum ConfigError {
         message: String,
     },
     /// A secret was written into the file.
-    #[error(
-        "config file {path} holds a secret at `{key}`: secrets are never read from the file (hint: remove it and set {hint_var} instead)"
-    )]
+    #[error("config file {path} holds a secret at `{key}`: secrets are never read from the file (hint: remove it and set {hint_var} instead)")]
     SecretInFile {
         /// The file.
         path: PathBuf,
@@ -96,9 +90,7 @@ pub enum ConfigError {
         reason: String,
     },
     /// The environment named does not exist in the file.
-    #[error(
-        "unknown environment `{name}` (known: {known}; hint: fix --environment or {ENVIRONMENT_VAR})"
-    )]
+    #[error("unknown environment `{name}` (known: {known}; hint: fix --environment or {ENVIRONMENT_VAR})")]
     UnknownEnvironment {
         /// The name.
         name: String,
@@ -127,6 +119,46 @@ pub struct EnvironmentConfig {
     /// Login emails per role.
     #[serde(default)]
     pub users: BTreeMap<Role, String>,
+    /// Deadline of one wait for the target's background work (jobs, scans, webhook
+    /// deliveries), in milliseconds.
+    pub wait_deadline_ms: Option<u64>,
+    /// Address the suite's webhook receiver binds (default `127.0.0.1:0`).
+    pub webhook_bind: Option<String>,
+    /// URL the target delivers webhooks to, when the receiver sits behind a
+    /// tunnel or proxy (default: the receiver's own address).
+    pub webhook_public_url: Option<String>,
+    /// `receiver` (default) or `delivery-log` when the target cannot reach the suite.
+    pub webhook_mode: Option<WebhookMode>,
+    /// Verification gates: expected release, other services, CloudWatch, history.
+    pub gates: Option<crate::gates::settings::GatesFileConfig>,
+}
+
+/// How the webhooks flow observes deliveries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WebhookMode {
+    /// The suite runs a receiver the target can reach.
+    #[default]
+    Receiver,
+    /// The target cannot reach the suite: only its delivery log is checked.
+    DeliveryLog,
+}
+
+/// Webhook receiver settings.
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    /// Mode.
+    pub mode: WebhookMode,
+    /// Bind address of the receiver.
+    pub bind: std::net::SocketAddr,
+    /// Public URL of the receiver, if it differs from the bound address.
+    pub public_url: Option<Url>,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self { mode: WebhookMode::Receiver, bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)), public_url: None }
+    }
 }
 
 /// The config file.
@@ -221,23 +253,15 @@ impl EnvSnapshot {
     }
 
     /// From explicit pairs (tests).
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(
-        pairs: impl IntoIterator<Item = (K, V)>,
-    ) -> Self {
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
         Self {
-            vars: pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+            vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
         }
     }
 
     /// A variable, if set and non-empty.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.vars
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.vars.get(key).map(String::as_str).filter(|v| !v.is_empty())
     }
 }
 
@@ -295,6 +319,8 @@ pub struct Overrides {
     pub report_dir: Option<PathBuf>,
     /// Faults for the embedded reference.
     pub faults: Vec<String>,
+    /// Release version the target must report (`--expect-version`).
+    pub expect_version: Option<String>,
 }
 
 /// Fully resolved settings of one run.
@@ -316,6 +342,12 @@ pub struct Settings {
     pub user_emails: BTreeMap<Role, String>,
     /// `$GITHUB_STEP_SUMMARY`, if set.
     pub step_summary: Option<PathBuf>,
+    /// Deadline of one wait for background work (jobs, scans, webhook deliveries).
+    pub wait_deadline: Duration,
+    /// Webhook receiver settings.
+    pub webhook: WebhookSettings,
+    /// Verification gates.
+    pub gates: crate::gates::GateSettings,
 }
 
 impl Settings {
@@ -340,12 +372,7 @@ impl Settings {
         let section = match env_name {
             Some(name) => file.environments.get(&name).cloned().ok_or_else(|| {
                 ConfigError::UnknownEnvironment {
-                    known: file
-                        .environments
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    known: file.environments.keys().cloned().collect::<Vec<_>>().join(", "),
                     name,
                 }
             })?,
@@ -360,11 +387,7 @@ impl Settings {
             .unwrap_or_else(|| "embedded".to_owned());
         let mut faults = overrides.faults.clone();
         if let Some(list) = env.get(FAULTS_VAR) {
-            faults.extend(
-                list.split(',')
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty()),
-            );
+            faults.extend(list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()));
         }
         let target = parse_target(&target_text, faults)?;
 
@@ -396,6 +419,9 @@ impl Settings {
             insecure_tls_hosts: section.insecure_tls_hosts.clone(),
         };
         let step_timeout = Duration::from_millis(section.step_timeout_ms.unwrap_or(60_000));
+        let webhook = webhook_settings(&section)?;
+        let gates = crate::gates::settings::resolve(section.gates.as_ref(), &profile.gates, env, overrides.expect_version.as_deref())?;
+        let wait_deadline = Duration::from_millis(section.wait_deadline_ms.unwrap_or(45_000));
         let report_dir = overrides
             .report_dir
             .clone()
@@ -410,6 +436,9 @@ impl Settings {
             report_dir,
             user_emails: section.users,
             step_summary: env.get("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            wait_deadline,
+            webhook,
+            gates,
         })
     }
 
@@ -422,6 +451,26 @@ impl Settings {
     }
 }
 
+fn webhook_settings(section: &EnvironmentConfig) -> Result<WebhookSettings, ConfigError> {
+    let mut w = WebhookSettings { mode: section.webhook_mode.unwrap_or_default(), ..WebhookSettings::default() };
+    if let Some(b) = &section.webhook_bind {
+        w.bind = b.parse().map_err(|e: std::net::AddrParseError| ConfigError::Invalid {
+            what: "webhook_bind".into(),
+            value: b.clone(),
+            reason: format!("{e} (hint: give an address like 0.0.0.0:8099)"),
+        })?;
+    }
+    if let Some(u) = &section.webhook_public_url {
+        let url = Url::parse(u).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
+        w.public_url = Some(url.ok_or_else(|| ConfigError::Invalid {
+            what: "webhook_public_url".into(),
+            value: u.clone(),
+            reason: "not an http(s) URL (hint: the URL the target can reach the receiver at)".into(),
+        })?);
+    }
+    Ok(w)
+}
+
 /// Parse `embedded` or an http(s) URL.
 pub fn parse_target(text: &str, faults: Vec<String>) -> Result<TargetSpec, ConfigError> {
     if text == "embedded" {
@@ -430,9 +479,7 @@ pub fn parse_target(text: &str, faults: Vec<String>) -> Result<TargetSpec, Confi
     let invalid = |reason: &str| ConfigError::Invalid {
         what: "target".into(),
         value: text.to_owned(),
-        reason: format!(
-            "{reason} (hint: give `embedded` or an http(s) URL via --target or {BASE_URL_VAR})"
-        ),
+        reason: format!("{reason} (hint: give `embedded` or an http(s) URL via --target or {BASE_URL_VAR})"),
     };
     let url = Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -467,10 +514,7 @@ mod tests {
         let text = "[environments.staging]\nbase_url = \"https://x\"\n[environments.staging.users]\nowner_password = \"hunter2\"\n";
         let err = ConfigFile::parse(text, Path::new("c.toml")).unwrap_err();
         let msg = err.to_string();
-        assert!(
-            msg.contains("environments.staging.users.owner_password"),
-            "{msg}"
-        );
+        assert!(msg.contains("environments.staging.users.owner_password"), "{msg}");
         assert!(msg.contains("STAGEOS_<ROLE>_PASSWORD"), "{msg}");
         assert!(!msg.contains("hunter2"), "{msg}");
     }
@@ -485,17 +529,13 @@ mod tests {
 
     #[test]
     fn unknown_key_is_malformed() {
-        let err = ConfigFile::parse("[environments.a]\nbase_urll = \"x\"\n", Path::new("c.toml"))
-            .unwrap_err();
+        let err = ConfigFile::parse("[environments.a]\nbase_urll = \"x\"\n", Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("base_urll"), "{err}");
     }
 
     #[test]
     fn target_parsing() {
-        assert_eq!(
-            parse_target("embedded", vec![]).unwrap(),
-            TargetSpec::Embedded { faults: vec![] }
-        );
+        assert_eq!(parse_target("embedded", vec![]).unwrap(), TargetSpec::Embedded { faults: vec![] });
         assert!(parse_target("ftp://x", vec![]).is_err());
         assert!(parse_target("https://u:p@x", vec![]).is_err());
         assert!(parse_target("https://x", vec!["health-degraded".into()]).is_err());
@@ -503,8 +543,7 @@ mod tests {
 
     #[test]
     fn flags_beat_env_beat_defaults() {
-        let env =
-            EnvSnapshot::from_pairs([(BASE_URL_VAR, "http://127.0.0.1:9"), (PROFILE_VAR, "full")]);
+        let env = EnvSnapshot::from_pairs([(BASE_URL_VAR, "http://127.0.0.1:9"), (PROFILE_VAR, "full")]);
         let s = Settings::resolve(&Overrides::default(), &env).unwrap();
         assert_eq!(s.profile_name, "full");
         assert_eq!(s.target_label(), "http://127.0.0.1:9/");

@@ -154,6 +154,7 @@ pub fn ensure_eq<T: PartialEq + std::fmt::Debug>(
 pub struct Recorder {
     run_start: Instant,
     records: Arc<Mutex<Vec<RequestRecord>>>,
+    retries: Arc<Mutex<Vec<String>>>,
 }
 
 impl Recorder {
@@ -162,7 +163,23 @@ impl Recorder {
         Self {
             run_start,
             records: Arc::default(),
+            retries: Arc::default(),
         }
+    }
+
+    fn note_retry(&self, note: String) {
+        self.retries.lock().unwrap_or_else(|e| e.into_inner()).push(note);
+    }
+
+    /// Number of retries so far.
+    pub fn retry_count(&self) -> usize {
+        self.retries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Retry notes from index `from` on: each names the request and what went wrong.
+    pub fn retries_since(&self, from: usize) -> Vec<String> {
+        let r = self.retries.lock().unwrap_or_else(|e| e.into_inner());
+        r.get(from..).map(<[_]>::to_vec).unwrap_or_default()
     }
 
     fn push(&self, r: RequestRecord) {
@@ -421,7 +438,6 @@ impl Req<'_> {
         let url = self.url?;
         let method_s = self.method.to_string();
         let url_no_query = strip_query(&url);
-        let mut rb = s.client_for(&url).request(self.method.clone(), url.clone());
         let mut headers = self.headers;
         if let Ok(v) = HeaderValue::from_str(&s.cx.run_id) {
             headers.insert(HeaderName::from_static(RUN_HEADER), v);
@@ -432,29 +448,54 @@ impl Req<'_> {
             v.set_sensitive(true);
             headers.insert(AUTHORIZATION, v);
         }
-        if let Some((body, ct)) = self.body {
+        if let Some((_, ct)) = &self.body {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
-            rb = rb.body(body);
         }
-        rb = rb.headers(headers);
-
-        let started = Instant::now();
-        let result = read_response(
-            rb,
-            s.cx.settings.max_body_bytes,
-            &method_s,
-            &url_no_query,
-            s.cx.settings.request_timeout,
-        )
-        .await;
-        let elapsed = started.elapsed();
-        s.recorder.push(RequestRecord {
-            method: method_s.clone(),
-            path: url.path().to_owned(),
-            status: result.as_ref().ok().map(|(st, _, _)| st.as_u16()),
-            start_ms: s.recorder.offset_ms(started),
-            duration_ms: elapsed.as_secs_f64() * 1000.0,
-        });
+        let idempotent = is_idempotent(&self.method);
+        let mut attempt = 1;
+        let (result, elapsed) = loop {
+            let mut rb = s
+                .client_for(&url)
+                .request(self.method.clone(), url.clone())
+                .headers(headers.clone());
+            if let Some((body, _)) = &self.body {
+                rb = rb.body(body.clone());
+            }
+            let started = Instant::now();
+            let result = read_response(
+                rb,
+                s.cx.settings.max_body_bytes,
+                &method_s,
+                &url_no_query,
+                s.cx.settings.request_timeout,
+            )
+            .await;
+            let elapsed = started.elapsed();
+            s.recorder.push(RequestRecord {
+                method: method_s.clone(),
+                path: url.path().to_owned(),
+                status: result.as_ref().ok().map(|(st, _, _)| st.as_u16()),
+                start_ms: s.recorder.offset_ms(started),
+                duration_ms: elapsed.as_secs_f64() * 1000.0,
+            });
+            let retry_in = if idempotent && attempt < MAX_ATTEMPTS {
+                retry_delay(&result, attempt)
+            } else {
+                None
+            };
+            match retry_in {
+                Some((delay, why)) => {
+                    s.recorder.note_retry(format!(
+                        "{method_s} {}: attempt {attempt} {why}; retried after {} ms",
+                        url.path(),
+                        delay.as_millis()
+                    ));
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                None => break (result, elapsed),
+            }
+        };
         let (status, headers, body) = result?;
         let response = Response {
             method: method_s,
@@ -466,6 +507,43 @@ impl Req<'_> {
         };
         response.learn_secrets(&s.cx.redactor);
         Ok(response)
+    }
+}
+
+/// Attempts per idempotent request (the first one included).
+pub const MAX_ATTEMPTS: u32 = 3;
+/// The longest `Retry-After` the suite honours; a longer one is not waited for.
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(2);
+
+/// Only requests that may be repeated safely are retried: never a POST or PATCH.
+fn is_idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+    )
+}
+
+/// Whether (and after how long) an attempt's outcome is worth another try:
+/// network-level failures (no response at all) with exponential backoff, and a
+/// 502/503/504 whose `Retry-After` (or the backoff) fits under [`RETRY_AFTER_CAP`].
+/// Timeouts are not retried: the deadline was already spent once.
+fn retry_delay(
+    result: &Result<(StatusCode, HeaderMap, Bytes), ExecError>,
+    attempt: u32,
+) -> Option<(Duration, String)> {
+    let backoff = Duration::from_millis(100u64 << (attempt - 1).min(4));
+    match result {
+        Err(ExecError::Transport { cause, .. }) => Some((backoff, format!("got no response ({cause})"))),
+        Ok((status, headers, _)) if matches!(status.as_u16(), 502..=504) => {
+            let after = headers
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs)
+                .unwrap_or(backoff);
+            (after <= RETRY_AFTER_CAP).then(|| (after, format!("answered {}", status.as_u16())))
+        }
+        _ => None,
     }
 }
 
@@ -666,12 +744,37 @@ impl Response {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// An unexpected 5xx says the target could not serve the request, not that it
+    /// broke the contract in the way the step checks: that is "could not check".
+    fn server_error_is_not_a_verdict(&self, expected: u16) -> Result<(), StepError> {
+        let status = self.status.as_u16();
+        if !(500..=599).contains(&status) || (500..=599).contains(&expected) {
+            return Ok(());
+        }
+        let retry = self
+            .header("retry-after")
+            .map(|r| format!(", Retry-After: {r}"))
+            .unwrap_or_default();
+        let code = self
+            .error_code()
+            .map(|c| format!(" {c}"))
+            .unwrap_or_default();
+        Err(ExecError::Other(format!(
+            "{} {} answered {status}{code}{retry} where {expected} was expected: the target failed to serve the request (hint: check the target's health and logs; body starts: {:?})",
+            self.method,
+            self.path,
+            self.excerpt()
+        ))
+        .into())
+    }
+
     /// Fail the check unless the status is `expected`; the message names the
     /// request, the status and the contract error code that came back.
     pub fn expect_status(&self, expected: u16) -> Result<&Self, StepError> {
         if self.status.as_u16() == expected {
             return Ok(self);
         }
+        self.server_error_is_not_a_verdict(expected)?;
         let code = self
             .error_code()
             .map(|c| format!(" ({c})"))
@@ -686,6 +789,9 @@ impl Response {
 
     /// Fail unless the status is `expected` and the error code is `code`.
     pub fn expect_error(&self, expected: u16, code: &str) -> Result<&Self, StepError> {
+        if self.status.as_u16() != expected {
+            self.server_error_is_not_a_verdict(expected)?;
+        }
         let actual_code = self.error_code();
         let ok = self.status.as_u16() == expected && actual_code.as_deref() == Some(code);
         ensure(

@@ -5,6 +5,7 @@
 //! go through [`runner::run`], which produces one plain [`outcome::RunReport`]; the
 //! reporters in [`report`] consume that report and nothing else.
 
+pub mod canary;
 pub mod catalogue;
 pub mod cli;
 pub mod config;
@@ -12,13 +13,18 @@ pub mod credentials;
 pub mod exit;
 pub mod flow;
 pub mod flows;
+pub mod gates;
 pub mod http;
+pub mod interrupt;
 pub mod outcome;
 pub mod report;
 pub mod runner;
 pub mod secrets;
 pub mod selection;
+pub mod sweep;
 pub mod target;
+pub mod wait;
+pub mod webhook_receiver;
 
 pub use exit::ExitStatus;
 pub use outcome::{RunReport, StepOutcome, StepResult};

@@ -5,28 +5,27 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use stageos_smoke::ExitStatus;
 use stageos_smoke::catalogue;
-use stageos_smoke::cli::{Cli, Command, ListArgs, RunArgs};
-use stageos_smoke::config::{EnvSnapshot, REPORT_DIR_VAR, Settings};
+use stageos_smoke::cli::{CanaryArgs, Cli, Command, ListArgs, RunArgs, SweepArgs};
+use stageos_smoke::config::{EnvSnapshot, Settings, REPORT_DIR_VAR};
 use stageos_smoke::report;
 use stageos_smoke::runner::{self, RunOptions};
 use stageos_smoke::secrets::Redactor;
+use stageos_smoke::ExitStatus;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::List(args)) => list(&args),
         Some(Command::Run(args)) => run(&args),
+        Some(Command::Canary(args)) => canary(&args),
+        Some(Command::Sweep(args)) => sweep(&args),
         None => run(&cli.run),
     }
 }
 
 fn list(args: &ListArgs) -> ExitCode {
-    let name = args
-        .profile
-        .clone()
-        .unwrap_or_else(|| catalogue::default_profile().to_owned());
+    let name = args.profile.clone().unwrap_or_else(|| catalogue::default_profile().to_owned());
     let profile = match catalogue::profile(&name) {
         Ok(p) => p,
         Err(e) => {
@@ -46,64 +45,42 @@ fn run(args: &RunArgs) -> ExitCode {
     let redactor = Redactor::new();
     let selection = args.select.selection();
     let overrides = args.overrides();
-    let (report, report_dir, step_summary) = match Settings::resolve(&overrides, &env) {
+    let (report, report_dir, step_summary, baseline) = match Settings::resolve(&overrides, &env) {
         Ok(settings) => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("error: failed to start the async runtime: {e}");
                     return ExitStatus::CouldNotCheck.into();
                 }
             };
-            let options = RunOptions {
-                selection,
-                concurrency: args.test_threads,
-            };
-            let report = runtime.block_on(runner::run(&settings, &options, &env, &redactor));
-            (
-                report,
-                settings.report_dir.clone(),
-                settings.step_summary.clone(),
-            )
+            let options = RunOptions { selection, concurrency: args.test_threads };
+            let report = runtime.block_on(async {
+                stageos_smoke::interrupt::install_signal_handlers();
+                runner::run(&settings, &options, &env, &redactor).await
+            });
+            let baseline = stageos_smoke::gates::history::baseline_p95(&report.target, &settings.gates, &settings.report_dir);
+            suite_latency_vs_history(&report, &settings);
+            (report, settings.report_dir.clone(), settings.step_summary.clone(), Some(baseline))
         }
         Err(e) => {
             // Could not even resolve the configuration: report every step of the
             // default (or named, if known) profile as could-not-check.
-            let name = overrides
-                .profile
-                .clone()
-                .unwrap_or_else(|| catalogue::default_profile().to_owned());
+            let name = overrides.profile.clone().unwrap_or_else(|| catalogue::default_profile().to_owned());
             let profile = catalogue::profile(&name).unwrap_or_else(|_| {
-                catalogue::profile(catalogue::default_profile())
-                    .expect("the default profile exists (tested)")
+                catalogue::profile(catalogue::default_profile()).expect("the default profile exists (tested)")
             });
             let flows = catalogue::profile_flows(profile);
-            let report = runner::could_not_start(
-                &flows,
-                &selection,
-                overrides
-                    .target
-                    .clone()
-                    .unwrap_or_else(|| "embedded".into()),
-                name,
-                e.to_string(),
-            );
-            let dir = overrides
-                .report_dir
-                .clone()
-                .or_else(|| env.get(REPORT_DIR_VAR).map(Into::into))
-                .unwrap_or_else(|| "reports".into());
-            (report, dir, env.get("GITHUB_STEP_SUMMARY").map(Into::into))
+            let report = runner::could_not_start(&flows, &selection, overrides.target.clone().unwrap_or_else(|| "embedded".into()), name, e.to_string());
+            let dir = overrides.report_dir.clone().or_else(|| env.get(REPORT_DIR_VAR).map(Into::into)).unwrap_or_else(|| "reports".into());
+            (report, dir, env.get("GITHUB_STEP_SUMMARY").map(Into::into), None)
         }
     };
-    print!("{}", report::terminal::render(&report, &redactor));
+    print!("{}", report::terminal::render_styled(&report, &redactor, terminal_style(&env)));
     if let Some(e) = &report.run_error {
         eprintln!("error: {}", redactor.redact(e));
     }
-    match report::write_all(&report, &report_dir, step_summary.as_deref(), &redactor) {
+    match report::write_all_with_baseline(&report, &report_dir, step_summary.as_deref(), &redactor, baseline.as_ref()) {
         Ok(paths) => {
             let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
             println!("reports: {}", names.join(", "));
@@ -114,4 +91,142 @@ fn run(args: &RunArgs) -> ExitCode {
         }
     }
     report.exit_status().into()
+}
+
+/// Colour on a terminal unless `NO_COLOR` or `CI` is set.
+fn terminal_style(env: &EnvSnapshot) -> report::terminal::Style {
+    use std::io::IsTerminal;
+    report::terminal::Style::detect(env, std::io::stdout().is_terminal())
+}
+
+/// The suite's own step latency against its history file: informative lines on
+/// stderr (slower steps), never a change of the run's verdict.
+fn suite_latency_vs_history(report: &stageos_smoke::RunReport, settings: &Settings) {
+    match stageos_smoke::gates::history::apply(report, &settings.gates, &settings.report_dir) {
+        Ok(lines) => {
+            for l in lines {
+                eprintln!("suite latency vs history: {l}");
+            }
+        }
+        Err(e) => eprintln!("warning: {e}"),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+fn canary(args: &CanaryArgs) -> ExitCode {
+    let env = EnvSnapshot::capture();
+    let redactor = Redactor::new();
+    let mut overrides = args.run.overrides();
+    if overrides.profile.is_none() {
+        overrides.profile = Some("canary".into());
+    }
+    let settings = match Settings::resolve(&overrides, &env) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitStatus::CouldNotCheck.into();
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return ExitStatus::CouldNotCheck.into();
+        }
+    };
+    let options = RunOptions { selection: args.run.select.selection(), concurrency: args.run.test_threads };
+    let status = runtime.block_on(async {
+        let mut stop = std::pin::pin!(shutdown_signal());
+        let mut runs: u64 = 0;
+        loop {
+            let started = std::time::Instant::now();
+            let report = runner::run(&settings, &options, &env, &redactor).await;
+            print!("{}", report::terminal::render_styled(&report, &redactor, terminal_style(&env)));
+            if let Some(e) = &report.run_error {
+                eprintln!("error: {}", redactor.redact(e));
+            }
+            let mut status = report.exit_status();
+            if let Err(e) = report::write_all(&report, &settings.report_dir, settings.step_summary.as_deref(), &redactor) {
+                eprintln!("error: {e}");
+            }
+            if args.no_publish {
+                println!("canary: not published (--no-publish)");
+            } else {
+                match stageos_smoke::canary::publish(&report, &settings.gates.publish_to, &args.namespace, &args.name).await {
+                    Ok(n) => println!("canary: published {n} datums to {} (Canary={})", args.namespace, args.name),
+                    Err(e) => {
+                        // Reported, and never hiding the run's own verdict.
+                        eprintln!("error: {e}");
+                        if status == ExitStatus::Passed {
+                            status = ExitStatus::CouldNotCheck;
+                        }
+                    }
+                }
+            }
+            runs += 1;
+            let Some(interval) = args.interval else {
+                return status;
+            };
+            if args.max_runs.is_some_and(|m| runs >= m) {
+                return status;
+            }
+            if stageos_smoke::canary::wait_until(started + interval, &mut stop).await {
+                eprintln!("canary: stopped after {runs} runs");
+                return status;
+            }
+        }
+    });
+    status.into()
+}
+
+fn sweep(args: &SweepArgs) -> ExitCode {
+    let env = EnvSnapshot::capture();
+    let redactor = Redactor::new();
+    let settings = match Settings::resolve(&args.overrides(), &env) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitStatus::CouldNotCheck.into();
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return ExitStatus::CouldNotCheck.into();
+        }
+    };
+    match runtime.block_on(stageos_smoke::sweep::run(&settings, &env, &redactor, args.older_than)) {
+        Ok(report) => {
+            for item in &report.items {
+                println!("{} {}: {:?}", item.kind, item.id, item.action);
+            }
+            println!("swept {} smoke entities older than {} s on {}", report.items.len(), args.older_than.as_secs(), settings.target_label());
+            if report.has_failures() { ExitStatus::CouldNotCheck.into() } else { ExitStatus::Passed.into() }
+        }
+        Err(e) => {
+            eprintln!("error: {}", redactor.redact(&e));
+            ExitStatus::CouldNotCheck.into()
+        }
+    }
 }

@@ -88,12 +88,20 @@ pub struct StepResult {
     pub duration_ms: f64,
     /// The requests the step made.
     pub requests: Vec<RequestRecord>,
+    /// Retries of idempotent requests during the step, one note each. A step that
+    /// passed with retries is flaky, never a plain pass.
+    pub retries: Vec<String>,
 }
 
 impl StepResult {
     /// `flow::step`, the name used by the harness and filters.
     pub fn full_name(&self) -> String {
         format!("{}::{}", self.flow, self.step)
+    }
+
+    /// Passed, but only after retrying a request.
+    pub fn is_flaky(&self) -> bool {
+        self.outcome == StepOutcome::Passed && !self.retries.is_empty()
     }
 }
 
@@ -116,6 +124,8 @@ pub struct RunReport {
     pub run_error: Option<String>,
     /// The cleanup guards that ran (objects deleted at the end of their flow).
     pub cleanups: Vec<crate::flow::CleanupRecord>,
+    /// SIGINT/SIGTERM stopped the run before it finished.
+    pub interrupted: bool,
 }
 
 /// Counts per outcome.
@@ -131,6 +141,8 @@ pub struct Counts {
     pub errors: usize,
     /// Skipped.
     pub skipped: usize,
+    /// Passed only after a retry (included in `passed`).
+    pub flaky: usize,
 }
 
 impl RunReport {
@@ -141,6 +153,9 @@ impl RunReport {
             ..Counts::default()
         };
         for s in &self.steps {
+            if s.is_flaky() {
+                c.flaky += 1;
+            }
             match s.outcome {
                 StepOutcome::Passed => c.passed += 1,
                 StepOutcome::Failed { .. } => c.failed += 1,
@@ -154,7 +169,9 @@ impl RunReport {
     /// The verdict: a failed check wins over a could-not-check, which wins over a pass.
     pub fn exit_status(&self) -> ExitStatus {
         let c = self.counts();
-        if c.failed > 0 {
+        if self.interrupted {
+            ExitStatus::Interrupted
+        } else if c.failed > 0 {
             ExitStatus::CheckFailed
         } else if c.errors > 0 || self.run_error.is_some() {
             ExitStatus::CouldNotCheck

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::FutureExt;
 use futures::stream::{self, StreamExt};
+use futures::FutureExt;
 use std::panic::AssertUnwindSafe;
 
 use crate::catalogue::{self, FlowDef};
@@ -43,10 +43,7 @@ pub struct RunOptions {
 }
 
 /// The steps a run would report, for `--list` and for runs that fail before starting.
-pub fn planned_steps(
-    profile_flows: &[&'static FlowDef],
-    selection: &Selection,
-) -> Vec<(&'static FlowDef, &'static crate::catalogue::StepDef)> {
+pub fn planned_steps(profile_flows: &[&'static FlowDef], selection: &Selection) -> Vec<(&'static FlowDef, &'static crate::catalogue::StepDef)> {
     profile_flows
         .iter()
         .flat_map(|f| f.steps.iter().map(move |s| (*f, s)))
@@ -56,25 +53,18 @@ pub fn planned_steps(
 
 /// A report in which every selected step is an error with `message`: the run
 /// could not check anything.
-pub fn could_not_start(
-    profile_flows: &[&'static FlowDef],
-    selection: &Selection,
-    target: String,
-    profile: String,
-    message: String,
-) -> RunReport {
+pub fn could_not_start(profile_flows: &[&'static FlowDef], selection: &Selection, target: String, profile: String, message: String) -> RunReport {
     let steps = planned_steps(profile_flows, selection)
         .into_iter()
         .map(|(f, s)| StepResult {
             flow: f.id.to_owned(),
             step: s.id.to_owned(),
             description: s.description.to_owned(),
-            outcome: StepOutcome::Error {
-                message: message.clone(),
-            },
+            outcome: StepOutcome::Error { message: message.clone() },
             start_ms: 0.0,
             duration_ms: 0.0,
             requests: Vec::new(),
+            retries: Vec::new(),
         })
         .collect();
     RunReport {
@@ -86,34 +76,33 @@ pub fn could_not_start(
         steps,
         run_error: Some(message),
         cleanups: Vec::new(),
+        interrupted: false,
     }
 }
 
 /// Run the selected flows of `settings.profile` and return the report.
-pub async fn run(
-    settings: &Settings,
-    options: &RunOptions,
-    env: &EnvSnapshot,
-    redactor: &Redactor,
-) -> RunReport {
+pub async fn run(settings: &Settings, options: &RunOptions, env: &EnvSnapshot, redactor: &Redactor) -> RunReport {
+    let (report, server) = run_keeping_server(settings, options, env, redactor).await;
+    if let Some(server) = server {
+        server.shutdown().await;
+    }
+    report
+}
+
+/// As [`run`], but hand the embedded reference server (if any) back still running,
+/// after every flow and cleanup finished, so a test can inspect what the run left
+/// behind. The caller shuts it down.
+pub async fn run_keeping_server(settings: &Settings, options: &RunOptions, env: &EnvSnapshot, redactor: &Redactor) -> (RunReport, Option<stageos_reference::RunningServer>) {
     let run_start = Instant::now();
     let started_at = now_rfc3339();
     let run_id = new_run_id();
     let profile_flows = catalogue::profile_flows(&settings.profile);
     let flows = options.selection.selected_flows(&profile_flows);
-    let fail = |message: String| {
-        could_not_start(
-            &profile_flows,
-            &options.selection,
-            settings.target_label(),
-            settings.profile_name.clone(),
-            message,
-        )
-    };
+    let fail = |message: String| could_not_start(&profile_flows, &options.selection, settings.target_label(), settings.profile_name.clone(), message);
 
     let target = match target::prepare(settings, &flows, env, redactor).await {
         Ok(t) => t,
-        Err(e) => return fail(e.to_string()),
+        Err(e) => return (fail(e.to_string()), None),
     };
     let http = HttpContext {
         settings: Arc::new(settings.http.clone()),
@@ -121,11 +110,7 @@ pub async fn run(
         redactor: redactor.clone(),
     };
     if let Err(e) = preflight(&target.base_url, &http, run_start).await {
-        let report = fail(format!("target unreachable: {e}"));
-        if let Some(server) = target.server {
-            server.shutdown().await;
-        }
-        return report;
+        return (fail(format!("target unreachable: {e}")), target.server);
     }
 
     let cx = Arc::new(RunContext {
@@ -135,15 +120,15 @@ pub async fn run(
         run_start,
         step_timeout: settings.step_timeout,
         latency_budget: Duration::from_millis(settings.profile.latency_budget_ms),
+        wait_deadline: settings.wait_deadline,
+        webhook: settings.webhook.clone(),
+        gates: Arc::new(settings.gates.clone()),
     });
     let results: Vec<(Vec<StepResult>, Vec<CleanupRecord>)> = stream::iter(flows.iter().copied())
         .map(|def| run_flow(def, cx.clone()))
         .buffered(options.concurrency.max(1))
         .collect()
         .await;
-    if let Some(server) = target.server {
-        server.shutdown().await;
-    }
     let (steps, cleanups): (Vec<_>, Vec<_>) = results.into_iter().unzip();
     let steps = steps
         .into_iter()
@@ -151,7 +136,7 @@ pub async fn run(
         .filter(|r| options.selection.matches(&r.full_name()))
         .collect();
     let cleanups = cleanups.into_iter().flatten().collect();
-    RunReport {
+    let report = RunReport {
         run_id,
         target: settings.target_label(),
         profile: settings.profile_name.clone(),
@@ -160,47 +145,43 @@ pub async fn run(
         steps,
         run_error: None,
         cleanups,
-    }
+        interrupted: crate::interrupt::is_requested(),
+    };
+    (report, target.server)
 }
 
-async fn run_flow(
-    def: &'static FlowDef,
-    cx: Arc<RunContext>,
-) -> (Vec<StepResult>, Vec<CleanupRecord>) {
+/// How long the cleanup guards of one flow may take.
+const CLEANUP_DEADLINE: Duration = Duration::from_secs(20);
+
+async fn run_flow(def: &'static FlowDef, cx: Arc<RunContext>) -> (Vec<StepResult>, Vec<CleanupRecord>) {
     let mut flow = FlowRun::new(def, cx);
     let cleanups = flow.cleanups();
-    let outcome = AssertUnwindSafe(crate::flows::run(&mut flow, def.id))
-        .catch_unwind()
-        .await;
-    let aborted = outcome.err().map(|p| {
-        let msg = p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_else(|| "unknown panic".into());
-        format!("the flow broke outside a step: {msg}")
-    });
-    // Guards run whatever happened above: a failed or panicked step still cleans up.
-    let cleaned = cleanups.run(def.id).await;
+    let aborted = tokio::select! {
+        outcome = AssertUnwindSafe(crate::flows::run(&mut flow, def.id)).catch_unwind() => outcome.err().map(|p| {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "unknown panic".into());
+            format!("the flow broke outside a step: {msg}")
+        }),
+        _ = crate::interrupt::requested() => Some(crate::interrupt::INTERRUPTED.to_owned()),
+    };
+    // Guards run whatever happened above: a failed, panicked or interrupted flow
+    // still cleans up, within a bound so a dead target cannot hold the exit.
+    let cleaned = match tokio::time::timeout(CLEANUP_DEADLINE, cleanups.run(def.id)).await {
+        Ok(records) => records,
+        Err(_) => vec![CleanupRecord {
+            flow: def.id.to_owned(),
+            what: "remaining cleanup guards".into(),
+            result: format!("not finished within {} s; the next run's sweep removes leftovers", CLEANUP_DEADLINE.as_secs()),
+        }],
+    };
     (flow.finish(aborted), cleaned)
 }
 
 /// One cheap request to learn whether the target answers at all; any HTTP status counts.
-async fn preflight(
-    base: &url::Url,
-    http: &HttpContext,
-    run_start: Instant,
-) -> Result<(), crate::http::ExecError> {
-    let session = Session::new(
-        "preflight",
-        base.clone(),
-        http.clone(),
-        Recorder::new(run_start),
-    )?;
-    session
-        .get("/api/health")
-        .without_bearer()
-        .send()
-        .await
-        .map(|_| ())
+async fn preflight(base: &url::Url, http: &HttpContext, run_start: Instant) -> Result<(), crate::http::ExecError> {
+    let session = Session::new("preflight", base.clone(), http.clone(), Recorder::new(run_start))?;
+    session.get("/api/health").without_bearer().send().await.map(|_| ())
 }

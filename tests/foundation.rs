@@ -309,6 +309,7 @@ fn unreachable_target_is_an_error_not_a_failure() {
         .output()
         .unwrap();
     assert_could_not_check(&out, &dir, "connection refused");
+    junit_check(&dir.join("junit.xml"));
 }
 
 #[test]
@@ -338,25 +339,6 @@ fn missing_secret_is_an_error_naming_the_variable() {
         .output()
         .unwrap();
     assert_could_not_check(&out, &dir, "STAGEOS_MANAGER_PASSWORD");
-}
-
-fn fake_remote_secrets() -> Vec<(String, String)> {
-    let mut v = Vec::new();
-    for role in ["OWNER", "MANAGER", "MEMBER", "CREW", "ACCOUNTANT"] {
-        v.push((
-            format!("STAGEOS_{role}_EMAIL"),
-            format!("{}@example.test", role.to_lowercase()),
-        ));
-        v.push((
-            format!("STAGEOS_{role}_PASSWORD"),
-            format!("pw-{role}-not-real"),
-        ));
-    }
-    v.push((
-        "STAGEOS_OWNER_TOTP_SECRET".into(),
-        "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ".into(),
-    ));
-    v
 }
 
 #[test]

@@ -271,7 +271,19 @@ async fn login(
     let user = store
         .user_by_email(&email)
         .filter(|u| u.password_matches(&body.password))
-        .cloned();
+        .cloned()
+        .or_else(|| {
+            // Fault: an erased account still passes the password check.
+            state
+                .has_fault(&Fault::DeletedUserCanLogin)
+                .then(|| {
+                    store.erased_users.values().find(|u| {
+                        u.email.eq_ignore_ascii_case(&email) && u.password_matches(&body.password)
+                    })
+                })
+                .flatten()
+                .cloned()
+        });
     let Some(user) = user else {
         record_failure(&mut store, &keys, now);
         state.metrics().auth_failure("invalid_credentials");
@@ -319,7 +331,8 @@ fn normalise_recovery_code(code: &str) -> String {
 }
 
 fn generate_recovery_codes() -> Vec<String> {
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    // Lowercase base32 (RFC 4648), as the contract's `RecoveryCode` pattern says.
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
     let mut rng = rand::rng();
     (0..RECOVERY_CODE_COUNT)
         .map(|_| {
@@ -360,12 +373,22 @@ async fn mfa_verify(
     let accepted = if state.has_fault(&Fault::TotpNotChecked) {
         true
     } else if let Some(code) = body.code.as_deref() {
-        user.totp_secret
-            .as_deref()
-            .is_some_and(|secret| crate::totp::check(secret, code, now as u64))
+        let old_accepted = state.has_fault(&Fault::OldTotpAccepted);
+        user.totp_secret.as_deref().is_some_and(|secret| {
+            crate::totp::check(secret, code, now as u64)
+                // Fault: codes from 2 to 10 steps ago pass too.
+                || (old_accepted
+                    && (2..=10u64).any(|k| {
+                        crate::totp::check(secret, code, (now as u64).saturating_sub(30 * k))
+                    }))
+        })
     } else if let Some(recovery) = body.recovery_code.as_deref() {
         let wanted = token_digest(&normalise_recovery_code(recovery));
         match store.users.get_mut(&user.id) {
+            // Fault: the code stays valid after use.
+            Some(record) if state.has_fault(&Fault::RecoveryCodeReusable) => {
+                record.recovery_codes.contains(&wanted)
+            }
             Some(record) => {
                 let before = record.recovery_codes.len();
                 record.recovery_codes.retain(|c| *c != wanted);

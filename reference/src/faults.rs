@@ -30,6 +30,68 @@ pub enum Fault {
     MeWrongRole,
     /// `GET /api/health` reports `degraded` with a degraded database check.
     HealthDegraded,
+    /// Crew can read invoices (list and get), which only Owner and Accountant may.
+    CrewReadsInvoices,
+    /// Crew can lock a setlist, which only Owner and Manager may.
+    CrewLocksSetlist,
+    /// Creating an invoice writes no `invoice.created` audit entry.
+    AuditMissingInvoiceCreated,
+    /// A recovery code logs in again after it was used.
+    RecoveryCodeReusable,
+    /// TOTP codes from two or more steps ago are accepted at MFA verify.
+    OldTotpAccepted,
+    /// The account export holds the profile but not the objects the user created.
+    ExportMissingObjects,
+    /// A user who erased their account (`DELETE /api/me`) can still log in.
+    DeletedUserCanLogin,
+    /// `PATCH /api/events/{id}` ignores `If-Match` (no 428, no 412).
+    LostUpdate,
+    /// `PATCH` on a locked setlist succeeds.
+    LockNotEnforced,
+    /// Setlist exports drop the last item.
+    ExportMissingItem,
+    /// Invoice `total_cents` is one cent too high.
+    InvoiceTotalOffByCent,
+    /// Rendered invoice PDFs are not valid PDF documents.
+    PdfCorrupt,
+    /// Rendered invoice PDFs lack the invoice number.
+    PdfMissingNumber,
+    /// PDF jobs stay `running` forever.
+    JobNeverFinishes,
+    /// Signed storage URLs accept any signature.
+    SignatureNotChecked,
+    /// Expired signed storage URLs still work.
+    ExpiryNotEnforced,
+    /// Infected files get download URLs and are served.
+    InfectedDownloadable,
+    /// Webhook signatures leave `"<t>."` out of the MAC.
+    WebhookSignatureWrong,
+    /// A non-2xx webhook answer is not retried.
+    WebhookNoRetry,
+    /// The delivery log says `succeeded` after a non-2xx answer.
+    DeliveryLogLies,
+    /// `DELETE` on events, files and webhook endpoints answers 204 but keeps them.
+    DeleteNotDeleting,
+    /// `queue_depth{queue="pdf"}` reports 5000 waiting jobs.
+    QueueDepthHigh,
+    /// Every `/metrics` scrape sees one more failed `pdf` job.
+    JobsFailedRising,
+    /// Every incoming Stripe webhook event fails (one per `/metrics` scrape).
+    StripeFailures,
+    /// The analytics aggregation last succeeded three days ago.
+    AnalyticsStale,
+    /// Every `/metrics` scrape sees 500 more auth failures and 50 more IP anomalies.
+    AuthFailureSpike,
+    /// `/metrics` ends with a line that is not Prometheus text format.
+    MetricsMalformed,
+    /// `/api/health` reports another version and commit than the server was started with.
+    VersionMismatch,
+    /// `percent` % of API requests (every route but `/api/health` and `/metrics`)
+    /// answer 500, spread evenly.
+    ErrorRate {
+        /// Share of requests that fail, 1–100.
+        percent: u8,
+    },
     /// Adds `ms` milliseconds to requests whose matched route is `route`
     /// (`*` matches every route).
     Latency {
@@ -40,7 +102,7 @@ pub enum Fault {
     },
 }
 
-const UNIT_FAULTS: [(&str, Fault); 8] = [
+const UNIT_FAULTS: &[(&str, Fault)] = &[
     ("refresh-not-rotated", Fault::RefreshNotRotated),
     ("refresh-reuse-accepted", Fault::RefreshReuseAccepted),
     ("refresh-cookie-no-httponly", Fault::RefreshCookieNoHttpOnly),
@@ -49,6 +111,37 @@ const UNIT_FAULTS: [(&str, Fault); 8] = [
     ("logout-not-revoking", Fault::LogoutNotRevoking),
     ("me-wrong-role", Fault::MeWrongRole),
     ("health-degraded", Fault::HealthDegraded),
+    ("crew-reads-invoices", Fault::CrewReadsInvoices),
+    ("crew-locks-setlist", Fault::CrewLocksSetlist),
+    (
+        "audit-missing-invoice-created",
+        Fault::AuditMissingInvoiceCreated,
+    ),
+    ("recovery-code-reusable", Fault::RecoveryCodeReusable),
+    ("old-totp-accepted", Fault::OldTotpAccepted),
+    ("export-missing-objects", Fault::ExportMissingObjects),
+    ("deleted-user-can-login", Fault::DeletedUserCanLogin),
+    ("lost-update", Fault::LostUpdate),
+    ("lock-not-enforced", Fault::LockNotEnforced),
+    ("export-missing-item", Fault::ExportMissingItem),
+    ("invoice-total-off-by-cent", Fault::InvoiceTotalOffByCent),
+    ("pdf-corrupt", Fault::PdfCorrupt),
+    ("pdf-missing-number", Fault::PdfMissingNumber),
+    ("job-never-finishes", Fault::JobNeverFinishes),
+    ("signature-not-checked", Fault::SignatureNotChecked),
+    ("expiry-not-enforced", Fault::ExpiryNotEnforced),
+    ("infected-downloadable", Fault::InfectedDownloadable),
+    ("webhook-signature-wrong", Fault::WebhookSignatureWrong),
+    ("webhook-no-retry", Fault::WebhookNoRetry),
+    ("delivery-log-lies", Fault::DeliveryLogLies),
+    ("delete-not-deleting", Fault::DeleteNotDeleting),
+    ("queue-depth-high", Fault::QueueDepthHigh),
+    ("jobs-failed-rising", Fault::JobsFailedRising),
+    ("stripe-failures", Fault::StripeFailures),
+    ("analytics-stale", Fault::AnalyticsStale),
+    ("auth-failure-spike", Fault::AuthFailureSpike),
+    ("metrics-malformed", Fault::MetricsMalformed),
+    ("version-mismatch", Fault::VersionMismatch),
 ];
 
 impl Fault {
@@ -59,6 +152,7 @@ impl Fault {
             route: "/api/me".to_owned(),
             ms: 300,
         });
+        all.push(Fault::ErrorRate { percent: 5 });
         all
     }
 
@@ -77,6 +171,55 @@ impl Fault {
             Fault::LogoutNotRevoking => "logout answers 204 but leaves the refresh family valid",
             Fault::MeWrongRole => "/api/me reports a different role than the token's user has",
             Fault::HealthDegraded => "health reports degraded with a degraded database check",
+            Fault::CrewReadsInvoices => {
+                "crew can list and read invoices (only owner and accountant may)"
+            }
+            Fault::CrewLocksSetlist => "crew can lock a setlist (only owner and manager may)",
+            Fault::AuditMissingInvoiceCreated => {
+                "creating an invoice writes no invoice.created audit entry"
+            }
+            Fault::RecoveryCodeReusable => "a used recovery code logs in again",
+            Fault::OldTotpAccepted => "MFA verify accepts TOTP codes from two or more steps ago",
+            Fault::ExportMissingObjects => "the account export omits the objects the user created",
+            Fault::DeletedUserCanLogin => "a user who erased their account can still log in",
+            Fault::LostUpdate => {
+                "event PATCH ignores If-Match: stale or missing versions overwrite"
+            }
+            Fault::LockNotEnforced => "PATCH on a locked setlist succeeds instead of 423",
+            Fault::ExportMissingItem => "setlist exports (json, csv, pdf) drop the last item",
+            Fault::InvoiceTotalOffByCent => "invoice total_cents is subtotal + tax + 1",
+            Fault::PdfCorrupt => "rendered invoice PDFs are truncated garbage, not a valid PDF",
+            Fault::PdfMissingNumber => "rendered invoice PDFs do not name the invoice number",
+            Fault::JobNeverFinishes => "invoice PDF jobs stay running forever",
+            Fault::SignatureNotChecked => "storage URLs are served whatever their signature",
+            Fault::ExpiryNotEnforced => "expired storage URLs still work",
+            Fault::InfectedDownloadable => "infected files get download URLs and are served",
+            Fault::WebhookSignatureWrong => {
+                "webhook signatures are computed over the body without the timestamp"
+            }
+            Fault::WebhookNoRetry => "webhook deliveries are not retried after a non-2xx answer",
+            Fault::DeliveryLogLies => {
+                "the delivery log reports succeeded when the receiver answered non-2xx"
+            }
+            Fault::DeleteNotDeleting => {
+                "DELETE on events, files and webhook endpoints answers 204 but keeps the entity"
+            }
+            Fault::QueueDepthHigh => "queue_depth of the pdf queue reports 5000 waiting jobs",
+            Fault::JobsFailedRising => "every /metrics scrape sees one more failed pdf job",
+            Fault::StripeFailures => "incoming Stripe webhook events fail",
+            Fault::AnalyticsStale => "the analytics aggregation last succeeded three days ago",
+            Fault::AuthFailureSpike => {
+                "every /metrics scrape sees 500 more auth failures and 50 more IP anomalies"
+            }
+            Fault::MetricsMalformed => {
+                "/metrics ends with a line that is not Prometheus text format"
+            }
+            Fault::VersionMismatch => {
+                "/api/health reports another version and commit than deployed"
+            }
+            Fault::ErrorRate { .. } => {
+                "a share of API requests (all but /api/health and /metrics) answer 500"
+            }
             Fault::Latency { .. } => "adds a fixed delay to requests of one route (or all: *)",
         }
     }
@@ -84,6 +227,7 @@ impl Fault {
     fn kind_name(&self) -> &'static str {
         match self {
             Fault::Latency { .. } => "latency",
+            Fault::ErrorRate { .. } => "error-rate",
             other => UNIT_FAULTS
                 .iter()
                 .find(|(_, f)| f == other)
@@ -98,6 +242,7 @@ impl fmt::Display for Fault {
         // `pad` so width/alignment flags work (`{fault:<28}`).
         match self {
             Fault::Latency { route, ms } => f.pad(&format!("latency:{route}:{ms}")),
+            Fault::ErrorRate { percent } => f.pad(&format!("error-rate:{percent}")),
             other => f.pad(other.kind_name()),
         }
     }
@@ -129,8 +274,15 @@ impl FromStr for Fault {
                 ms,
             });
         }
+        if let Some(p) = s.strip_prefix("error-rate:")
+            && let Ok(percent) = p.trim_end_matches('%').parse::<u8>()
+            && (1..=100).contains(&percent)
+        {
+            return Ok(Fault::ErrorRate { percent });
+        }
         let mut valid: Vec<&str> = UNIT_FAULTS.iter().map(|(name, _)| *name).collect();
         valid.push("latency:<route>:<ms>");
+        valid.push("error-rate:<percent 1-100>");
         Err(ParseFaultError {
             given: s.to_owned(),
             valid: valid.join(", "),
@@ -171,6 +323,18 @@ impl FaultSet {
             .contains(fault)
     }
 
+    /// The share of failing requests of the active error-rate fault, if any.
+    pub fn error_rate(&self) -> Option<u8> {
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find_map(|f| match f {
+                Fault::ErrorRate { percent } => Some(*percent),
+                _ => None,
+            })
+    }
+
     /// The total delay the latency faults add to `route`.
     pub fn latency_for(&self, route: &str) -> u64 {
         self.inner
@@ -196,7 +360,7 @@ mod tests {
             assert_eq!(name.parse::<Fault>(), Ok(fault.clone()), "{name}");
             assert!(!fault.describe().is_empty());
         }
-        assert_eq!(Fault::catalogue().len(), 9);
+        assert_eq!(Fault::catalogue().len(), UNIT_FAULTS.len() + 2);
     }
 
     #[test]

@@ -8,17 +8,31 @@
 //!
 //! This file only declares modules and re-exports the public API.
 
+pub mod api;
+pub mod audit;
 pub mod auth;
+pub mod cloudwatch;
 pub mod credentials;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod faults;
+pub mod files;
+pub mod invoices;
 pub mod jwt;
 pub mod metrics;
 pub mod ops;
+pub mod pdf;
+pub mod plugins;
+pub mod privacy;
 pub mod server;
+pub mod setlists;
+pub mod smoke;
 pub mod state;
 pub mod totp;
+pub mod users;
+pub mod webhooks;
+pub mod workers;
 
 pub use credentials::{Credentials, Role, SeedUser};
 pub use faults::Fault;

@@ -42,6 +42,15 @@ struct Cli {
     /// List the fault names and exit.
     #[arg(long)]
     list_faults: bool,
+    /// Publish ALB-like per-minute metrics to this CloudWatch emulator (loopback only).
+    #[arg(long, env = "STAGEOS_REFERENCE_CLOUDWATCH_ENDPOINT", value_name = "URL")]
+    cloudwatch_endpoint: Option<String>,
+    /// `LoadBalancer` dimension value of the published metrics.
+    #[arg(long, default_value = "app/stageos-reference/0000000000000000")]
+    cloudwatch_load_balancer: String,
+    /// How often recorded requests are published, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    cloudwatch_flush_ms: u64,
 }
 
 async fn shutdown_signal() {
@@ -120,6 +129,14 @@ async fn main() -> ExitCode {
         credentials: Some(credentials),
         version: cli.version_label,
         commit: cli.commit,
+        cloudwatch: cli.cloudwatch_endpoint.map(|endpoint| {
+            let mut c = stageos_reference::cloudwatch::CloudWatchPublish::emulator(
+                endpoint,
+                cli.cloudwatch_load_balancer,
+            );
+            c.flush_interval = std::time::Duration::from_millis(cli.cloudwatch_flush_ms);
+            c
+        }),
     };
     let server = match RunningServer::start(opts).await {
         Ok(server) => server,

@@ -18,9 +18,17 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::response::IntoResponse;
+
+use crate::cloudwatch::AlbRecorder;
+use crate::error::ApiError;
+use crate::faults::{Fault, FaultSet};
 use crate::state::AppState;
+
+/// Routes the error-rate fault never breaks: the operations endpoints.
+pub const OPS_ROUTES: [&str; 2] = ["/api/health", "/metrics"];
 
 /// Header the suite puts on every request.
 pub const SMOKE_RUN_HEADER: &str = "x-stageos-smoke-run";
@@ -94,6 +102,10 @@ pub struct Metrics {
     pub auth_failures: Family<ReasonLabels, Counter>,
     /// `ip_anomaly_events_total`.
     pub ip_anomaly_events: Counter,
+    /// Per-minute ALB-like samples for CloudWatch (recording only while publishing).
+    pub alb: AlbRecorder,
+    /// Sequence of requests the error-rate fault judges.
+    error_seq: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -205,7 +217,61 @@ impl Metrics {
             analytics_last_success,
             auth_failures,
             ip_anomaly_events,
+            alb: AlbRecorder::default(),
+            error_seq: AtomicU64::new(0),
         }
+    }
+
+    /// Background activity a live StageOS shows between two scrapes, simulated at
+    /// each `/metrics` scrape: one Stripe webhook event arrives (and fails under
+    /// `stripe-failures`), the hourly analytics aggregation keeps its timestamp
+    /// fresh; and the metrics faults take effect.
+    pub fn on_scrape(&self, faults: &FaultSet) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default();
+        let stripe_status = if faults.has(&Fault::StripeFailures) {
+            "failed"
+        } else {
+            "succeeded"
+        };
+        self.stripe_webhook_events
+            .get_or_create(&StatusLabels {
+                status: stripe_status.to_owned(),
+            })
+            .inc();
+        if faults.has(&Fault::AnalyticsStale) {
+            self.analytics_last_success.set(now - 3.0 * 86_400.0);
+        } else if now - self.analytics_last_success.get() > 3600.0 {
+            self.analytics_last_success.set(now);
+        }
+        let pdf = QueueLabels {
+            queue: "pdf".to_owned(),
+        };
+        if faults.has(&Fault::QueueDepthHigh) {
+            self.queue_depth.get_or_create(&pdf).set(5000);
+        }
+        if faults.has(&Fault::JobsFailedRising) {
+            self.jobs_failed.get_or_create(&pdf).inc();
+        }
+        if faults.has(&Fault::AuthFailureSpike) {
+            self.auth_failures
+                .get_or_create(&ReasonLabels {
+                    reason: "invalid_credentials".to_owned(),
+                })
+                .inc_by(500);
+            self.ip_anomaly_events.inc_by(50);
+        }
+    }
+
+    /// Whether the next request fails under an error rate of `percent` %: failures
+    /// are spread evenly (request n fails when ⌊(n+1)·p/100⌋ > ⌊n·p/100⌋), so any
+    /// 100 consecutive requests hold exactly `percent` failures.
+    pub fn error_rate_hit(&self, percent: u8) -> bool {
+        let n = self.error_seq.fetch_add(1, Ordering::Relaxed);
+        let p = u64::from(percent.min(100));
+        (n + 1) * p / 100 > n * p / 100
     }
 
     /// Counts one authentication failure.
@@ -261,12 +327,25 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    let response = next.run(request).await;
+    let inject_error = !OPS_ROUTES.contains(&route.as_str())
+        && state
+            .faults()
+            .error_rate()
+            .is_some_and(|p| state.metrics().error_rate_hit(p));
+    let response = if inject_error {
+        ApiError::internal("injected failure (error-rate fault)").into_response()
+    } else {
+        next.run(request).await
+    };
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     state
         .metrics()
         .observe_request(&method, &route, status, elapsed);
+    state
+        .metrics()
+        .alb
+        .record(crate::unix_now(), elapsed, status);
     tracing::info!(
         method = %method,
         route = %route,

@@ -94,10 +94,18 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
             ("degraded", _) | (_, "degraded") => "degraded",
             _ => "ok",
         });
+    let (version, commit) = if state.has_fault(&Fault::VersionMismatch) {
+        (
+            format!("{}-previous", state.version()),
+            "fffffff".to_owned(),
+        )
+    } else {
+        (state.version().to_owned(), state.commit().to_owned())
+    };
     let body = Health {
         status: worst,
-        version: state.version().to_owned(),
-        commit: state.commit().to_owned(),
+        version,
+        commit,
         started_at: state.started_at().format(&Rfc3339).unwrap_or_default(),
         checks,
         migrations: Migrations {
@@ -109,10 +117,15 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let text = state
+    state.metrics().on_scrape(state.faults());
+    let mut text = state
         .metrics()
         .encode()
         .map_err(|_| ApiError::internal("failed to encode metrics"))?;
+    if state.has_fault(&Fault::MetricsMalformed) {
+        // A truncated write: the label set is never closed.
+        text.push_str("queue_depth{queue=\"pdf\" 3\n");
+    }
     Ok((
         StatusCode::OK,
         [(CONTENT_TYPE, metrics::CONTENT_TYPE)],

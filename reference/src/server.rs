@@ -31,6 +31,8 @@ pub struct ServerOptions {
     pub version: String,
     /// Commit reported by `/api/health`.
     pub commit: String,
+    /// Publish ALB-like metrics to a local CloudWatch emulator.
+    pub cloudwatch: Option<crate::cloudwatch::CloudWatchPublish>,
 }
 
 impl Default for ServerOptions {
@@ -41,6 +43,7 @@ impl Default for ServerOptions {
             credentials: None,
             version: "v1.4.0-20261125".to_owned(),
             commit: "0000000".to_owned(),
+            cloudwatch: None,
         }
     }
 }
@@ -50,6 +53,11 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(crate::auth::routes())
         .merge(crate::ops::routes())
+        .merge(crate::api::routes())
+        .merge(crate::users::routes())
+        .merge(crate::plugins::routes())
+        .merge(crate::audit::routes())
+        .merge(crate::privacy::routes())
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -65,6 +73,47 @@ pub struct RunningServer {
     state: AppState,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    publisher: Option<PublisherTask>,
+}
+
+/// The CloudWatch publisher and its periodic task.
+#[derive(Debug)]
+struct PublisherTask {
+    publisher: std::sync::Arc<crate::cloudwatch::Publisher>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+fn start_publisher(
+    state: &AppState,
+    config: crate::cloudwatch::CloudWatchPublish,
+) -> std::io::Result<PublisherTask> {
+    let publisher = std::sync::Arc::new(
+        crate::cloudwatch::Publisher::new(config)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+    );
+    state.metrics().alb.set_enabled(true);
+    let (stop, mut stop_rx) = oneshot::channel::<()>();
+    let p = publisher.clone();
+    let s = state.clone();
+    let task = tokio::spawn(async move {
+        let every = p.config().flush_interval.max(std::time::Duration::from_millis(50));
+        loop {
+            tokio::select! {
+                _ = &mut stop_rx => break,
+                () = tokio::time::sleep(every) => {
+                    if let Err(e) = p.flush(&s.metrics().alb).await {
+                        tracing::warn!(error = %e, "CloudWatch publish failed; retrying at the next flush");
+                    }
+                }
+            }
+        }
+    });
+    Ok(PublisherTask {
+        publisher,
+        stop,
+        task,
+    })
 }
 
 impl RunningServer {
@@ -75,6 +124,10 @@ impl RunningServer {
         let listener = TcpListener::bind(opts.listen).await?;
         let addr = listener.local_addr()?;
         let (shutdown, rx) = oneshot::channel::<()>();
+        let publisher = match opts.cloudwatch.clone() {
+            Some(c) => Some(start_publisher(&state, c)?),
+            None => None,
+        };
         let router = app(state.clone());
         let task = tokio::spawn(async move {
             axum::serve(
@@ -91,6 +144,7 @@ impl RunningServer {
             state,
             shutdown,
             task,
+            publisher,
         })
     }
 
@@ -124,8 +178,25 @@ impl RunningServer {
         &self.state
     }
 
+    /// Publishes the requests recorded since the last flush to CloudWatch now;
+    /// `Ok(0)` when publishing is off. Returns the number of requests published.
+    pub async fn flush_cloudwatch(&self) -> Result<u64, String> {
+        match &self.publisher {
+            Some(p) => p.publisher.flush(&self.state.metrics().alb).await,
+            None => Ok(0),
+        }
+    }
+
     /// Stops accepting, lets in-flight requests finish, waits for the task.
     pub async fn shutdown(self) {
+        if let Some(p) = self.publisher {
+            let _ = p.stop.send(());
+            let _ = p.task.await;
+            if let Err(e) = p.publisher.flush(&self.state.metrics().alb).await {
+                tracing::warn!(error = %e, "final CloudWatch publish failed");
+            }
+        }
+        crate::workers::stop(&self.state);
         let _ = self.shutdown.send(());
         match self.task.await {
             Ok(Ok(())) => {}

@@ -37,10 +37,16 @@ pub struct UserRecord {
     pub(crate) pending_totp_secret: Option<Vec<u8>>,
     /// SHA-256 hex of unused recovery codes.
     pub(crate) recovery_codes: Vec<String>,
+    /// Tags (`smoke` on users the suite creates).
+    pub tags: Vec<String>,
+    /// Smoke run that created the user.
+    pub smoke_run_id: Option<String>,
+    /// When the user was created.
+    pub created_at: OffsetDateTime,
 }
 
 impl UserRecord {
-    fn new(id: Uuid, email: &str, role: Role, password: &str) -> Self {
+    pub(crate) fn new(id: Uuid, email: &str, role: Role, password: &str) -> Self {
         let mut salt = [0u8; 16];
         rand::fill(&mut salt);
         Self {
@@ -52,6 +58,9 @@ impl UserRecord {
             totp_secret: None,
             pending_totp_secret: None,
             recovery_codes: Vec::new(),
+            tags: Vec::new(),
+            smoke_run_id: None,
+            created_at: OffsetDateTime::now_utc(),
         }
     }
 
@@ -135,6 +144,16 @@ pub(crate) struct Store {
     pub mfa_challenges: HashMap<String, MfaChallenge>,
     pub login_failures: HashMap<String, VecDeque<Instant>>,
     pub audit: Vec<AuditEntry>,
+    /// Installed plugins by key.
+    pub plugins: HashMap<String, crate::plugins::PluginRecord>,
+    /// Accounts erased with `DELETE /api/me`, kept until the retention purge.
+    pub erased_users: HashMap<Uuid, UserRecord>,
+    pub events: crate::events::EventStore,
+    pub setlists: crate::setlists::SetlistStore,
+    pub invoices: crate::invoices::InvoiceStore,
+    pub files: crate::files::FileStore,
+    pub webhooks: crate::webhooks::WebhookStore,
+    pub workers: crate::workers::WorkerState,
 }
 
 impl Store {

@@ -47,9 +47,23 @@ pub fn generate(secret: &[u8], now: u64) -> Option<String> {
     build(secret, None).map(|totp| totp.generate(now).to_string())
 }
 
-/// The `otpauth://totp/...` URL for an authenticator app.
+/// The `otpauth://totp/...` URL for an authenticator app, with every parameter
+/// spelled out as the contract shows it (totp-rs leaves out the defaults).
 pub fn otpauth_url(secret: &[u8], account: &str) -> Option<String> {
-    build(secret, Some(account)).and_then(|totp| totp.to_url().ok())
+    let totp = build(secret, Some(account))?;
+    let account: String = account
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect();
+    Some(format!(
+        "otpauth://totp/{ISSUER}:{account}?secret={}&issuer={ISSUER}&algorithm=SHA1&digits=6&period=30",
+        totp.secret().to_base32()
+    ))
 }
 
 #[cfg(test)]

@@ -24,11 +24,21 @@ struct Summary<'a> {
     counts: Counts,
     steps: &'a [StepResult],
     cleanups: &'a [crate::flow::CleanupRecord],
+    critical_path: CriticalPath,
+    wall_over_critical: Option<f64>,
+}
+
+/// The longest chain of dependent steps (see [`super::critical_path`]).
+#[derive(Serialize)]
+struct CriticalPath {
+    steps: Vec<String>,
+    ms: f64,
 }
 
 /// Render the report as pretty JSON.
 pub fn render(report: &RunReport) -> String {
     let status = report.exit_status();
+    let (cp_steps, cp_ms) = super::critical_path::critical_path(report);
     let s = Summary {
         schema_version: SCHEMA_VERSION,
         tool: "stageos-smoke",
@@ -44,7 +54,8 @@ pub fn render(report: &RunReport) -> String {
         counts: report.counts(),
         steps: &report.steps,
         cleanups: &report.cleanups,
+        wall_over_critical: super::critical_path::wall_over_critical(report.wall_ms, cp_ms),
+        critical_path: CriticalPath { steps: cp_steps, ms: cp_ms },
     };
-    serde_json::to_string_pretty(&s)
-        .unwrap_or_else(|e| format!("{{\"error\": \"failed to serialise summary: {e}\"}}"))
+    serde_json::to_string_pretty(&s).unwrap_or_else(|e| format!("{{\"error\": \"failed to serialise summary: {e}\"}}"))
 }

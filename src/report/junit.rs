@@ -19,7 +19,7 @@
 
 use std::time::Duration;
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
 use crate::outcome::{RunReport, StepOutcome, StepResult};
 
@@ -29,7 +29,16 @@ fn ms(v: f64) -> Duration {
 
 fn testcase(step: &StepResult) -> TestCase {
     let status = match &step.outcome {
-        StepOutcome::Passed => TestCaseStatus::success(),
+        StepOutcome::Passed => {
+            let mut s = TestCaseStatus::success();
+            // A pass that needed a retry is flaky: one <flakyFailure> per retry.
+            for note in &step.retries {
+                let mut rerun = TestRerun::new(NonSuccessKind::Failure);
+                rerun.set_message(note.as_str()).set_type("retried");
+                s.add_rerun(rerun);
+            }
+            s
+        }
         StepOutcome::Failed {
             message,
             expected,

@@ -2,11 +2,14 @@
 //! artifact. Every string passes the run's redactor on the way out, and every file
 //! is written atomically (temp file + rename), so a report on disk is always whole.
 
+pub mod critical_path;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod terminal;
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -19,6 +22,8 @@ pub const JUNIT_FILE: &str = "junit.xml";
 pub const SUMMARY_FILE: &str = "summary.json";
 /// Markdown summary file name.
 pub const MARKDOWN_FILE: &str = "summary.md";
+/// Self-contained HTML report file name.
+pub const HTML_FILE: &str = "index.html";
 
 /// A report could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -47,22 +52,36 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
     std::fs::rename(&tmp, path).map_err(err)
 }
 
-/// Write junit.xml, summary.json and summary.md into `dir`, and append the
-/// Markdown to `step_summary` (GitHub's `$GITHUB_STEP_SUMMARY`) when given.
+/// Write junit.xml, summary.json, summary.md and index.html into `dir`, and append
+/// the Markdown to `step_summary` (GitHub's `$GITHUB_STEP_SUMMARY`) when given.
 pub fn write_all(
     report: &RunReport,
     dir: &Path,
     step_summary: Option<&Path>,
     redactor: &Redactor,
 ) -> Result<Vec<PathBuf>, WriteError> {
+    write_all_with_baseline(report, dir, step_summary, redactor, None)
+}
+
+/// As [`write_all`], with a latency baseline for the HTML report: the p95 of each
+/// `flow::step`'s duration in earlier runs, in milliseconds.
+pub fn write_all_with_baseline(
+    report: &RunReport,
+    dir: &Path,
+    step_summary: Option<&Path>,
+    redactor: &Redactor,
+    baseline: Option<&BTreeMap<String, f64>>,
+) -> Result<Vec<PathBuf>, WriteError> {
     let junit = redactor.redact(&junit::render(report));
     let summary = redactor.redact(&json::render(report));
     let md = redactor.redact(&markdown::render(report));
+    let html = redactor.redact(&html::render(report, baseline, redactor));
     let mut written = Vec::new();
     for (name, body) in [
         (JUNIT_FILE, &junit),
         (SUMMARY_FILE, &summary),
         (MARKDOWN_FILE, &md),
+        (HTML_FILE, &html),
     ] {
         let path = dir.join(name);
         write_atomic(&path, body.as_bytes())?;

@@ -108,3 +108,54 @@ pub fn text(out: &Output) -> (String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Run `../shared/tools/junit-check` on a JUnit file when CI names the checker
+/// (`JUNIT_CHECK_PYTHON`, `JUNIT_CHECK_SCRIPT`); the project's tests must not
+/// depend on it, so without those variables this says so on stderr and checks
+/// only that quick-junit parses the file back.
+pub fn junit_check(path: &std::path::Path) {
+    let xml = std::fs::read_to_string(path).expect("junit.xml written");
+    quick_junit::Report::deserialize_from_str(&xml).expect("junit.xml parses back");
+    match (
+        std::env::var("JUNIT_CHECK_PYTHON"),
+        std::env::var("JUNIT_CHECK_SCRIPT"),
+    ) {
+        (Ok(py), Ok(script)) => {
+            let out = std::process::Command::new(py)
+                .arg(script)
+                .arg(path)
+                .output()
+                .expect("run junit-check");
+            assert!(
+                out.status.success(),
+                "junit-check found errors in {}:\n{}",
+                path.display(),
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        _ => eprintln!(
+            "note: JUNIT_CHECK_PYTHON/JUNIT_CHECK_SCRIPT unset: junit-check not run on {} (CI sets them)",
+            path.display()
+        ),
+    }
+}
+
+/// Fake credentials for a remote target (never valid anywhere).
+pub fn fake_remote_secrets() -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    for role in ["OWNER", "MANAGER", "MEMBER", "CREW", "ACCOUNTANT"] {
+        v.push((
+            format!("STAGEOS_{role}_EMAIL"),
+            format!("{}@example.test", role.to_lowercase()),
+        ));
+        v.push((
+            format!("STAGEOS_{role}_PASSWORD"),
+            format!("pw-{role}-not-real"),
+        ));
+    }
+    v.push((
+        "STAGEOS_OWNER_TOTP_SECRET".into(),
+        "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ".into(),
+    ));
+    v
+}

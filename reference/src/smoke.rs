@@ -1,0 +1,68 @@
+//! Smoke-data accounting and test knobs on [`RunningServer`].
+//!
+//! The suite must clean up after itself; these let a test assert that no
+//! entity tagged `smoke` (or carrying a `smoke_run_id`) is left behind.
+
+use std::time::Duration;
+
+use crate::api::is_smoke;
+use crate::server::RunningServer;
+use crate::state::AppState;
+
+/// `kind:id` of every smoke entity, sorted.
+pub fn smoke_entities(state: &AppState) -> Vec<String> {
+    let store = state.store();
+    let mut out = Vec::new();
+    for e in store.events.events.values() {
+        if is_smoke(&e.tags, &e.smoke_run_id) {
+            out.push(format!("event:{}", e.id));
+        }
+    }
+    for r in store.events.availability.values() {
+        if is_smoke(&r.tags, &r.smoke_run_id) {
+            out.push(format!("availability_request:{}", r.id));
+        }
+    }
+    for s in store.setlists.setlists.values() {
+        if is_smoke(&s.tags, &s.smoke_run_id) {
+            out.push(format!("setlist:{}", s.id));
+        }
+    }
+    for i in store.invoices.invoices.values() {
+        if is_smoke(&i.tags, &i.smoke_run_id) {
+            out.push(format!("invoice:{}", i.id));
+        }
+    }
+    for f in store.files.files.values() {
+        if is_smoke(&f.tags, &f.smoke_run_id) {
+            out.push(format!("file:{}", f.id));
+        }
+    }
+    for w in store.webhooks.endpoints.values() {
+        if is_smoke(&w.tags, &w.smoke_run_id) {
+            out.push(format!("webhook_endpoint:{}", w.id));
+        }
+    }
+    out.sort();
+    out
+}
+
+impl RunningServer {
+    /// Number of entities (events, setlists, availability requests,
+    /// invoices, files, webhook endpoints) tagged `smoke` or carrying a
+    /// `smoke_run_id`.
+    pub fn smoke_entity_count(&self) -> usize {
+        smoke_entities(self.state()).len()
+    }
+
+    /// `kind:id` of every smoke entity, for test messages.
+    pub fn smoke_entities(&self) -> Vec<String> {
+        smoke_entities(self.state())
+    }
+
+    /// Sets the base of the webhook retry backoff (default 1 s; attempt n
+    /// waits base × 2^(n-1)).
+    pub fn set_webhook_backoff(&self, base: Duration) {
+        crate::webhooks::set_backoff(self.state(), base);
+    }
+}

@@ -1,0 +1,448 @@
+//! The audit log write path: the Owner performs the auth, invoice and plugin
+//! actions the release checklist names, then reads `GET /api/audit-logs` filtered
+//! by actor, action and time and finds an entry for each — with the Owner as actor,
+//! the right target and a client IP.
+//!
+//! Audit entries may lag behind the action, so each lookup polls until its
+//! deadline. The flow performs every action itself (flows run concurrently, so it
+//! cannot rely on another flow's order). Decision: the invoice it creates stays
+//! behind (smoke-tagged draft): the contract has no way to delete an invoice.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::catalogue::{FlowDef, StepDef};
+use crate::credentials::Role;
+use crate::flow::FlowRun;
+use crate::http::{ExecError, Session, StepError, ensure, ensure_eq};
+use crate::wait::{Backoff, Poll, poll_until};
+
+use super::common::{MfaChallenge, Tokens, post_login, smoke_event_body, wrong_totp};
+use super::disposable::{OwnerLogin, wait_for_job};
+use super::model::format_time;
+
+/// The plugin this flow installs and removes (another key than the RBAC matrix's).
+pub const PLUGIN_KEY: &str = "google-calendar";
+
+/// Longest wait for one audit entry to appear.
+pub const AUDIT_LAG: Duration = Duration::from_secs(10);
+
+/// The audit flow's steps.
+pub static FLOW: FlowDef = FlowDef {
+    id: "audit",
+    description: "Audit log write path: auth, invoice and plugin actions each leave an entry with actor, target and client IP",
+    roles: &[Role::Owner],
+    needs_owner_totp: true,
+    steps: &[
+        StepDef {
+            id: "owner_logs_in",
+            description: "The Owner logs in with TOTP (action auth.login)",
+        },
+        StepDef {
+            id: "owner_refreshes_session",
+            description: "The Owner refreshes the session with the refresh cookie (action auth.refresh)",
+        },
+        StepDef {
+            id: "owner_wrong_mfa_code_refused",
+            description: "A wrong TOTP code for the Owner is refused with 401 invalid_mfa_code (action auth.mfa_failed)",
+        },
+        StepDef {
+            id: "owner_creates_invoice",
+            description: "The Owner creates a smoke-tagged invoice for a smoke event (action invoice.created)",
+        },
+        StepDef {
+            id: "owner_renders_invoice_pdf",
+            description: "The Owner renders the invoice's PDF and the job succeeds (action invoice.pdf_rendered)",
+        },
+        StepDef {
+            id: "owner_installs_plugin",
+            description: "The Owner installs a plugin: 201 (action plugin.installed)",
+        },
+        StepDef {
+            id: "owner_removes_plugin",
+            description: "The Owner removes the plugin: 204 (action plugin.removed)",
+        },
+        StepDef {
+            id: "auth_login_audited",
+            description: "The audit log has auth.login by the Owner, target the Owner, with a client IP",
+        },
+        StepDef {
+            id: "auth_refresh_audited",
+            description: "The audit log has auth.refresh by the Owner, target the Owner's user or session, with a client IP",
+        },
+        StepDef {
+            id: "auth_mfa_failed_audited",
+            description: "The audit log has auth.mfa_failed by the Owner, target the Owner, with a client IP",
+        },
+        StepDef {
+            id: "invoice_created_audited",
+            description: "The audit log has invoice.created by the Owner, target the invoice, with a client IP",
+        },
+        StepDef {
+            id: "invoice_pdf_rendered_audited",
+            description: "The audit log has invoice.pdf_rendered by the Owner, target the invoice, with the requesting client's IP",
+        },
+        StepDef {
+            id: "plugin_installed_audited",
+            description: "The audit log has plugin.installed by the Owner, target the plugin, with a client IP",
+        },
+        StepDef {
+            id: "plugin_removed_audited",
+            description: "The audit log has plugin.removed by the Owner, target the plugin, with a client IP",
+        },
+    ],
+};
+
+/// One entry of `GET /api/audit-logs`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct AuditEntry {
+    /// Entry id.
+    pub id: String,
+    /// When.
+    pub at: String,
+    /// Actor.
+    pub actor_id: Option<String>,
+    /// Action.
+    pub action: String,
+    /// `{type, id}` or null.
+    pub target: Option<AuditTarget>,
+    /// Client IP.
+    pub ip: Option<String>,
+}
+
+/// What an entry is about.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct AuditTarget {
+    /// e.g. `invoice`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Entity id or plugin key.
+    pub id: String,
+}
+
+/// Which targets satisfy an expectation.
+#[derive(Clone, Debug)]
+pub enum TargetRule {
+    /// Exactly this `{type, id}`.
+    Exactly(&'static str, String),
+    /// The acting user, or any session of theirs.
+    UserOrSession(String),
+}
+
+impl TargetRule {
+    fn matches(&self, t: Option<&AuditTarget>) -> bool {
+        match (self, t) {
+            (TargetRule::Exactly(kind, id), Some(t)) => {
+                t.kind == *kind && t.id.eq_ignore_ascii_case(id)
+            }
+            (TargetRule::UserOrSession(user), Some(t)) => {
+                (t.kind == "user" && t.id.eq_ignore_ascii_case(user)) || t.kind == "session"
+            }
+            (_, None) => false,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            TargetRule::Exactly(kind, id) => format!("{{type: {kind}, id: {id}}}"),
+            TargetRule::UserOrSession(user) => format!("{{type: user, id: {user}}} or a session"),
+        }
+    }
+}
+
+/// Find the entry for `action` by `actor` since `since` whose target matches;
+/// poll until `deadline`. A matching entry without a client IP is a failure at once.
+pub async fn find_entry(
+    owner: &Session,
+    actor: &str,
+    action: &str,
+    since: OffsetDateTime,
+    rule: &TargetRule,
+    deadline: Duration,
+) -> Result<AuditEntry, StepError> {
+    let query = format!(
+        "/api/audit-logs?actor_id={actor}&action={action}&since={}&limit=1000",
+        format_time(since).replace('+', "%2B")
+    );
+    let found = poll_until(deadline, Backoff::default(), || async {
+        let resp = owner.get(&query).send().await?;
+        resp.expect_status(200)?;
+        let entries: Vec<AuditEntry> = resp.json()?;
+        let seen = entries.len();
+        Ok::<_, StepError>(
+            match entries
+                .into_iter()
+                .find(|e| e.action == action && rule.matches(e.target.as_ref()))
+            {
+                Some(e) => Poll::Ready(e),
+                None => Poll::Pending(format!(
+                    "{seen} `{action}` entries by the actor since {}, none with target {}",
+                    format_time(since),
+                    rule.describe()
+                )),
+            },
+        )
+    })
+    .await
+    .map_err(|e| {
+        e.into_step(
+            &format!("audit entry `{action}` by {actor}"),
+            &format!("an entry with target {}", rule.describe()),
+        )
+    })?;
+    ensure_eq(
+        format!("actor of the `{action}` entry"),
+        Some(actor.to_owned()),
+        found.actor_id.clone(),
+    )?;
+    let ip = found.ip.clone().unwrap_or_default();
+    ensure(
+        ip.parse::<IpAddr>().is_ok(),
+        format!("client IP of the `{action}` entry {}", found.id),
+        "an IPv4 or IPv6 address",
+        if ip.is_empty() { "null".to_owned() } else { ip },
+    )?;
+    Ok(found)
+}
+
+/// Run the audit flow.
+pub async fn run(flow: &mut FlowRun) {
+    // A little before now: the target's clock may differ slightly from ours.
+    let since = OffsetDateTime::now_utc() - Duration::from_secs(5);
+    let run_id = flow.cx().run_id().to_owned();
+    let cleanups = flow.cleanups();
+    let job_deadline = flow.cx().wait_deadline;
+    let lag = AUDIT_LAG.min(flow.cx().wait_deadline);
+    let seed = flow
+        .cx()
+        .credentials
+        .owner_totp_secret()
+        .map(|s| secrecy::ExposeSecret::expose_secret(s).to_owned());
+    let owner_user = flow.user(Role::Owner);
+    let prepared = OwnerLogin::prepare(flow);
+
+    let login = flow
+        .step("owner_logs_in", async {
+            let (session, tokens) = prepared?.login().await?;
+            Ok((session, tokens))
+        })
+        .await;
+    let Some((mut owner, tokens)) = login else {
+        return;
+    };
+    let me = tokens.user.id.clone();
+
+    let refreshed = flow
+        .step("owner_refreshes_session", async {
+            let resp = owner
+                .post("/api/auth/refresh")
+                .without_bearer()
+                .send()
+                .await?;
+            resp.expect_status(200)?;
+            let t: Tokens = resp.json()?;
+            ensure_eq(
+                "user of the refreshed session",
+                me.as_str(),
+                t.user.id.as_str(),
+            )?;
+            Ok(t.access_token)
+        })
+        .await;
+    let refresh_passed = refreshed.is_some();
+    if let Some(token) = refreshed {
+        owner.set_bearer(Some(token));
+    }
+
+    let mfa_failed = flow
+        .step("owner_wrong_mfa_code_refused", async {
+            let user = owner_user?;
+            let seed = seed.ok_or_else(|| {
+                ExecError::Other(
+                    "no TOTP seed for the Owner (hint: set STAGEOS_OWNER_TOTP_SECRET)".into(),
+                )
+            })?;
+            let anonymous = owner.clone_fresh()?;
+            let resp = post_login(
+                &anonymous,
+                &user.email,
+                secrecy::ExposeSecret::expose_secret(&user.password),
+            )
+            .await?;
+            resp.expect_status(200)?;
+            let c: MfaChallenge = resp.json()?;
+            let resp = anonymous
+                .post("/api/auth/mfa/verify")
+                .without_bearer()
+                .json(&json!({ "mfa_token": c.mfa_token, "code": wrong_totp(&seed)? }))
+                .send()
+                .await?;
+            resp.expect_error(401, "invalid_mfa_code")?;
+            Ok(())
+        })
+        .await;
+
+    let invoice = flow
+        .step("owner_creates_invoice", async {
+            let body = smoke_event_body(&run_id, "Audit smoke event");
+            let (event, _) = super::common::create_event(&owner, &cleanups, &body).await?;
+            let resp = owner
+                .post("/api/invoices")
+                .json(&json!({
+                    "event_id": event.id,
+                    "currency": "EUR",
+                    "lines": [{ "description": "Audit smoke line", "quantity": 1, "unit_price_cents": 1000, "tax_rate_bp": 1900 }],
+                    "tags": ["smoke", run_id],
+                    "smoke_run_id": run_id,
+                }))
+                .send()
+                .await?;
+            resp.expect_status(201)?;
+            let v: Value = resp.json()?;
+            v.get("id").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| StepError::from(ExecError::Other("POST /api/invoices answered no id".into())))
+        })
+        .await;
+
+    let rendered = match &invoice {
+        Some(id) => {
+            flow.step("owner_renders_invoice_pdf", async {
+                let resp = owner
+                    .post(&format!("/api/invoices/{id}/pdf"))
+                    .send()
+                    .await?;
+                resp.expect_status(202)?;
+                let accepted: super::model::JobAccepted = resp.json()?;
+                let file = wait_for_job(&owner, &accepted.job_id, job_deadline).await?;
+                cleanups.delete_later(
+                    &owner,
+                    format!("/api/files/{file}"),
+                    format!("invoice PDF file {file}"),
+                );
+                Ok(())
+            })
+            .await
+        }
+        None => {
+            flow.skip(
+                "owner_renders_invoice_pdf",
+                "not run: step `audit::owner_creates_invoice` did not pass",
+            );
+            None
+        }
+    };
+
+    let installed = flow
+        .step("owner_installs_plugin", async {
+            let path = format!("/api/plugins/{PLUGIN_KEY}/install");
+            let resp = owner.post(&path).send().await?;
+            if resp.status.as_u16() == 200 {
+                return Err(ExecError::Other(format!("plugin `{PLUGIN_KEY}` was already installed before this run, so no install (and no plugin.installed entry) can be attributed to it; it is left installed (hint: remove it on the target, or it is a leftover of an interrupted run)")).into());
+            }
+            resp.expect_status(201)?;
+            cleanups.delete_later(&owner, format!("/api/plugins/{PLUGIN_KEY}"), format!("plugin {PLUGIN_KEY}"));
+            Ok(())
+        })
+        .await;
+    let removed = match installed {
+        Some(()) => {
+            flow.step("owner_removes_plugin", async {
+                let path = format!("/api/plugins/{PLUGIN_KEY}");
+                let resp = owner.delete(&path).send().await?;
+                resp.expect_status(204)?;
+                cleanups.disarm(&path);
+                Ok(())
+            })
+            .await
+        }
+        None => {
+            flow.skip(
+                "owner_removes_plugin",
+                "not run: step `audit::owner_installs_plugin` did not pass",
+            );
+            None
+        }
+    };
+
+    let user_rule = TargetRule::Exactly("user", me.clone());
+    let checks: [(&'static str, &'static str, Option<TargetRule>, &'static str); 7] = [
+        (
+            "auth_login_audited",
+            "auth.login",
+            Some(user_rule.clone()),
+            "owner_logs_in",
+        ),
+        (
+            "auth_refresh_audited",
+            "auth.refresh",
+            refresh_passed.then(|| TargetRule::UserOrSession(me.clone())),
+            "owner_refreshes_session",
+        ),
+        (
+            "auth_mfa_failed_audited",
+            "auth.mfa_failed",
+            mfa_failed.map(|_| user_rule.clone()),
+            "owner_wrong_mfa_code_refused",
+        ),
+        (
+            "invoice_created_audited",
+            "invoice.created",
+            invoice.clone().map(|id| TargetRule::Exactly("invoice", id)),
+            "owner_creates_invoice",
+        ),
+        (
+            "invoice_pdf_rendered_audited",
+            "invoice.pdf_rendered",
+            rendered
+                .and(invoice.clone())
+                .map(|id| TargetRule::Exactly("invoice", id)),
+            "owner_renders_invoice_pdf",
+        ),
+        (
+            "plugin_installed_audited",
+            "plugin.installed",
+            installed.map(|_| TargetRule::Exactly("plugin", PLUGIN_KEY.to_owned())),
+            "owner_installs_plugin",
+        ),
+        (
+            "plugin_removed_audited",
+            "plugin.removed",
+            removed.map(|_| TargetRule::Exactly("plugin", PLUGIN_KEY.to_owned())),
+            "owner_removes_plugin",
+        ),
+    ];
+    for (step, action, rule, after) in checks {
+        match rule {
+            Some(rule) => {
+                flow.step(step, async {
+                    find_entry(&owner, &me, action, since, &rule, lag).await?;
+                    Ok(())
+                })
+                .await;
+            }
+            None => flow.skip(step, format!("not run: step `audit::{after}` did not pass, so there is no `{action}` to look for")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_rules() {
+        let t = |k: &str, i: &str| AuditTarget {
+            kind: k.into(),
+            id: i.into(),
+        };
+        assert!(TargetRule::Exactly("invoice", "A".into()).matches(Some(&t("invoice", "a"))));
+        assert!(!TargetRule::Exactly("invoice", "a".into()).matches(Some(&t("user", "a"))));
+        assert!(!TargetRule::Exactly("invoice", "a".into()).matches(None));
+        assert!(TargetRule::UserOrSession("u".into()).matches(Some(&t("session", "f"))));
+        assert!(TargetRule::UserOrSession("u".into()).matches(Some(&t("user", "u"))));
+        assert!(!TargetRule::UserOrSession("u".into()).matches(Some(&t("user", "v"))));
+    }
+}

@@ -1,0 +1,304 @@
+//! Availability requests: the Manager asks the Crew and Member users, each answers
+//! as themselves, an outsider is refused, the counts add up, and a request past
+//! its `respond_by` refuses a late answer.
+//!
+//! The requests go with their event, which is guarded for deletion.
+
+use std::time::Duration;
+
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::catalogue::{FlowDef, StepDef};
+use crate::credentials::Role;
+use crate::flow::FlowRun;
+use crate::http::{ExecError, Session, StepError, ensure, ensure_eq};
+use crate::wait::{Backoff, Poll, poll_until, sleep_until_utc};
+
+use super::common::{create_event, session_as, smoke_event_body};
+use super::model::{AvailabilityCounts, AvailabilityRequest, format_time, parse_time};
+
+/// The availability flow's steps.
+pub static FLOW: FlowDef = FlowDef {
+    id: "availability",
+    description: "Availability requests: invite, respond as the invitees, refuse outsiders, count, close",
+    roles: &[Role::Manager, Role::Crew, Role::Member, Role::Accountant],
+    needs_owner_totp: false,
+    steps: &[
+        StepDef {
+            id: "setup_event",
+            description: "The Manager creates a smoke-tagged event to ask about",
+        },
+        StepDef {
+            id: "invitees_log_in",
+            description: "The Crew, Member and Accountant users log in (their user ids come from their own logins)",
+        },
+        StepDef {
+            id: "request_availability",
+            description: "The Manager asks Crew and Member: 201, status open, one pending response per invitee in order",
+        },
+        StepDef {
+            id: "crew_responds",
+            description: "The Crew user answers `available` as themselves: 200 and the answer is recorded",
+        },
+        StepDef {
+            id: "member_responds",
+            description: "The Member user answers `tentative` as themselves: 200 and the answer is recorded",
+        },
+        StepDef {
+            id: "non_invitee_refused",
+            description: "The Accountant, who was not invited, is refused with 403",
+        },
+        StepDef {
+            id: "counts_match",
+            description: "GET the request: counts per status and each invitee's answer match what was answered",
+        },
+        StepDef {
+            id: "closed_request_refuses_late_answer",
+            description: "Once respond_by has passed, an answer is refused with 409 request_closed",
+        },
+    ],
+};
+
+/// Seconds between creating the short request and its `respond_by`.
+const CLOSE_AFTER: Duration = Duration::from_secs(2);
+
+async fn respond(
+    session: &Session,
+    request_id: &str,
+    status: &str,
+) -> Result<crate::http::Response, ExecError> {
+    session
+        .post(&format!("/api/availability-requests/{request_id}/respond"))
+        .json(&json!({ "status": status, "note": "answered by the smoke suite" }))
+        .send()
+        .await
+}
+
+fn answer_of<'a>(req: &'a AvailabilityRequest, member: &str) -> Option<&'a str> {
+    req.responses
+        .iter()
+        .find(|r| r.member_id == member)
+        .map(|r| r.status.as_str())
+}
+
+/// Run the availability flow.
+pub async fn run(flow: &mut FlowRun) {
+    let setup = (|| {
+        Ok::<_, ExecError>((
+            (flow.user(Role::Manager)?, flow.session("manager")?),
+            (flow.user(Role::Crew)?, flow.session("crew")?),
+            (flow.user(Role::Member)?, flow.session("member")?),
+            (flow.user(Role::Accountant)?, flow.session("accountant")?),
+        ))
+    })();
+    let ((manager, m_session), (crew, c_session), (member, mb_session), (accountant, a_session)) =
+        match setup {
+            Ok(v) => v,
+            Err(e) => {
+                flow.step("setup_event", async { Err::<(), _>(StepError::from(e)) })
+                    .await;
+                return;
+            }
+        };
+    let run_id = flow.cx().run_id().to_owned();
+    let cleanups = flow.cleanups();
+
+    let event = flow
+        .step("setup_event", async {
+            let (session, _) = session_as(m_session, &manager, None).await?;
+            let (event, _) = create_event(
+                &session,
+                &cleanups,
+                &smoke_event_body(&run_id, &format!("Smoke availability {run_id}")),
+            )
+            .await?;
+            Ok((session, event))
+        })
+        .await;
+    let Some((manager_s, event)) = event else {
+        return;
+    };
+
+    let invitees = flow
+        .step("invitees_log_in", async {
+            let (crew_s, crew_t) = session_as(c_session, &crew, None).await?;
+            let (member_s, member_t) = session_as(mb_session, &member, None).await?;
+            let (acc_s, _) = session_as(a_session, &accountant, None).await?;
+            ensure_eq("role of the Crew login", "crew", crew_t.user.role.as_str())?;
+            ensure_eq(
+                "role of the Member login",
+                "member",
+                member_t.user.role.as_str(),
+            )?;
+            Ok((
+                (crew_s, crew_t.user.id),
+                (member_s, member_t.user.id),
+                acc_s,
+            ))
+        })
+        .await;
+    let Some(((crew_s, crew_id), (member_s, member_id), acc_s)) = invitees else {
+        return;
+    };
+    let create_path = format!("/api/events/{}/availability-requests", event.id);
+
+    let request = flow
+        .step("request_availability", async {
+            let respond_by = format_time(OffsetDateTime::now_utc() + time::Duration::hours(1));
+            let resp = manager_s
+                .post(&create_path)
+                .json(&json!({
+                    "member_ids": [crew_id, member_id],
+                    "message": "Smoke check: are you available?",
+                    "respond_by": respond_by,
+                    "tags": ["smoke", run_id],
+                    "smoke_run_id": run_id,
+                }))
+                .send()
+                .await?;
+            resp.expect_status(201)?;
+            let req: AvailabilityRequest = resp.json()?;
+            ensure_eq("status of a new request", "open", req.status.as_str())?;
+            ensure_eq("event_id", event.id.as_str(), req.event_id.as_str())?;
+            let order: Vec<&str> = req.responses.iter().map(|r| r.member_id.as_str()).collect();
+            ensure_eq(
+                "invitees in the order of member_ids",
+                vec![crew_id.as_str(), member_id.as_str()],
+                order,
+            )?;
+            ensure(
+                req.responses.iter().all(|r| r.status == "pending"),
+                "responses of a new request",
+                "all pending",
+                format!(
+                    "{:?}",
+                    req.responses.iter().map(|r| &r.status).collect::<Vec<_>>()
+                ),
+            )?;
+            ensure_eq(
+                "counts of a new request",
+                AvailabilityCounts {
+                    pending: 2,
+                    ..Default::default()
+                },
+                req.counts,
+            )?;
+            Ok(req)
+        })
+        .await;
+    let Some(request) = request else { return };
+    let req_path = format!("/api/availability-requests/{}", request.id);
+
+    flow.step("crew_responds", async {
+        let resp = respond(&crew_s, &request.id, "available").await?;
+        resp.expect_status(200)?;
+        let req: AvailabilityRequest = resp.json()?;
+        ensure_eq(
+            "the Crew user's recorded answer",
+            Some("available"),
+            answer_of(&req, &crew_id),
+        )?;
+        Ok(())
+    })
+    .await;
+
+    flow.step("member_responds", async {
+        let resp = respond(&member_s, &request.id, "tentative").await?;
+        resp.expect_status(200)?;
+        let req: AvailabilityRequest = resp.json()?;
+        ensure_eq(
+            "the Member user's recorded answer",
+            Some("tentative"),
+            answer_of(&req, &member_id),
+        )?;
+        Ok(())
+    })
+    .await;
+
+    flow.step("non_invitee_refused", async {
+        let resp = respond(&acc_s, &request.id, "available").await?;
+        resp.expect_error(403, "forbidden")?;
+        Ok(())
+    })
+    .await;
+
+    flow.step("counts_match", async {
+        let resp = manager_s.get(&req_path).send().await?;
+        resp.expect_status(200)?;
+        let req: AvailabilityRequest = resp.json()?;
+        ensure_eq(
+            "answer of the Crew user",
+            Some("available"),
+            answer_of(&req, &crew_id),
+        )?;
+        ensure_eq(
+            "answer of the Member user",
+            Some("tentative"),
+            answer_of(&req, &member_id),
+        )?;
+        let tally = |s: &str| req.responses.iter().filter(|r| r.status == s).count() as u64;
+        let from_responses = AvailabilityCounts {
+            pending: tally("pending"),
+            available: tally("available"),
+            unavailable: tally("unavailable"),
+            tentative: tally("tentative"),
+        };
+        ensure_eq(
+            "counts",
+            AvailabilityCounts {
+                pending: 0,
+                available: 1,
+                unavailable: 0,
+                tentative: 1,
+            },
+            req.counts,
+        )?;
+        ensure_eq(
+            "counts against the listed responses",
+            from_responses,
+            req.counts,
+        )?;
+        Ok(())
+    })
+    .await;
+
+    let deadline = flow.cx().wait_deadline;
+    flow.step("closed_request_refuses_late_answer", async {
+        let respond_by = OffsetDateTime::now_utc() + CLOSE_AFTER;
+        let resp = manager_s
+            .post(&create_path)
+            .json(&json!({
+                "member_ids": [crew_id],
+                "message": "Smoke check: closes in two seconds",
+                "respond_by": format_time(respond_by),
+                "tags": ["smoke", run_id],
+                "smoke_run_id": run_id,
+            }))
+            .send()
+            .await?;
+        resp.expect_status(201)?;
+        let short: AvailabilityRequest = resp.json()?;
+        let respond_by = parse_time("respond_by", &short.respond_by)?;
+        // Wait for the deadline by our clock, then for the target to agree it passed
+        // (its clock may lag ours a little).
+        sleep_until_utc(respond_by, Duration::from_millis(100)).await;
+        let path = format!("/api/availability-requests/{}", short.id);
+        poll_until(deadline, Backoff::default(), || async {
+            let resp = manager_s.get(&path).send().await?;
+            resp.expect_status(200)?;
+            let r: AvailabilityRequest = resp.json()?;
+            Ok::<_, StepError>(if r.status == "closed" {
+                Poll::Ready(())
+            } else {
+                Poll::Pending(format!("`{}`", r.status))
+            })
+        })
+        .await
+        .map_err(|e| e.into_step("request status after respond_by", "closed"))?;
+        let late = respond(&crew_s, &short.id, "available").await?;
+        late.expect_error(409, "request_closed")?;
+        Ok(())
+    })
+    .await;
+}

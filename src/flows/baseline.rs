@@ -1,0 +1,143 @@
+//! Baseline: "compare P95 latency and error budget against baseline" and
+//! "alerting policies active", read from CloudWatch.
+//!
+//! The first step plans the windows (aligned to the period; see
+//! [`crate::gates::stats`]) and reads every ALB series of the run in one
+//! `GetMetricData` call; the two verdict steps judge those numbers. Without CloudWatch
+//! settings for the environment every step is skipped with that reason, so the
+//! default embedded run stays fast and green without AWS.
+
+use std::sync::Arc;
+
+use crate::catalogue::{FlowDef, StepDef};
+use crate::flow::FlowRun;
+use crate::gates::cloudwatch::{self, AlbWindows};
+use crate::gates::settings::{CW_LOAD_BALANCER_VAR, GateSettings};
+use crate::gates::stats::{self, WindowError};
+use crate::http::{ExecError, StepError};
+
+use super::metrics::report_verdict;
+
+/// The baseline flow's steps.
+pub static FLOW: FlowDef = FlowDef {
+    id: "baseline",
+    description: "P95 latency and error budget since the deploy against CloudWatch baselines; alarms in place",
+    roles: &[],
+    needs_owner_totp: false,
+    steps: &[
+        StepDef {
+            id: "alb_metrics_read",
+            description: "The ALB's latency, request and 5xx series for the window since the deploy and its baselines are read in one GetMetricData call",
+        },
+        StepDef {
+            id: "p95_latency_vs_baseline",
+            description: "P95 TargetResponseTime since the deploy ≤ baseline × (1 + tolerance) + slack",
+        },
+        StepDef {
+            id: "error_budget_burn_rate",
+            description: "The 5xx error-budget burn rate since the deploy is below the fast-burn threshold (14.4×)",
+        },
+        StepDef {
+            id: "alarms_present",
+            description: "Enabled alarms exist for API latency, 5xx rate, queue failures and DB CPU",
+        },
+    ],
+};
+
+/// Reason for skipping when the environment has no CloudWatch settings.
+pub fn no_cloudwatch_reason() -> String {
+    format!(
+        "no CloudWatch configured for this environment (hint: set {CW_LOAD_BALANCER_VAR} or [environments.NAME.gates.cloudwatch])"
+    )
+}
+
+/// Run the baseline flow.
+pub async fn run(flow: &mut FlowRun) {
+    let gates: Arc<GateSettings> = flow.cx().gates.clone();
+    let Some(cw) = gates.cloudwatch.clone() else {
+        let reason = no_cloudwatch_reason();
+        for s in FLOW.steps {
+            flow.skip(s.id, reason.clone());
+        }
+        return;
+    };
+    let th = gates.thresholds.clone();
+    let client = cloudwatch::client(&cw).await;
+    let plan = stats::plan_windows(
+        gates.now(),
+        cw.deployed_at,
+        th.period_s,
+        th.max_window_s,
+        &th.baselines,
+    );
+    match plan {
+        Err(e @ WindowError::TooEarly { .. }) => {
+            let reason = format!("inconclusive: {e}");
+            flow.skip("alb_metrics_read", reason.clone());
+            report_verdict(
+                flow,
+                "p95_latency_vs_baseline",
+                Ok(crate::gates::Verdict::inconclusive(e.to_string())),
+                th.on_inconclusive,
+            )
+            .await;
+            report_verdict(
+                flow,
+                "error_budget_burn_rate",
+                Ok(crate::gates::Verdict::inconclusive(e.to_string())),
+                th.on_inconclusive,
+            )
+            .await;
+        }
+        Err(e) => {
+            flow.step("alb_metrics_read", async move {
+                Err::<(), _>(StepError::Exec(ExecError::Other(e.to_string())))
+            })
+            .await;
+        }
+        Ok(plan) => {
+            let read = flow
+                .step("alb_metrics_read", async {
+                    let series = cloudwatch::fetch_alb(&client, &cw, &plan)
+                        .await
+                        .map_err(|e| ExecError::Other(e.to_string()))?;
+                    let w: AlbWindows = cloudwatch::summarize(&plan, &series);
+                    tracing::info!(current = ?w.current, baselines = ?w.baselines, "ALB windows");
+                    Ok(w)
+                })
+                .await;
+            if let Some(w) = read {
+                report_verdict(
+                    flow,
+                    "p95_latency_vs_baseline",
+                    Ok(cloudwatch::p95_verdict(&w, &th)),
+                    th.on_inconclusive,
+                )
+                .await;
+                report_verdict(
+                    flow,
+                    "error_budget_burn_rate",
+                    Ok(cloudwatch::error_budget_verdict(&w, &th)),
+                    th.on_inconclusive,
+                )
+                .await;
+            }
+        }
+    }
+    if th.alarms.is_empty() {
+        flow.skip(
+            "alarms_present",
+            "the profile requires no alarms (gates.alarms is empty)",
+        );
+        return;
+    }
+    flow.step("alarms_present", async {
+        let alarms = cloudwatch::describe_alarms(&client, &cw)
+            .await
+            .map_err(|e| ExecError::Other(e.to_string()))?;
+        cloudwatch::alarms_verdict(&alarms, &th.alarms)
+            .into_step(th.on_inconclusive)
+            .map(|_| ())
+    })
+    .await;
+}

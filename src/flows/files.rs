@@ -1,0 +1,574 @@
+//! Files through signed URLs: register, upload without a bearer token, complete,
+//! scan, download the exact bytes, refuse tampered and expired URLs, never serve
+//! an infected file, delete.
+//!
+//! Every signature the flow sees is registered with the redactor before it is
+//! used, so no report can show one.
+
+use std::time::Duration;
+
+use serde_json::json;
+use time::OffsetDateTime;
+use url::Url;
+
+use crate::catalogue::{FlowDef, StepDef};
+use crate::credentials::Role;
+use crate::flow::{Cleanups, FlowRun};
+use crate::http::{ExecError, Session, StepError, ensure, ensure_eq};
+use crate::secrets::Redactor;
+use crate::wait::{Backoff, Poll, poll_until, sleep_until_utc};
+
+use super::common::{
+    check_smoke_tagging, download_url, guard_created, redact_signed_url_field, session_as,
+    sha256_hex,
+};
+use super::model::{FileMeta, UploadTicket, parse_time};
+
+/// The files flow's steps.
+pub static FLOW: FlowDef = FlowDef {
+    id: "files",
+    description: "Files: signed upload, scan, signed download, tampered and expired URLs, infected files, delete",
+    roles: &[Role::Member],
+    needs_owner_totp: false,
+    steps: &[
+        StepDef {
+            id: "request_upload_url",
+            description: "The Member registers the fixture file with its sha256: 201 with a signed PUT URL expiring within 15 minutes",
+        },
+        StepDef {
+            id: "upload_without_token",
+            description: "PUT the bytes to the signed URL without a bearer token: 200",
+        },
+        StepDef {
+            id: "complete_upload",
+            description: "Complete the upload: 202 with scan_status pending (or already clean)",
+        },
+        StepDef {
+            id: "scan_finishes_clean",
+            description: "The malware scan finishes `clean` within the wait deadline (polled with backoff)",
+        },
+        StepDef {
+            id: "download_url_ttl",
+            description: "The download URL is issued with expires_at in the future and at most 15 minutes ahead",
+        },
+        StepDef {
+            id: "download_matches_upload",
+            description: "The signed URL serves the exact bytes (same sha256) with Content-Disposition naming the file",
+        },
+        StepDef {
+            id: "tampered_signature_refused",
+            description: "The download URL with one byte of its signature changed is refused with 403",
+        },
+        StepDef {
+            id: "tampered_path_refused",
+            description: "The download URL with one byte of its path changed is refused with 403",
+        },
+        StepDef {
+            id: "tampered_expiry_refused",
+            description: "The download URL with its expiry changed is refused with 403",
+        },
+        StepDef {
+            id: "expired_url_refused",
+            description: "A download URL asked for with ttl_secs=1 is refused with 403 once it has expired",
+        },
+        StepDef {
+            id: "eicar_marked_infected",
+            description: "The EICAR test file uploads and its scan ends `infected`",
+        },
+        StepDef {
+            id: "infected_not_downloadable",
+            description: "A download URL for the infected file is refused with 409 file_infected",
+        },
+        StepDef {
+            id: "delete_file",
+            description: "DELETE the clean file: 204",
+        },
+        StepDef {
+            id: "deleted_file_is_gone",
+            description: "After the delete, GET the file answers 404",
+        },
+    ],
+};
+
+/// The fixture file.
+const FIXTURE_NAME: &str = "tech-rider.txt";
+const FIXTURE: &[u8] = include_bytes!("../../fixtures/files/tech-rider.txt");
+/// Longest lifetime the contract allows a signed URL.
+const MAX_TTL: Duration = Duration::from_secs(15 * 60);
+/// Clock skew tolerated when judging `expires_at`.
+const SKEW: Duration = Duration::from_secs(30);
+
+/// The EICAR anti-virus test string, assembled at run time (stored reversed) so
+/// no scanner flags the repository or the binary.
+pub fn eicar() -> Vec<u8> {
+    const REVERSED: &str = "*H+H$!ELIF-TSET-SURIVITNA-DRADNATS-RACIE$}7)CC7)^P(45XZP\\4[PA@%P!O5X";
+    REVERSED.bytes().rev().collect()
+}
+
+/// A signed URL with one change applied.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Tamper {
+    /// Flip one hex digit of `sig`.
+    Signature,
+    /// Change one character of the last path segment (the storage key).
+    Path,
+    /// Add one second to `expires`.
+    Expiry,
+}
+
+fn flip_char(c: char) -> char {
+    match c {
+        '0' => '1',
+        'a' => 'b',
+        'A' => 'B',
+        c if c.is_ascii_digit() => '0',
+        c if c.is_ascii_lowercase() => 'a',
+        c if c.is_ascii_uppercase() => 'A',
+        '-' => '_',
+        _ => 'x',
+    }
+}
+
+/// Apply `how` to a signed URL; `None` when the URL lacks the part to change.
+pub fn tamper(url: &str, how: Tamper) -> Option<String> {
+    let mut u = Url::parse(url).ok()?;
+    match how {
+        Tamper::Signature | Tamper::Expiry => {
+            let key = if how == Tamper::Signature {
+                "sig"
+            } else {
+                "expires"
+            };
+            let mut found = false;
+            let pairs: Vec<(String, String)> = u
+                .query_pairs()
+                .map(|(k, v)| {
+                    if k == key && !found {
+                        found = true;
+                        let v = if how == Tamper::Signature {
+                            let mut chars: Vec<char> = v.chars().collect();
+                            let last = chars.last_mut()?;
+                            *last = flip_char(*last);
+                            chars.into_iter().collect()
+                        } else {
+                            (v.parse::<i64>().ok()? + 1).to_string()
+                        };
+                        Some((k.into_owned(), v))
+                    } else {
+                        Some((k.into_owned(), v.into_owned()))
+                    }
+                })
+                .collect::<Option<_>>()?;
+            if !found {
+                return None;
+            }
+            u.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        Tamper::Path => {
+            let path = u.path().to_owned();
+            let (head, last) = path.rsplit_once('/')?;
+            let mut chars: Vec<char> = last.chars().collect();
+            let mid = chars.len() / 2;
+            let c = chars.get_mut(mid)?;
+            *c = flip_char(*c);
+            u.set_path(&format!("{head}/{}", chars.into_iter().collect::<String>()));
+        }
+    }
+    Some(u.to_string())
+}
+
+/// Register a file, guard it, upload its bytes and complete it; returns the file id.
+async fn upload(
+    session: &Session,
+    cleanups: &Cleanups,
+    redactor: &Redactor,
+    name: &str,
+    content_type: &str,
+    bytes: &[u8],
+    run_id: &str,
+) -> Result<(String, UploadTicket), StepError> {
+    let resp = session
+        .post("/api/files/uploads")
+        .json(&json!({
+            "filename": name,
+            "content_type": content_type,
+            "size_bytes": bytes.len(),
+            "sha256": sha256_hex(bytes),
+            "tags": ["smoke", run_id],
+            "smoke_run_id": run_id,
+        }))
+        .send()
+        .await?;
+    guard_created(cleanups, session, &resp, "/api/files", "file");
+    redact_signed_url_field(redactor, &resp.body, "upload_url");
+    resp.expect_status(201)?;
+    let ticket: UploadTicket = resp.json()?;
+    Ok((ticket.file_id.clone(), ticket))
+}
+
+/// PUT `bytes` to the ticket's URL without a bearer token, with the ticket's headers.
+async fn put_bytes(
+    session: &Session,
+    ticket: &UploadTicket,
+    bytes: &[u8],
+    content_type: &'static str,
+) -> Result<(), StepError> {
+    let mut req = session
+        .put(&ticket.upload_url)
+        .without_bearer()
+        .bytes(bytes.to_vec(), content_type);
+    for (k, v) in &ticket.headers {
+        if k.eq_ignore_ascii_case("content-type") {
+            ensure_eq(
+                "Content-Type the upload ticket asks for",
+                content_type,
+                v.as_str(),
+            )?;
+        } else if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_ok() {
+            // `Req::header` takes static names; a ticket names a handful at most.
+            let name: &'static str = Box::leak(k.to_ascii_lowercase().into_boxed_str());
+            req = req.header(name, v);
+        }
+    }
+    let resp = req.send().await?;
+    resp.expect_status(200)?;
+    Ok(())
+}
+
+async fn wait_scanned(
+    session: &Session,
+    file_id: &str,
+    deadline: Duration,
+) -> Result<FileMeta, StepError> {
+    let path = format!("/api/files/{file_id}");
+    poll_until(deadline, Backoff::default(), || async {
+        let resp = session.get(&path).send().await?;
+        resp.expect_status(200)?;
+        let f: FileMeta = resp.json()?;
+        Ok::<_, StepError>(if f.scan_status == "pending" {
+            Poll::Pending("`pending`".into())
+        } else {
+            Poll::Ready(f)
+        })
+    })
+    .await
+    .map_err(|e| {
+        e.into_step(
+            &format!("scan of file {file_id}"),
+            &format!("a final scan_status within {} ms", deadline.as_millis()),
+        )
+    })
+}
+
+async fn expect_refused(session: &Session, url: &str) -> Result<(), StepError> {
+    let resp = session.get(url).without_bearer().send().await?;
+    ensure_eq(
+        "status of the changed signed URL",
+        403,
+        resp.status.as_u16(),
+    )?;
+    Ok(())
+}
+
+/// Run the files flow.
+pub async fn run(flow: &mut FlowRun) {
+    let setup = (|| Ok::<_, ExecError>((flow.user(Role::Member)?, flow.session("member")?)))();
+    let (member, session) = match setup {
+        Ok(v) => v,
+        Err(e) => {
+            flow.step("request_upload_url", async {
+                Err::<(), _>(StepError::from(e))
+            })
+            .await;
+            return;
+        }
+    };
+    let run_id = flow.cx().run_id().to_owned();
+    let redactor = flow.cx().http.redactor.clone();
+    let deadline = flow.cx().wait_deadline;
+    let cleanups = flow.cleanups();
+
+    let registered = flow
+        .step("request_upload_url", async {
+            let (session, _) = session_as(session, &member, None).await?;
+            let (file_id, ticket) = upload(
+                &session,
+                &cleanups,
+                &redactor,
+                FIXTURE_NAME,
+                "text/plain",
+                FIXTURE,
+                &run_id,
+            )
+            .await?;
+            ensure_eq("method", "PUT", ticket.method.as_str())?;
+            let expires = parse_time("expires_at", &ticket.expires_at)?;
+            let now = OffsetDateTime::now_utc();
+            ensure(
+                expires > now && expires <= now + MAX_TTL + SKEW,
+                "upload URL expires_at",
+                "in the future, at most 15 minutes ahead",
+                ticket.expires_at.clone(),
+            )?;
+            Ok((session, file_id, ticket))
+        })
+        .await;
+    let Some((session, file_id, ticket)) = registered else {
+        return;
+    };
+    let file_path = format!("/api/files/{file_id}");
+
+    let uploaded = flow
+        .step(
+            "upload_without_token",
+            put_bytes(&session, &ticket, FIXTURE, "text/plain"),
+        )
+        .await;
+    if uploaded.is_none() {
+        return;
+    }
+
+    let completed = flow
+        .step("complete_upload", async {
+            let resp = session
+                .post(&format!("{file_path}/complete"))
+                .send()
+                .await?;
+            resp.expect_status(202)?;
+            let f: FileMeta = resp.json()?;
+            ensure(
+                matches!(f.scan_status.as_str(), "pending" | "clean"),
+                "scan_status after complete",
+                "pending (or clean)",
+                f.scan_status.clone(),
+            )?;
+            ensure_eq("sha256", sha256_hex(FIXTURE), f.sha256.clone())?;
+            check_smoke_tagging("file", &f.tags, f.smoke_run_id.as_deref(), &run_id)?;
+            Ok(())
+        })
+        .await;
+    if completed.is_none() {
+        return;
+    }
+
+    let clean = flow
+        .step("scan_finishes_clean", async {
+            let f = wait_scanned(&session, &file_id, deadline).await?;
+            ensure_eq(
+                "scan_status of the fixture file",
+                "clean",
+                f.scan_status.as_str(),
+            )?;
+            Ok(())
+        })
+        .await;
+
+    if clean.is_some() {
+        let link = flow
+            .step("download_url_ttl", async {
+                let (link, _) = download_url(&session, &redactor, &file_id, "").await?;
+                let expires = parse_time("expires_at", &link.expires_at)?;
+                let now = OffsetDateTime::now_utc();
+                ensure(
+                    expires > now,
+                    "download URL expires_at",
+                    "in the future",
+                    link.expires_at.clone(),
+                )?;
+                ensure(
+                    expires <= now + MAX_TTL + SKEW,
+                    "download URL expires_at (TTL)",
+                    "at most 15 minutes ahead",
+                    format!(
+                        "{} ({} s ahead)",
+                        link.expires_at,
+                        (expires - now).whole_seconds()
+                    ),
+                )?;
+                Ok(link)
+            })
+            .await;
+
+        match link {
+            Some(link) => {
+                flow.step("download_matches_upload", async {
+                    let resp = session.get(&link.url).without_bearer().send().await?;
+                    resp.expect_status(200)?;
+                    ensure_eq(
+                        "sha256 of the downloaded bytes",
+                        sha256_hex(FIXTURE),
+                        sha256_hex(&resp.body),
+                    )?;
+                    let cd = resp
+                        .header("content-disposition")
+                        .unwrap_or("(none)")
+                        .to_owned();
+                    ensure(
+                        cd.starts_with("attachment")
+                            && cd.contains(&format!("filename=\"{FIXTURE_NAME}\"")),
+                        "Content-Disposition",
+                        format!("attachment; filename=\"{FIXTURE_NAME}\""),
+                        cd,
+                    )?;
+                    Ok(())
+                })
+                .await;
+                for (id, how) in [
+                    ("tampered_signature_refused", Tamper::Signature),
+                    ("tampered_path_refused", Tamper::Path),
+                    ("tampered_expiry_refused", Tamper::Expiry),
+                ] {
+                    let url = link.url.clone();
+                    let session = session.clone();
+                    flow.step(id, async move {
+                        let changed = tamper(&url, how).ok_or_else(|| ExecError::Other(format!("the download URL has no {how:?} part to change (expected …/storage/{{key}}?expires=…&sig=…)")))?;
+                        expect_refused(&session, &changed).await
+                    })
+                    .await;
+                }
+            }
+            None => {
+                for id in [
+                    "download_matches_upload",
+                    "tampered_signature_refused",
+                    "tampered_path_refused",
+                    "tampered_expiry_refused",
+                ] {
+                    flow.skip(id, "not run: step `files::download_url_ttl` did not pass, so there is no download URL");
+                }
+            }
+        }
+
+        flow.step("expired_url_refused", async {
+            let (link, _) = download_url(&session, &redactor, &file_id, "ttl_secs=1").await?;
+            let expires = parse_time("expires_at", &link.expires_at)?;
+            let ahead = expires - OffsetDateTime::now_utc();
+            if ahead > time::Duration::seconds(60) {
+                return Err(ExecError::Other(format!(
+                    "the target ignored ttl_secs=1 (URL valid {} s more); an expired URL cannot be checked within the run (hint: ttl_secs is a reference-server extension of the contract)",
+                    ahead.whole_seconds()
+                ))
+                .into());
+            }
+            // The expiry is whole seconds: wait until it is strictly in the past.
+            sleep_until_utc(expires, Duration::from_millis(1100)).await;
+            let resp = session.get(&link.url).without_bearer().send().await?;
+            ensure_eq("status of an expired signed URL", 403, resp.status.as_u16())?;
+            Ok(())
+        })
+        .await;
+    } else {
+        for id in [
+            "download_url_ttl",
+            "download_matches_upload",
+            "tampered_signature_refused",
+            "tampered_path_refused",
+            "tampered_expiry_refused",
+            "expired_url_refused",
+        ] {
+            flow.skip(id, "not run: step `files::scan_finishes_clean` did not pass, so the file is not downloadable");
+        }
+    }
+
+    let cleanups = flow.cleanups();
+    let eicar_id = flow
+        .step("eicar_marked_infected", async {
+            let bytes = eicar();
+            let (id, ticket) = upload(
+                &session,
+                &cleanups,
+                &redactor,
+                "eicar-test.txt",
+                "text/plain",
+                &bytes,
+                &run_id,
+            )
+            .await?;
+            put_bytes(&session, &ticket, &bytes, "text/plain").await?;
+            let resp = session
+                .post(&format!("/api/files/{id}/complete"))
+                .send()
+                .await?;
+            resp.expect_status(202)?;
+            let f = wait_scanned(&session, &id, deadline).await?;
+            ensure_eq(
+                "scan_status of the EICAR test file",
+                "infected",
+                f.scan_status.as_str(),
+            )?;
+            Ok(id)
+        })
+        .await;
+
+    match eicar_id {
+        Some(id) => {
+            flow.step("infected_not_downloadable", async {
+                let resp = session
+                    .get(&format!("/api/files/{id}/download-url"))
+                    .send()
+                    .await?;
+                redact_signed_url_field(&redactor, &resp.body, "url");
+                resp.expect_error(409, "file_infected")?;
+                Ok(())
+            })
+            .await;
+        }
+        None => flow.skip(
+            "infected_not_downloadable",
+            "not run: step `files::eicar_marked_infected` did not pass",
+        ),
+    }
+
+    let cleanups = flow.cleanups();
+    let deleted = flow
+        .step("delete_file", async {
+            let resp = session.delete(&file_path).send().await?;
+            resp.expect_status(204)?;
+            cleanups.disarm(&file_path);
+            Ok(())
+        })
+        .await;
+    if deleted.is_none() {
+        return;
+    }
+    let cleanups = flow.cleanups();
+    flow.step("deleted_file_is_gone", async {
+        let resp = session.get(&file_path).send().await?;
+        if resp.status.as_u16() != 404 {
+            cleanups.delete_later(&session, file_path.clone(), format!("file {file_id}"));
+        }
+        resp.expect_status(404)?;
+        Ok(())
+    })
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const URL: &str = "http://127.0.0.1:9/storage/abcDEF123?expires=1700000000&sig=00ff";
+
+    #[test]
+    fn tampering_changes_exactly_one_part() {
+        assert_eq!(
+            tamper(URL, Tamper::Signature).unwrap(),
+            "http://127.0.0.1:9/storage/abcDEF123?expires=1700000000&sig=00fa"
+        );
+        assert_eq!(
+            tamper(URL, Tamper::Path).unwrap(),
+            "http://127.0.0.1:9/storage/abcDAF123?expires=1700000000&sig=00ff"
+        );
+        let e = tamper(URL, Tamper::Expiry).unwrap();
+        assert!(e.ends_with("expires=1700000001&sig=00ff"), "{e}");
+        assert!(tamper("http://x/storage/k", Tamper::Signature).is_none());
+    }
+
+    #[test]
+    fn eicar_is_the_standard_test_string() {
+        let e = eicar();
+        assert_eq!(e.len(), 68);
+        assert!(e.starts_with(b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR"));
+        assert!(e.ends_with(b"$H+H*"));
+    }
+}

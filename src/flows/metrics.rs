@@ -1,0 +1,184 @@
+//! Metrics: the Prometheus gates of the operations checklist ("queue depth and
+//! failed jobs reviewed", "Stripe webhook success rate", "analytics aggregation
+//! completed", "no spike in IP anomaly logs or auth failures").
+//!
+//! The first step scrapes `/metrics`, observes for the profile's
+//! `metrics_observe_ms` while the run's other flows work, and scrapes again; every
+//! gate after it judges the two scrapes (counters as deltas, resets handled) with
+//! the pure functions of [`crate::gates::prom`]. A malformed exposition makes that
+//! first step an error naming the line, and the gates are skipped naming it.
+
+use std::time::{Duration, Instant};
+
+use crate::catalogue::{FlowDef, StepDef};
+use crate::flow::FlowRun;
+use crate::gates::prom::{self, Snapshot};
+use crate::gates::{OnInconclusive, Verdict};
+use crate::http::{ExecError, Session, StepError};
+
+/// The metrics flow's steps.
+pub static FLOW: FlowDef = FlowDef {
+    id: "metrics",
+    description: "Prometheus metrics: queues, failed jobs, Stripe webhooks, analytics freshness, auth failures and IP anomalies",
+    roles: &[],
+    needs_owner_totp: false,
+    steps: &[
+        StepDef {
+            id: "metrics_scraped",
+            description: "/metrics answers twice (start and end of the observation) with a well-formed Prometheus exposition",
+        },
+        StepDef {
+            id: "queue_depth_within_limits",
+            description: "Every queue's depth is within the profile's limit",
+        },
+        StepDef {
+            id: "no_new_failed_jobs",
+            description: "jobs_failed_total did not increase in any queue during the run",
+        },
+        StepDef {
+            id: "stripe_webhook_success_ratio",
+            description: "Stripe webhook events during the run succeeded at least at the profile's ratio",
+        },
+        StepDef {
+            id: "analytics_aggregation_fresh",
+            description: "The analytics aggregation job succeeded within the profile's maximum age",
+        },
+        StepDef {
+            id: "auth_failures_not_spiking",
+            description: "Auth failures during the run stay within baseline × factor",
+        },
+        StepDef {
+            id: "ip_anomalies_not_spiking",
+            description: "IP anomaly events during the run stay within baseline × factor",
+        },
+    ],
+};
+
+/// Two scrapes and the time between them.
+#[derive(Clone, Debug)]
+pub struct Scrapes {
+    /// At the start.
+    pub start: Snapshot,
+    /// At the end.
+    pub end: Snapshot,
+    /// Minutes between them.
+    pub minutes: f64,
+}
+
+/// GET `/metrics` and parse it; malformed text is a could-not-check error.
+pub async fn scrape(session: &Session) -> Result<Snapshot, StepError> {
+    let resp = session.get("/metrics").send().await?;
+    resp.expect_status(200)?;
+    let text = String::from_utf8_lossy(&resp.body);
+    Snapshot::parse(&text).map_err(|e| {
+        StepError::Exec(ExecError::Other(format!(
+            "{e} (hint: the target's /metrics is broken; every metrics gate depends on it)"
+        )))
+    })
+}
+
+/// Wait `d` in short slices (no single long sleep).
+async fn observe(d: Duration) {
+    let deadline = Instant::now() + d;
+    while let Some(left) = deadline
+        .checked_duration_since(Instant::now())
+        .filter(|l| !l.is_zero())
+    {
+        tokio::time::sleep(left.min(Duration::from_millis(200))).await;
+    }
+}
+
+/// Report a gate verdict (or a could-not-check message) as step `id`.
+pub async fn report_verdict(
+    flow: &mut FlowRun,
+    id: &'static str,
+    verdict: Result<Verdict, String>,
+    on_inconclusive: OnInconclusive,
+) {
+    let result = match verdict {
+        Ok(v) => v.into_step(on_inconclusive),
+        Err(msg) => Err(StepError::Exec(ExecError::Other(msg))),
+    };
+    match result {
+        Ok(Some(reason)) => flow.skip(id, reason),
+        other => {
+            flow.step(id, async move { other.map(|_| ()) }).await;
+        }
+    }
+}
+
+/// Run the metrics flow.
+pub async fn run(flow: &mut FlowRun) {
+    let th = flow.cx().gates.thresholds.clone();
+    let session = match flow.session("metrics") {
+        Ok(s) => s,
+        Err(e) => {
+            flow.step("metrics_scraped", async {
+                Err::<(), _>(StepError::from(e))
+            })
+            .await;
+            return;
+        }
+    };
+    let observe_for = Duration::from_millis(th.metrics_observe_ms);
+    let Some(s) = flow
+        .step("metrics_scraped", async {
+            let started = Instant::now();
+            let start = scrape(&session).await?;
+            observe(observe_for).await;
+            let end = scrape(&session).await?;
+            Ok(Scrapes {
+                start,
+                end,
+                minutes: started.elapsed().as_secs_f64() / 60.0,
+            })
+        })
+        .await
+    else {
+        return;
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
+    let on = th.on_inconclusive;
+    report_verdict(
+        flow,
+        "queue_depth_within_limits",
+        prom::gate_queue_depth(&s.end, &th),
+        on,
+    )
+    .await;
+    report_verdict(
+        flow,
+        "no_new_failed_jobs",
+        prom::gate_jobs_failed(&s.start, &s.end),
+        on,
+    )
+    .await;
+    report_verdict(
+        flow,
+        "stripe_webhook_success_ratio",
+        prom::gate_stripe(&s.start, &s.end, th.stripe_success_ratio_min),
+        on,
+    )
+    .await;
+    report_verdict(
+        flow,
+        "analytics_aggregation_fresh",
+        prom::gate_analytics(&s.end, now, th.analytics_max_age_s),
+        on,
+    )
+    .await;
+    report_verdict(
+        flow,
+        "auth_failures_not_spiking",
+        prom::gate_auth_failures(&s.start, &s.end, s.minutes, &th),
+        on,
+    )
+    .await;
+    report_verdict(
+        flow,
+        "ip_anomalies_not_spiking",
+        prom::gate_ip_anomalies(&s.start, &s.end, s.minutes, &th),
+        on,
+    )
+    .await;
+}

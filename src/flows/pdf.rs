@@ -1,0 +1,120 @@
+//! Reading PDFs the target renders (setlist exports, invoices) with lopdf, bounded
+//! against decompression bombs, and finding expected text in order.
+
+use lopdf::{Document, LoadOptions};
+
+/// Largest size one stream may decompress to.
+pub const MAX_DECOMPRESSED: usize = 16 * 1024 * 1024;
+
+/// Most pages read.
+pub const MAX_PAGES: usize = 200;
+
+/// Parse `bytes` as a PDF and return the text of all its pages, whitespace
+/// collapsed to single spaces. The error says why it is not a readable PDF.
+pub fn pdf_text(bytes: &[u8]) -> Result<String, String> {
+    if !bytes.starts_with(b"%PDF-") {
+        let head: String = String::from_utf8_lossy(&bytes[..bytes.len().min(16)])
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
+        return Err(format!("does not start with %PDF- (starts {head:?})"));
+    }
+    let doc = Document::load_mem_with_options(
+        bytes,
+        LoadOptions::with_max_decompressed_size(MAX_DECOMPRESSED),
+    )
+    .map_err(|e| format!("lopdf cannot parse it: {e}"))?;
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    if pages.is_empty() {
+        return Err("it has no pages".into());
+    }
+    if pages.len() > MAX_PAGES {
+        return Err(format!(
+            "it has {} pages (more than {MAX_PAGES})",
+            pages.len()
+        ));
+    }
+    let text = doc
+        .extract_text_with_limit(&pages, MAX_DECOMPRESSED)
+        .map_err(|e| format!("its text cannot be extracted: {e}"))?;
+    Ok(normalise(&text))
+}
+
+/// Collapse runs of whitespace to one space.
+pub fn normalise(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Check that every needle occurs in `text`, in the given order; the error names
+/// the first needle missing (or out of order).
+pub fn find_in_order<'a>(
+    text: &str,
+    needles: impl IntoIterator<Item = &'a str>,
+) -> Result<(), String> {
+    let mut from = 0;
+    for needle in needles {
+        let n = normalise(needle);
+        match text[from..].find(&n) {
+            Some(at) => from += at + n.len(),
+            None if text.contains(&n) => {
+                return Err(format!("{needle:?} appears, but out of order"));
+            }
+            None => return Err(format!("{needle:?} is missing")),
+        }
+    }
+    Ok(())
+}
+
+/// Whether `text` holds `number` as a whole token (not inside a longer number).
+pub fn has_number(text: &str, number: &str) -> bool {
+    text.match_indices(number).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + number.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_digit()) && !after.is_some_and(|c| c.is_ascii_digit())
+    })
+}
+
+/// `m:ss` or `h:mm:ss`.
+pub fn hms(total: u64) -> String {
+    let (h, m, s) = (total / 3600, (total / 60) % 60, total % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_and_missing() {
+        let t = "Setlist 1. Opener 2. Hello, Goodbye 3. Ballad";
+        assert!(find_in_order(t, ["Opener", "Hello, Goodbye", "Ballad"]).is_ok());
+        assert!(
+            find_in_order(t, ["Ballad", "Opener"])
+                .unwrap_err()
+                .contains("out of order")
+        );
+        assert!(
+            find_in_order(t, ["Encore"])
+                .unwrap_err()
+                .contains("missing")
+        );
+    }
+
+    #[test]
+    fn numbers_are_whole_tokens() {
+        assert!(has_number("Total: 1399 s", "1399"));
+        assert!(!has_number("Total: 13990 s", "1399"));
+        assert_eq!(hms(1399), "23:19");
+        assert_eq!(hms(3725), "1:02:05");
+    }
+
+    #[test]
+    fn junk_is_not_a_pdf() {
+        assert!(pdf_text(b"<html>").unwrap_err().contains("%PDF-"));
+        assert!(pdf_text(b"%PDF-1.5\nrubbish").is_err());
+    }
+}

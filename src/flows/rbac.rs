@@ -1,0 +1,966 @@
+//! The RBAC matrix: every (role, protected operation) cell of the contract's access
+//! matrix, one testcase each, named so a red cell reads as a sentence
+//! (`rbac::crew_cannot_read_invoices`).
+//!
+//! The cells come from `fixtures/rbac-matrix.toml` (compiled in). Step ids must be
+//! `&'static str` in a [`FlowDef`], so the flow's definition is built from the matrix
+//! once, at first use, and its strings are leaked (a few kilobytes, once per process).
+//!
+//! The flow logs in as each of the five roles once, lets the Owner create the
+//! fixtures (a smoke event, a setlist under it, a file registered on it), then runs
+//! the cells top to bottom. Writes use smoke-tagged objects; every object a cell
+//! creates — including one a refused role managed to create — is registered for
+//! deletion by the Owner the moment its id is known. Refused deletes target a fresh
+//! "victim" object, so a role that wrongly succeeds breaks no other cell.
+//!
+//! Judging a cell: an unexpected 2xx where 403 was expected is a failure showing the
+//! status and a short excerpt of the body; a 5xx (or a 401: the role's session was
+//! not accepted) is an error — the cell could not be checked.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use reqwest::Method;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::catalogue::{FlowDef, StepDef};
+use crate::credentials::Role;
+use crate::flow::{Cleanups, FlowRun};
+use crate::http::{CheckFailure, ExecError, Response, Session, StepError};
+
+use super::common::{login_with_retry, smoke_event_body};
+
+const MATRIX_TOML: &str = include_str!("../../fixtures/rbac-matrix.toml");
+
+/// Plugin the matrix installs and removes (the Owner's cells). Another key than the
+/// audit flow's, so the two flows never race over one plugin.
+pub const PLUGIN_KEY: &str = "slack";
+
+/// Webhook URL of the endpoints the matrix creates: `.invalid` never resolves, so
+/// no delivery reaches anyone.
+pub const WEBHOOK_URL: &str = "https://smoke-rbac.invalid/stageos-webhook";
+
+/// One row of the matrix file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Operation {
+    /// Verb phrase, e.g. `read invoices`.
+    pub action: String,
+    /// What the flow sends, e.g. `GET /api/invoices?tag=smoke`.
+    pub request: String,
+    /// Expected status for the Owner.
+    pub owner: u16,
+    /// Expected status for the Manager.
+    pub manager: u16,
+    /// Expected status for a Member.
+    pub member: u16,
+    /// Expected status for Crew.
+    pub crew: u16,
+    /// Expected status for the Accountant.
+    pub accountant: u16,
+}
+
+impl Operation {
+    /// The status `role` must get.
+    pub fn expected(&self, role: Role) -> u16 {
+        match role {
+            Role::Owner => self.owner,
+            Role::Manager => self.manager,
+            Role::Member => self.member,
+            Role::Crew => self.crew,
+            Role::Accountant => self.accountant,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatrixFile {
+    operation: Vec<Operation>,
+}
+
+/// What a cell does, keyed by the matrix's `request`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpKind {
+    /// List smoke events.
+    ReadEvents,
+    /// Create an event.
+    CreateEvents,
+    /// PATCH the fixture event with its current ETag.
+    EditEvents,
+    /// Delete a victim event.
+    DeleteEvents,
+    /// GET the fixture setlist.
+    ReadSetlists,
+    /// Create a setlist under the fixture event.
+    CreateSetlists,
+    /// Replace the fixture setlist's items.
+    EditSetlists,
+    /// Lock the fixture setlist (the Owner unlocks it afterwards).
+    LockSetlists,
+    /// Unlock the fixture setlist (the Owner locks it before).
+    UnlockSetlists,
+    /// List smoke invoices.
+    ReadInvoices,
+    /// Probe invoice creation with an unknown event (nothing is created).
+    CreateInvoices,
+    /// GET the fixture file's metadata.
+    ReadFiles,
+    /// Register an upload on the fixture event.
+    UploadFiles,
+    /// List smoke webhook endpoints.
+    ReadWebhooks,
+    /// Create a webhook endpoint.
+    CreateWebhooks,
+    /// Delete a victim webhook endpoint.
+    DeleteWebhooks,
+    /// Read one audit entry.
+    ReadAuditLogs,
+    /// Install [`PLUGIN_KEY`].
+    InstallPlugins,
+    /// Remove [`PLUGIN_KEY`].
+    RemovePlugins,
+    /// List smoke users.
+    ListUsers,
+    /// Create a disposable user.
+    CreateUsers,
+    /// Delete a victim disposable user.
+    DeleteUsers,
+}
+
+/// The requests the flow knows how to send, as the matrix names them.
+pub const KINDS: &[(&str, OpKind)] = &[
+    ("GET /api/events?tag=smoke", OpKind::ReadEvents),
+    ("POST /api/events", OpKind::CreateEvents),
+    ("PATCH /api/events/{event}", OpKind::EditEvents),
+    ("DELETE /api/events/{victim_event}", OpKind::DeleteEvents),
+    ("GET /api/setlists/{setlist}", OpKind::ReadSetlists),
+    ("POST /api/events/{event}/setlists", OpKind::CreateSetlists),
+    ("PATCH /api/setlists/{setlist}", OpKind::EditSetlists),
+    ("POST /api/setlists/{setlist}/lock", OpKind::LockSetlists),
+    (
+        "POST /api/setlists/{setlist}/unlock",
+        OpKind::UnlockSetlists,
+    ),
+    ("GET /api/invoices?tag=smoke", OpKind::ReadInvoices),
+    ("POST /api/invoices", OpKind::CreateInvoices),
+    ("GET /api/files/{file}", OpKind::ReadFiles),
+    ("POST /api/files/uploads", OpKind::UploadFiles),
+    (
+        "GET /api/webhooks/endpoints?tag=smoke",
+        OpKind::ReadWebhooks,
+    ),
+    ("POST /api/webhooks/endpoints", OpKind::CreateWebhooks),
+    (
+        "DELETE /api/webhooks/endpoints/{victim_webhook}",
+        OpKind::DeleteWebhooks,
+    ),
+    ("GET /api/audit-logs?limit=1", OpKind::ReadAuditLogs),
+    ("POST /api/plugins/{plugin}/install", OpKind::InstallPlugins),
+    ("DELETE /api/plugins/{plugin}", OpKind::RemovePlugins),
+    ("GET /api/users?tag=smoke", OpKind::ListUsers),
+    ("POST /api/users", OpKind::CreateUsers),
+    ("DELETE /api/users/{victim_user}", OpKind::DeleteUsers),
+];
+
+/// One (role, operation) testcase.
+#[derive(Debug)]
+pub struct Cell {
+    /// Who.
+    pub role: Role,
+    /// What.
+    pub kind: OpKind,
+    /// Index into [`Matrix::operations`].
+    pub operation: usize,
+    /// Expected status.
+    pub expected: u16,
+    /// Step id, e.g. `crew_cannot_read_invoices`.
+    pub step: &'static str,
+    /// The sentence, e.g. `Crew cannot read invoices`.
+    pub sentence: &'static str,
+}
+
+/// The parsed matrix and the flow generated from it.
+#[derive(Debug)]
+pub struct Matrix {
+    /// Rows, in file order.
+    pub operations: Vec<Operation>,
+    /// Cells, in run order.
+    pub cells: Vec<Cell>,
+    /// The flow definition.
+    pub def: FlowDef,
+}
+
+fn title(role: Role) -> String {
+    let s = role.as_str();
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn snake(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// The id of the login step of `role`.
+pub fn login_step(role: Role) -> &'static str {
+    match role {
+        Role::Owner => "owner_logs_in",
+        Role::Manager => "manager_logs_in",
+        Role::Member => "member_logs_in",
+        Role::Crew => "crew_logs_in",
+        Role::Accountant => "accountant_logs_in",
+    }
+}
+
+const FIXTURES_STEP: &str = "owner_creates_fixtures";
+
+/// Parse `text` and build the cells and the flow definition; `Err` names what is wrong.
+pub fn build(text: &str) -> Result<Matrix, String> {
+    let file: MatrixFile =
+        toml::from_str(text).map_err(|e| format!("malformed RBAC matrix: {e}"))?;
+    let mut steps = Vec::new();
+    for role in Role::ALL {
+        steps.push(StepDef {
+            id: login_step(role),
+            description: leak(format!(
+                "The {} test user logs in (once: every cell of the role reuses this session)",
+                title(role)
+            )),
+        });
+    }
+    steps.push(StepDef { id: FIXTURES_STEP, description: "The Owner creates the smoke fixtures the cells work on: an event, a setlist under it, a file registered on it" });
+    let mut cells = Vec::new();
+    for (i, op) in file.operation.iter().enumerate() {
+        let kind = KINDS
+            .iter()
+            .find(|(r, _)| *r == op.request)
+            .map(|(_, k)| *k)
+            .ok_or_else(|| {
+                format!(
+                    "RBAC matrix operation `{}`: unknown request `{}` (known: {})",
+                    op.action,
+                    op.request,
+                    KINDS.iter().map(|(r, _)| *r).collect::<Vec<_>>().join(", ")
+                )
+            })?;
+        // Refused roles first, then the allowed ones (see the matrix file's header).
+        let mut roles: Vec<Role> = Role::ALL
+            .iter()
+            .copied()
+            .filter(|r| op.expected(*r) == 403)
+            .collect();
+        roles.extend(Role::ALL.iter().copied().filter(|r| op.expected(*r) != 403));
+        for role in roles {
+            let expected = op.expected(role);
+            if !(100..=599).contains(&expected) {
+                return Err(format!(
+                    "RBAC matrix operation `{}`: {role} has no valid status ({expected})",
+                    op.action
+                ));
+            }
+            let verb = if expected == 403 { "cannot" } else { "can" };
+            let sentence = leak(format!("{} {verb} {}", title(role), op.action));
+            let step = leak(format!("{}_{verb}_{}", role.as_str(), snake(&op.action)));
+            let note = if kind == OpKind::CreateInvoices && expected != 403 {
+                " (an unknown event, so nothing is created: the role check passes and validation refuses)"
+            } else {
+                ""
+            };
+            steps.push(StepDef {
+                id: step,
+                description: leak(format!(
+                    "{sentence}: {} answers {expected}{note}",
+                    op.request
+                )),
+            });
+            cells.push(Cell {
+                role,
+                kind,
+                operation: i,
+                expected,
+                step,
+                sentence,
+            });
+        }
+    }
+    let def = FlowDef {
+        id: "rbac",
+        description: "RBAC matrix: every role against every protected operation (fixtures/rbac-matrix.toml)",
+        roles: &Role::ALL,
+        needs_owner_totp: true,
+        steps: Box::leak(steps.into_boxed_slice()),
+    };
+    Ok(Matrix {
+        operations: file.operation,
+        cells,
+        def,
+    })
+}
+
+/// The matrix compiled into the binary.
+pub fn matrix() -> &'static Matrix {
+    static MATRIX: OnceLock<Matrix> = OnceLock::new();
+    // The file is compiled in and checked by this module's tests, so a broken edit
+    // fails the project's own tests and cannot fail at a user's site.
+    MATRIX.get_or_init(|| {
+        build(MATRIX_TOML).expect("fixtures/rbac-matrix.toml is valid (checked by tests)")
+    })
+}
+
+/// The flow definition generated from the matrix.
+pub fn flow() -> &'static FlowDef {
+    &matrix().def
+}
+
+/// The Owner's fixtures.
+#[derive(Clone, Debug)]
+struct Fixtures {
+    event: String,
+    setlist: String,
+    file: String,
+}
+
+/// What the cells share.
+struct Ctx {
+    owner: Session,
+    owner_domain: String,
+    run_id: String,
+    tags: Vec<String>,
+    cleanups: Cleanups,
+    fixtures: Option<Fixtures>,
+}
+
+impl Ctx {
+    fn tagged(&self, mut body: Value) -> Value {
+        if let Some(o) = body.as_object_mut() {
+            o.insert("tags".into(), json!(self.tags));
+            o.insert("smoke_run_id".into(), json!(self.run_id));
+        }
+        body
+    }
+
+    fn fixtures(&self) -> Result<&Fixtures, ExecError> {
+        self.fixtures.as_ref().ok_or_else(|| {
+            ExecError::Other(format!(
+                "no fixtures (step `rbac::{FIXTURES_STEP}` did not pass)"
+            ))
+        })
+    }
+
+    fn user_body(&self, what: &str) -> Value {
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let password = format!("Sm0ke-{}", uuid::Uuid::new_v4().simple());
+        self.tagged(json!({
+            "email": format!("smoke+{what}-{}@{}", &suffix[..12], self.owner_domain),
+            "role": "crew",
+            "password": password,
+        }))
+    }
+
+    /// Register the object a 2xx create answered with for deletion by the Owner.
+    fn guard(&self, resp: &Response, collection: &str, what: &str) {
+        if !resp.status.is_success() {
+            return;
+        }
+        let id = serde_json::from_slice::<Value>(&resp.body)
+            .ok()
+            .and_then(|v| {
+                v.get("id")
+                    .or_else(|| v.get("file_id"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+        if let Some(id) = id {
+            self.cleanups.delete_later(
+                &self.owner,
+                format!("{collection}/{id}"),
+                format!("{what} {id}"),
+            );
+        }
+    }
+
+    /// The Owner creates something a cell needs; its id.
+    async fn owner_create(
+        &self,
+        path: &str,
+        body: Value,
+        collection: &str,
+        what: &str,
+    ) -> Result<String, ExecError> {
+        let resp = self.owner.post(path).json(&body).send().await?;
+        self.guard(&resp, collection, what);
+        if resp.status.as_u16() != 201 {
+            return Err(ExecError::Other(format!(
+                "failed to prepare the cell: the Owner's POST {path} answered {} (body starts: {:?})",
+                resp.status.as_u16(),
+                resp.excerpt()
+            )));
+        }
+        let v: Value = resp.json()?;
+        v.get("id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                ExecError::Other(format!(
+                    "failed to prepare the cell: POST {path} answered no id"
+                ))
+            })
+    }
+
+    /// The Owner sets the fixture setlist's lock state (housekeeping around lock cells).
+    async fn owner_set_lock(&self, locked: bool) -> Result<(), ExecError> {
+        let f = self.fixtures()?;
+        let verb = if locked { "lock" } else { "unlock" };
+        let path = format!("/api/setlists/{}/{verb}", f.setlist);
+        let resp = self.owner.post(&path).send().await?;
+        if resp.status.as_u16() != 200 {
+            return Err(ExecError::Other(format!(
+                "failed to {verb} the fixture setlist as the Owner (housekeeping): POST {path} answered {}",
+                resp.status.as_u16()
+            )));
+        }
+        Ok(())
+    }
+
+    async fn owner_etag(&self, path: &str) -> Result<String, ExecError> {
+        let resp = self.owner.get(path).send().await?;
+        if resp.status.as_u16() != 200 {
+            return Err(ExecError::Other(format!(
+                "failed to read the fixture event as the Owner: GET {path} answered {}",
+                resp.status.as_u16()
+            )));
+        }
+        let v: Value = resp.json()?;
+        Ok(resp.header("etag").map(str::to_owned).unwrap_or_else(|| {
+            format!(
+                "\"{}\"",
+                v.get("version").and_then(Value::as_u64).unwrap_or(1)
+            )
+        }))
+    }
+}
+
+fn setlist_body() -> Value {
+    json!({ "name": "RBAC smoke setlist", "items": [{ "title": "Opener", "duration_s": 215 }, { "title": "Closer", "duration_s": 300 }] })
+}
+
+fn upload_body(event: &str) -> Value {
+    json!({
+        "filename": "rbac-smoke.txt",
+        "content_type": "text/plain",
+        "size_bytes": 5,
+        // SHA-256 of "smoke".
+        "sha256": "04d588cb41b8022d1233924f0fe8280d9e2bb92cdc81658eb102ef9c42fc9452",
+        "parent": { "type": "event", "id": event },
+    })
+}
+
+/// Send the cell's request as `session`; objects it creates are guarded.
+async fn send_cell(
+    cx: &Ctx,
+    kind: OpKind,
+    role: Role,
+    session: &Session,
+) -> Result<(Method, String, Response), StepError> {
+    let (method, path, resp) = match kind {
+        OpKind::ReadEvents => {
+            let p = "/api/events?tag=smoke".to_owned();
+            (Method::GET, p.clone(), session.get(&p).send().await?)
+        }
+        OpKind::CreateEvents => {
+            let p = "/api/events".to_owned();
+            let body = smoke_event_body(&cx.run_id, &format!("RBAC smoke event by {role}"));
+            let resp = session.post(&p).json(&body).send().await?;
+            cx.guard(&resp, "/api/events", "event");
+            (Method::POST, p, resp)
+        }
+        OpKind::EditEvents => {
+            let p = format!("/api/events/{}", cx.fixtures()?.event);
+            let etag = cx.owner_etag(&p).await?;
+            let resp = session
+                .patch(&p)
+                .header("if-match", &etag)
+                .json(&json!({ "notes": format!("edited by the {role} RBAC cell") }))
+                .send()
+                .await?;
+            (Method::PATCH, p, resp)
+        }
+        OpKind::DeleteEvents => {
+            let body = smoke_event_body(&cx.run_id, &format!("RBAC victim event for {role}"));
+            let id = cx
+                .owner_create("/api/events", body, "/api/events", "event")
+                .await?;
+            let p = format!("/api/events/{id}");
+            (Method::DELETE, p.clone(), session.delete(&p).send().await?)
+        }
+        OpKind::ReadSetlists => {
+            let p = format!("/api/setlists/{}", cx.fixtures()?.setlist);
+            (Method::GET, p.clone(), session.get(&p).send().await?)
+        }
+        OpKind::CreateSetlists => {
+            // Deleted with the fixture event (the contract deletes an event's setlists with it).
+            let p = format!("/api/events/{}/setlists", cx.fixtures()?.event);
+            (
+                Method::POST,
+                p.clone(),
+                session
+                    .post(&p)
+                    .json(&cx.tagged(setlist_body()))
+                    .send()
+                    .await?,
+            )
+        }
+        OpKind::EditSetlists => {
+            let p = format!("/api/setlists/{}", cx.fixtures()?.setlist);
+            let body =
+                json!({ "items": [{ "title": format!("Edited by {role}"), "duration_s": 200 }] });
+            (
+                Method::PATCH,
+                p.clone(),
+                session.patch(&p).json(&body).send().await?,
+            )
+        }
+        OpKind::LockSetlists => {
+            let p = format!("/api/setlists/{}/lock", cx.fixtures()?.setlist);
+            (Method::POST, p.clone(), session.post(&p).send().await?)
+        }
+        OpKind::UnlockSetlists => {
+            cx.owner_set_lock(true).await?;
+            let p = format!("/api/setlists/{}/unlock", cx.fixtures()?.setlist);
+            (Method::POST, p.clone(), session.post(&p).send().await?)
+        }
+        OpKind::ReadInvoices => {
+            let p = "/api/invoices?tag=smoke".to_owned();
+            (Method::GET, p.clone(), session.get(&p).send().await?)
+        }
+        OpKind::CreateInvoices => {
+            let p = "/api/invoices".to_owned();
+            let body = cx.tagged(json!({
+                "event_id": uuid::Uuid::new_v4().to_string(),
+                "currency": "EUR",
+                "lines": [{ "description": "RBAC probe", "quantity": 1, "unit_price_cents": 100, "tax_rate_bp": 1900 }],
+            }));
+            (
+                Method::POST,
+                p.clone(),
+                session.post(&p).json(&body).send().await?,
+            )
+        }
+        OpKind::ReadFiles => {
+            let p = format!("/api/files/{}", cx.fixtures()?.file);
+            (Method::GET, p.clone(), session.get(&p).send().await?)
+        }
+        OpKind::UploadFiles => {
+            let p = "/api/files/uploads".to_owned();
+            let resp = session
+                .post(&p)
+                .json(&cx.tagged(upload_body(&cx.fixtures()?.event)))
+                .send()
+                .await?;
+            cx.guard(&resp, "/api/files", "file");
+            (Method::POST, p, resp)
+        }
+        OpKind::ReadWebhooks => {
+            let p = "/api/webhooks/endpoints?tag=smoke".to_owned();
+            (Method::GET, p.clone(), session.get(&p).send().await?)
+        }
+        OpKind::CreateWebhooks => {
+            let p = "/api/webhooks/endpoints".to_owned();
+            let body = cx.tagged(json!({ "url": WEBHOOK_URL, "events": ["file.scanned"], "description": format!("RBAC smoke endpoint by {role}") }));
+            let resp = session.post(&p).json(&body).send().await?;
+            cx.guard(&resp, "/api/webhooks/endpoints", "webhook endpoint");
+            (Method::POST, p, resp)
+        }
+        OpKind::DeleteWebhooks => {
+            let body = cx.tagged(json!({ "url": WEBHOOK_URL, "events": ["file.scanned"], "description": format!("RBAC victim endpoint for {role}") }));
+            let id = cx
+                .owner_create(
+                    "/api/webhooks/endpoints",
+                    body,
+                    "/api/webhooks/endpoints",
+                    "webhook endpoint",
+                )
+                .await?;
+            let p = format!("/api/webhooks/endpoints/{id}");
+            (Method::DELETE, p.clone(), session.delete(&p).send().await?)
+        }
+        OpKind::ReadAuditLogs => {
+            let p = "/api/audit-logs?limit=1".to_owned();
+            (Method::GET, p.clone(), session.get(&p).send().await?)
+        }
+        OpKind::InstallPlugins => {
+            let p = format!("/api/plugins/{PLUGIN_KEY}/install");
+            (Method::POST, p.clone(), session.post(&p).send().await?)
+        }
+        OpKind::RemovePlugins => {
+            let p = format!("/api/plugins/{PLUGIN_KEY}");
+            (Method::DELETE, p.clone(), session.delete(&p).send().await?)
+        }
+        OpKind::ListUsers => {
+            let p = "/api/users?tag=smoke".to_owned();
+            (Method::GET, p.clone(), session.get(&p).send().await?)
+        }
+        OpKind::CreateUsers => {
+            let p = "/api/users".to_owned();
+            let resp = session.post(&p).json(&cx.user_body("rbac")).send().await?;
+            cx.guard(&resp, "/api/users", "disposable user");
+            (Method::POST, p, resp)
+        }
+        OpKind::DeleteUsers => {
+            let id = cx
+                .owner_create(
+                    "/api/users",
+                    cx.user_body("rbac-victim"),
+                    "/api/users",
+                    "disposable user",
+                )
+                .await?;
+            let p = format!("/api/users/{id}");
+            (Method::DELETE, p.clone(), session.delete(&p).send().await?)
+        }
+    };
+    Ok((method, path, resp))
+}
+
+/// Judge a cell's response: `Ok` when it matches the matrix.
+pub fn judge(
+    sentence: &str,
+    method: &Method,
+    path: &str,
+    expected: u16,
+    resp: &Response,
+) -> Result<(), StepError> {
+    let status = resp.status.as_u16();
+    let code = resp
+        .error_code()
+        .map(|c| format!(" {c}"))
+        .unwrap_or_default();
+    if resp.status.is_server_error() {
+        return Err(ExecError::Other(format!("could not check that {sentence}: {method} {path} answered {status}{code} (a server error); body starts: {:?}", resp.excerpt())).into());
+    }
+    if status == 401 {
+        return Err(ExecError::Other(format!("could not check that {sentence}: {method} {path} answered 401{code}: the session was not accepted (hint: the role's login or token is broken, see the login step)")).into());
+    }
+    let ok = if (200..300).contains(&expected) {
+        resp.status.is_success()
+    } else {
+        status == expected
+    };
+    if ok {
+        return Ok(());
+    }
+    let actual = if expected == 403 && resp.status.is_success() {
+        format!(
+            "{status} (the request was allowed); body starts: {:?}",
+            resp.excerpt()
+        )
+    } else {
+        format!("{status}{code}; body starts: {:?}", resp.excerpt())
+    };
+    let expected_text = match expected {
+        403 => "403 forbidden".to_owned(),
+        e if (200..300).contains(&e) => format!("{e} (any 2xx: the role is allowed)"),
+        e => e.to_string(),
+    };
+    Err(CheckFailure {
+        what: format!("{sentence}: {method} {path}"),
+        expected: expected_text,
+        actual,
+    }
+    .into())
+}
+
+/// Plugin bookkeeping across the install and remove cells.
+#[derive(Debug, Default)]
+struct PluginState {
+    /// Some role's install answered 2xx in this run.
+    installed_by_run: bool,
+    /// The Owner's install answered 200 although nothing in this run installed it:
+    /// it was installed before the run and must not be removed.
+    preinstalled: bool,
+}
+
+async fn run_cell(
+    cx: &Ctx,
+    cell: &Cell,
+    session: &Session,
+    plugin: &mut PluginState,
+) -> Result<(), StepError> {
+    let (method, path, resp) = send_cell(cx, cell.kind, cell.role, session).await?;
+    match cell.kind {
+        OpKind::InstallPlugins if resp.status.is_success() => {
+            if resp.status.as_u16() == 200 && !plugin.installed_by_run {
+                plugin.preinstalled = true;
+            } else {
+                plugin.installed_by_run = true;
+                cx.cleanups.delete_later(
+                    &cx.owner,
+                    format!("/api/plugins/{PLUGIN_KEY}"),
+                    format!("plugin {PLUGIN_KEY}"),
+                );
+            }
+        }
+        OpKind::RemovePlugins if resp.status.is_success() => {
+            cx.cleanups.disarm(&format!("/api/plugins/{PLUGIN_KEY}"))
+        }
+        OpKind::DeleteEvents | OpKind::DeleteWebhooks | OpKind::DeleteUsers
+            if resp.status.is_success() =>
+        {
+            cx.cleanups.disarm(&path)
+        }
+        _ => {}
+    }
+    let verdict = judge(cell.sentence, &method, &path, cell.expected, &resp);
+    // Whatever the verdict, leave the fixture setlist unlocked for the next cell.
+    if matches!(cell.kind, OpKind::LockSetlists | OpKind::UnlockSetlists) {
+        cx.owner_set_lock(false).await?;
+    }
+    verdict
+}
+
+async fn create_fixtures(cx: &Ctx) -> Result<Fixtures, StepError> {
+    let event = cx
+        .owner_create(
+            "/api/events",
+            smoke_event_body(&cx.run_id, "RBAC smoke fixture event"),
+            "/api/events",
+            "event",
+        )
+        .await?;
+    let setlist = cx
+        .owner_create(
+            &format!("/api/events/{event}/setlists"),
+            cx.tagged(setlist_body()),
+            "/api/setlists",
+            "setlist",
+        )
+        .await?;
+    // The setlist goes with its event; no separate delete (the contract has none).
+    cx.cleanups.disarm(&format!("/api/setlists/{setlist}"));
+    let resp = cx
+        .owner
+        .post("/api/files/uploads")
+        .json(&cx.tagged(upload_body(&event)))
+        .send()
+        .await?;
+    cx.guard(&resp, "/api/files", "file");
+    resp.expect_status(201)?;
+    let v: Value = resp.json()?;
+    let file = v
+        .get("file_id")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| ExecError::Other("POST /api/files/uploads answered no file_id".into()))?;
+    Ok(Fixtures {
+        event,
+        setlist,
+        file,
+    })
+}
+
+/// Run the RBAC matrix.
+pub async fn run(flow: &mut FlowRun) {
+    let m = matrix();
+    let seed = flow
+        .cx()
+        .credentials
+        .owner_totp_secret()
+        .map(|s| s.expose_secret().to_owned());
+    let mut sessions: BTreeMap<Role, Session> = BTreeMap::new();
+    let mut owner_email = String::new();
+    for role in Role::ALL {
+        let prepared = (|| Ok::<_, ExecError>((flow.user(role)?, flow.session(role.as_str())?)))();
+        let seed = if role == Role::Owner {
+            seed.clone()
+        } else {
+            None
+        };
+        let logged_in = flow
+            .step(login_step(role), async {
+                let (user, mut session) = prepared?;
+                if role == Role::Owner && seed.is_none() {
+                    return Err(ExecError::Other(
+                        "no TOTP seed for the Owner (hint: set STAGEOS_OWNER_TOTP_SECRET)".into(),
+                    )
+                    .into());
+                }
+                let tokens = login_with_retry(&mut session, &user, seed.as_deref()).await?;
+                crate::http::ensure_eq(
+                    format!("role of the {role} login"),
+                    role.as_str(),
+                    tokens.user.role.as_str(),
+                )?;
+                Ok((session, user.email))
+            })
+            .await;
+        if let Some((session, email)) = logged_in {
+            if role == Role::Owner {
+                owner_email = email;
+            }
+            sessions.insert(role, session);
+        }
+    }
+
+    let Some(owner) = sessions.get(&Role::Owner).cloned() else {
+        for cell in &m.cells {
+            flow.skip(cell.step, "not run: the Owner could not log in (step `rbac::owner_logs_in`), and every cell needs the Owner's fixtures or housekeeping");
+        }
+        flow.skip(
+            FIXTURES_STEP,
+            "not run: the Owner could not log in (step `rbac::owner_logs_in`)",
+        );
+        return;
+    };
+    let mut cx = Ctx {
+        owner,
+        owner_domain: owner_email
+            .split_once('@')
+            .map(|(_, d)| d.to_owned())
+            .unwrap_or_else(|| "stageos.test".into()),
+        run_id: flow.cx().run_id().to_owned(),
+        tags: flow.smoke_tags(),
+        cleanups: flow.cleanups(),
+        fixtures: None,
+    };
+    cx.fixtures = flow.step(FIXTURES_STEP, create_fixtures(&cx)).await;
+
+    let mut plugin = PluginState::default();
+    for cell in &m.cells {
+        let Some(session) = sessions.get(&cell.role) else {
+            flow.skip(
+                cell.step,
+                format!(
+                    "not run: the {} could not log in (step `rbac::{}`)",
+                    title(cell.role),
+                    login_step(cell.role)
+                ),
+            );
+            continue;
+        };
+        let needs_fixtures = matches!(
+            cell.kind,
+            OpKind::EditEvents
+                | OpKind::ReadSetlists
+                | OpKind::CreateSetlists
+                | OpKind::EditSetlists
+                | OpKind::LockSetlists
+                | OpKind::UnlockSetlists
+                | OpKind::ReadFiles
+                | OpKind::UploadFiles
+        );
+        if needs_fixtures && cx.fixtures.is_none() {
+            flow.skip(
+                cell.step,
+                format!("not run: no fixtures (step `rbac::{FIXTURES_STEP}` did not pass)"),
+            );
+            continue;
+        }
+        if cell.kind == OpKind::RemovePlugins && plugin.preinstalled {
+            flow.skip(cell.step, format!("not run: plugin `{PLUGIN_KEY}` was installed before this run; the matrix never removes what it did not install"));
+            continue;
+        }
+        flow.step(cell.step, run_cell(&cx, cell, session, &mut plugin))
+            .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiled_matrix_builds_and_covers_every_request() {
+        let m = build(MATRIX_TOML).expect("valid matrix");
+        for (request, _) in KINDS {
+            assert!(
+                m.operations.iter().any(|o| o.request == *request),
+                "no matrix row sends {request}"
+            );
+        }
+        assert_eq!(m.cells.len(), m.operations.len() * 5);
+        let mut ids: Vec<_> = m.def.steps.iter().map(|s| s.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), m.def.steps.len(), "duplicate step ids");
+    }
+
+    #[test]
+    fn cells_read_as_sentences() {
+        let m = matrix();
+        let crew = m
+            .cells
+            .iter()
+            .find(|c| c.step == "crew_cannot_read_invoices")
+            .expect("cell exists");
+        assert_eq!(crew.sentence, "Crew cannot read invoices");
+        assert_eq!(crew.expected, 403);
+        assert!(
+            m.cells
+                .iter()
+                .any(|c| c.step == "owner_can_read_audit_logs")
+        );
+        assert!(
+            m.cells
+                .iter()
+                .any(|c| c.step == "crew_cannot_lock_setlists")
+        );
+    }
+
+    #[test]
+    fn matrix_follows_the_contract_for_owner_only_resources() {
+        let m = matrix();
+        for op in &m.operations {
+            if ["webhooks", "audit logs", "plugins", "users"]
+                .iter()
+                .any(|w| op.action.ends_with(w))
+            {
+                for role in [Role::Manager, Role::Member, Role::Crew, Role::Accountant] {
+                    assert_eq!(
+                        op.expected(role),
+                        403,
+                        "{role} must be refused: {}",
+                        op.action
+                    );
+                }
+                assert_ne!(
+                    op.expected(Role::Owner),
+                    403,
+                    "owner must be allowed: {}",
+                    op.action
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn refused_roles_run_first_within_an_operation() {
+        let m = matrix();
+        let remove: Vec<_> = m
+            .cells
+            .iter()
+            .filter(|c| c.kind == OpKind::RemovePlugins)
+            .collect();
+        assert_eq!(remove.last().map(|c| c.role), Some(Role::Owner));
+    }
+
+    #[test]
+    fn unknown_request_is_refused_with_the_known_ones() {
+        let err = build("[[operation]]\naction = \"x\"\nrequest = \"GET /nope\"\nowner = 200\nmanager = 200\nmember = 200\ncrew = 200\naccountant = 200\n").unwrap_err();
+        assert!(
+            err.contains("GET /nope") && err.contains("GET /api/events?tag=smoke"),
+            "{err}"
+        );
+    }
+}

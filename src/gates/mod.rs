@@ -1,0 +1,24 @@
+//! Verification gates: numbers from the deployment, thresholds from the profile,
+//! a verdict that shows both.
+//!
+//! - [`health`]: `/api/health` status, dependency checks, migrations, release.
+//! - [`prom`]: Prometheus `/metrics` gates over two scrapes.
+//! - [`cloudwatch`]: the ALB series and alarms in CloudWatch.
+//! - [`stats`]: the statistics (pure functions, documented there).
+//! - [`history`]: the suite's own step latency against its history file.
+//! - [`settings`]: thresholds per profile, deployment facts per environment.
+//! - [`verdict`]: pass / warn / fail / inconclusive and how each is reported.
+//!
+//! The flows that run these gates are `health`, `metrics` and `baseline` in
+//! [`crate::flows`]; the canary in [`crate::canary`].
+
+pub mod cloudwatch;
+pub mod health;
+pub mod history;
+pub mod prom;
+pub mod settings;
+pub mod stats;
+pub mod verdict;
+
+pub use settings::{GateSettings, Thresholds};
+pub use verdict::{OnInconclusive, Verdict};

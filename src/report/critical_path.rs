@@ -1,0 +1,155 @@
+//! The run's critical path: the longest chain of work that had to happen one
+//! thing after another, and so the shortest wall time any scheduler could reach.
+//!
+//! Model (first cut): flows are independent of each other and run concurrently;
+//! inside a flow every step depends on the one before it. A flow's chain is
+//! therefore the sum of its steps' durations (skipped steps count 0 ms; time the
+//! flow spent between steps, e.g. waiting for a concurrency slot, is not work and
+//! is left out). The critical path is the longest flow's chain, and
+//! `wall ÷ critical path` measures the suite's own overhead (1.0 = perfect).
+//!
+//! Shared work (one login per role reused by several flows) is not yet modelled as
+//! a dependency between flows; when it is, only this module changes.
+
+use crate::outcome::RunReport;
+
+/// The critical path: `flow::step` names in order, and its length in milliseconds.
+/// A report without steps has an empty path of 0 ms.
+pub fn critical_path(report: &RunReport) -> (Vec<String>, f64) {
+    let mut flows: Vec<(&str, Vec<String>, f64)> = Vec::new();
+    for s in &report.steps {
+        let i = match flows.iter().position(|(f, _, _)| *f == s.flow) {
+            Some(i) => i,
+            None => {
+                flows.push((s.flow.as_str(), Vec::new(), 0.0));
+                flows.len() - 1
+            }
+        };
+        let d = if s.duration_ms.is_finite() {
+            s.duration_ms.max(0.0)
+        } else {
+            0.0
+        };
+        flows[i].1.push(s.full_name());
+        flows[i].2 += d;
+    }
+    // Longest chain; the first flow in catalogue order wins a tie.
+    let mut best: Option<(Vec<String>, f64)> = None;
+    for (_, steps, ms) in flows {
+        if best.as_ref().is_none_or(|(_, b)| ms > *b) {
+            best = Some((steps, ms));
+        }
+    }
+    best.unwrap_or_default()
+}
+
+/// `wall ÷ critical path`, or `None` when the critical path is empty (0 ms).
+pub fn wall_over_critical(wall_ms: f64, critical_ms: f64) -> Option<f64> {
+    (critical_ms > 0.0 && wall_ms.is_finite()).then(|| wall_ms / critical_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{StepOutcome, StepResult};
+
+    fn step(flow: &str, name: &str, start: f64, ms: f64, outcome: StepOutcome) -> StepResult {
+        StepResult {
+            flow: flow.into(),
+            step: name.into(),
+            description: String::new(),
+            outcome,
+            start_ms: start,
+            duration_ms: ms,
+            requests: vec![],
+            retries: vec![],
+        }
+    }
+
+    fn report(steps: Vec<StepResult>, wall_ms: f64) -> RunReport {
+        RunReport {
+            run_id: "r".into(),
+            target: "embedded".into(),
+            profile: "p".into(),
+            started_at: String::new(),
+            wall_ms,
+            steps,
+            run_error: None,
+            cleanups: vec![],
+            interrupted: false,
+        }
+    }
+
+    #[test]
+    fn longest_flow_chain_is_the_critical_path() {
+        let r = report(
+            vec![
+                step("auth", "login", 0.0, 10.0, StepOutcome::Passed),
+                step("auth", "me", 10.0, 5.0, StepOutcome::Passed),
+                step("files", "upload", 0.0, 30.0, StepOutcome::Passed),
+                step("files", "download", 30.0, 12.5, StepOutcome::Passed),
+                step("health", "ok", 0.0, 2.0, StepOutcome::Passed),
+            ],
+            50.0,
+        );
+        let (steps, ms) = critical_path(&r);
+        assert_eq!(steps, vec!["files::upload", "files::download"]);
+        assert!((ms - 42.5).abs() < 1e-9, "{ms}");
+        let ratio = wall_over_critical(r.wall_ms, ms).unwrap();
+        assert!((ratio - 50.0 / 42.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn skipped_steps_are_on_the_chain_but_cost_nothing_and_gaps_are_not_work() {
+        let r = report(
+            vec![
+                step("a", "one", 0.0, 10.0, StepOutcome::Passed),
+                // 100 ms gap before this step: waiting, not work.
+                step(
+                    "a",
+                    "two",
+                    110.0,
+                    10.0,
+                    StepOutcome::Failed {
+                        message: "m".into(),
+                        expected: "e".into(),
+                        actual: "x".into(),
+                    },
+                ),
+                step(
+                    "a",
+                    "three",
+                    120.0,
+                    0.0,
+                    StepOutcome::Skipped { reason: "r".into() },
+                ),
+                step("b", "only", 0.0, 19.0, StepOutcome::Passed),
+            ],
+            130.0,
+        );
+        let (steps, ms) = critical_path(&r);
+        assert_eq!(steps, vec!["a::one", "a::two", "a::three"]);
+        assert!((ms - 20.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn ties_go_to_the_first_flow_and_bad_numbers_count_zero() {
+        let r = report(
+            vec![
+                step("x", "s", 0.0, 5.0, StepOutcome::Passed),
+                step("y", "s", 0.0, 5.0, StepOutcome::Passed),
+                step("y", "t", 5.0, f64::NAN, StepOutcome::Passed),
+                step("y", "u", 5.0, -3.0, StepOutcome::Passed),
+            ],
+            10.0,
+        );
+        assert_eq!(critical_path(&r), (vec!["x::s".to_owned()], 5.0));
+    }
+
+    #[test]
+    fn empty_report_has_an_empty_path_and_no_ratio() {
+        let r = report(vec![], 12.0);
+        assert_eq!(critical_path(&r), (Vec::<String>::new(), 0.0));
+        assert_eq!(wall_over_critical(12.0, 0.0), None);
+    }
+}

@@ -1,0 +1,173 @@
+//! Hostile and broken targets: each case lands as an `<error>` naming the cause in
+//! the step that met it, the run exits 3 ("could not check"), never hangs past its
+//! deadlines, and still writes a JUnit file that consumers parse.
+//!
+//! The hostile server is a raw TCP listener on loopback that answers `/api/health`
+//! sanely (so the run gets past its reachability check) and everything else with
+//! the misbehaviour under test.
+
+mod common;
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use common::*;
+
+#[derive(Clone, Copy, Debug)]
+enum Hostile {
+    NeverAnswers,
+    OneBytePerSecond,
+    HtmlErrorPage,
+    TruncatedJson,
+    HugeBody,
+    HugeChunkedBody,
+    RedirectLoop,
+    Unavailable,
+}
+
+const HEALTH: &str = r#"{"status":"ok","version":"v1.0.0-20261125","commit":"abc","checks":{"database":{"status":"ok","latency_ms":1},"queue":{"status":"ok","latency_ms":1},"storage":{"status":"ok","latency_ms":1}},"migrations":{"status":"in_sync","pending":0}}"#;
+
+async fn read_head(sock: &mut TcpStream) -> Option<String> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = sock.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+async fn respond(mut sock: TcpStream, mode: Hostile) {
+    let Some(head) = read_head(&mut sock).await else { return };
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    if path == "/api/health" {
+        let resp = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{HEALTH}", HEALTH.len());
+        let _ = sock.write_all(resp.as_bytes()).await;
+        return;
+    }
+    let simple = |status: &str, ct: &str, extra: &str, body: &str| {
+        format!("HTTP/1.1 {status}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}", body.len())
+    };
+    match mode {
+        Hostile::NeverAnswers => {
+            // Hold the connection open, say nothing; bounded so the test cannot leak forever.
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+        Hostile::OneBytePerSecond => {
+            let body = r#"{"access_token":"x","token_type":"Bearer","expires_in":900,"user":{}}"#;
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len());
+            if sock.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            for b in body.bytes() {
+                tick.tick().await;
+                if sock.write_all(&[b]).await.is_err() {
+                    return;
+                }
+            }
+        }
+        Hostile::HtmlErrorPage => {
+            let _ = sock.write_all(simple("200 OK", "text/html", "", "<html><body><h1>Oops</h1>Something went wrong</body></html>").as_bytes()).await;
+        }
+        Hostile::TruncatedJson => {
+            let _ = sock.write_all(simple("200 OK", "application/json", "", r#"{"access_token": "abc", "user": {"id": "#).as_bytes()).await;
+        }
+        Hostile::HugeBody | Hostile::HugeChunkedBody => {
+            let head = if matches!(mode, Hostile::HugeBody) {
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1073741824\r\n\r\n".to_owned()
+            } else {
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_owned()
+            };
+            if sock.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            let zeros = vec![b' '; 64 * 1024];
+            // At most 1 GiB; the client is expected to hang up long before.
+            for _ in 0..16_384 {
+                let ok = if matches!(mode, Hostile::HugeBody) {
+                    sock.write_all(&zeros).await.is_ok()
+                } else {
+                    sock.write_all(format!("{:x}\r\n", zeros.len()).as_bytes()).await.is_ok() && sock.write_all(&zeros).await.is_ok() && sock.write_all(b"\r\n").await.is_ok()
+                };
+                if !ok {
+                    return;
+                }
+            }
+        }
+        Hostile::RedirectLoop => {
+            let _ = sock.write_all(simple("302 Found", "text/plain", &format!("Location: {path}\r\n"), "").as_bytes()).await;
+        }
+        Hostile::Unavailable => {
+            let body = r#"{"error":{"code":"service_unavailable","message":"maintenance"}}"#;
+            let _ = sock.write_all(simple("503 Service Unavailable", "application/json", "Retry-After: 120\r\n", body).as_bytes()).await;
+        }
+    }
+}
+
+async fn hostile_server(mode: Hostile) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            tokio::spawn(respond(sock, mode));
+        }
+    });
+    (url, task)
+}
+
+async fn run_against(mode: Hostile, needle: &str) {
+    let (url, server) = hostile_server(mode).await;
+    let dir = temp_dir(&format!("hostile-{mode:?}"));
+    let cfg = dir.join("stageos-smoke.toml");
+    std::fs::write(&cfg, "default_environment = \"hostile\"\n[environments.hostile]\nrequest_timeout_ms = 1500\nstep_timeout_ms = 4000\nmax_body_bytes = 1048576\n").unwrap();
+    let mut cmd = cli();
+    cmd.args(["run", "--exact", "auth::login_with_password", "--target", &url, "--config"])
+        .arg(&cfg)
+        .arg("--report-dir")
+        .arg(&dir)
+        .envs(fake_remote_secrets());
+    // A guard against a hang of the suite itself (not a speed assertion).
+    let out = tokio::time::timeout(Duration::from_secs(120), tokio::task::spawn_blocking(move || cmd.output().expect("run cli")))
+        .await
+        .unwrap_or_else(|_| panic!("{mode:?}: the suite hung"))
+        .unwrap();
+    server.abort();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{mode:?}: exit code\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{mode:?}: the suite panicked:\n{stderr}");
+    let xml = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    let cases: Vec<_> = report.test_suites.iter().flat_map(|s| &s.test_cases).collect();
+    assert_eq!(cases.len(), 1, "{mode:?}: exactly the selected step is reported");
+    let case = cases[0];
+    assert_eq!(case.name.as_str(), "login_with_password");
+    match &case.status {
+        quick_junit::TestCaseStatus::NonSuccess { kind: quick_junit::NonSuccessKind::Error, message: Some(m), .. } => {
+            assert!(m.as_str().contains(needle), "{mode:?}: message does not name the cause `{needle}`: {}", m.as_str());
+        }
+        other => panic!("{mode:?}: expected an <error>, got {other:?}"),
+    }
+    junit_check(&dir.join("junit.xml"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_targets_are_errors_in_the_right_testcase() {
+    let cases = [
+        (Hostile::NeverAnswers, "did not answer within 1500 ms"),
+        (Hostile::OneBytePerSecond, "did not answer within 1500 ms"),
+        (Hostile::HtmlErrorPage, "text/html"),
+        (Hostile::TruncatedJson, "JSON of the contract's shape"),
+        (Hostile::HugeBody, "larger than 1048576 bytes"),
+        (Hostile::HugeChunkedBody, "larger than 1048576 bytes"),
+        (Hostile::RedirectLoop, "too many redirects"),
+        (Hostile::Unavailable, "answered 503 service_unavailable, Retry-After: 120"),
+    ];
+    let runs = cases.iter().map(|(mode, needle)| run_against(*mode, needle));
+    futures::future::join_all(runs).await;
+}

@@ -1,0 +1,263 @@
+//! The security and data gates (profile `security`) against the embedded reference:
+//! a healthy run passes and leaves nothing behind, and each reference fault fails
+//! exactly the testcase(s) that guard its behaviour.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use stageos_smoke::config::{EnvSnapshot, Overrides, Settings};
+use stageos_smoke::outcome::{RunReport, StepOutcome};
+use stageos_smoke::runner::{self, RunOptions};
+use stageos_smoke::secrets::Redactor;
+use stageos_smoke::selection::Selection;
+
+use common::{failed, names_with, set};
+
+fn settings(faults: &[&str]) -> Settings {
+    Settings::resolve(
+        &Overrides {
+            target: Some("embedded".into()),
+            profile: Some("security".into()),
+            faults: faults.iter().map(|f| (*f).to_owned()).collect(),
+            ..Default::default()
+        },
+        &EnvSnapshot::default(),
+    )
+    .expect("valid settings")
+}
+
+fn options(filter: Option<&str>) -> RunOptions {
+    RunOptions {
+        selection: Selection {
+            filter: filter.map(str::to_owned),
+            ..Selection::default()
+        },
+        concurrency: 4,
+    }
+}
+
+async fn run(faults: &[&str]) -> RunReport {
+    runner::run(
+        &settings(faults),
+        &options(None),
+        &EnvSnapshot::default(),
+        &Redactor::new(),
+    )
+    .await
+}
+
+fn not_passed(report: &RunReport) -> Vec<String> {
+    report
+        .steps
+        .iter()
+        .filter(|s| s.outcome != StepOutcome::Passed)
+        .map(|s| format!("{} → {:?}", s.full_name(), s.outcome))
+        .collect()
+}
+
+fn failure_text(report: &RunReport, step: &str) -> String {
+    report
+        .steps
+        .iter()
+        .find(|s| s.full_name() == step)
+        .map(|s| match &s.outcome {
+            StepOutcome::Failed {
+                message,
+                expected,
+                actual,
+            } => format!("{message}\nexpected: {expected}\nactual: {actual}"),
+            other => format!("{other:?}"),
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthy_security_run_passes_and_leaves_only_the_audit_invoice() {
+    let (report, server) = runner::run_keeping_server(
+        &settings(&[]),
+        &options(None),
+        &EnvSnapshot::default(),
+        &Redactor::new(),
+    )
+    .await;
+    let server = server.expect("the embedded server is handed back");
+    let leftovers: Vec<String> = server.smoke_entities();
+    let users = server.smoke_users();
+    let plugins = server.installed_plugins();
+    server.shutdown().await;
+    assert!(report.run_error.is_none(), "{:?}", report.run_error);
+    // Steps of other flows may be skipped for want of configuration (e.g. the
+    // expected release); nothing may fail or error, and every gate of ours passes.
+    let broken: Vec<String> = names_with(&report, "failed")
+        .into_iter()
+        .chain(names_with(&report, "error"))
+        .collect();
+    assert!(
+        broken.is_empty(),
+        "broken: {broken:?}: {:#?}",
+        not_passed(&report)
+    );
+    for flow in ["rbac", "totp", "audit", "privacy"] {
+        assert!(
+            report.steps.iter().any(|s| s.flow == flow),
+            "flow {flow} did not run"
+        );
+        let ours: Vec<String> = not_passed(&report)
+            .into_iter()
+            .filter(|n| n.starts_with(&format!("{flow}::")))
+            .collect();
+        assert!(ours.is_empty(), "not passed: {ours:#?}");
+    }
+    assert!(
+        report.cleanups.iter().all(|c| c.result == "deleted"),
+        "{:#?}",
+        report.cleanups
+    );
+    // The audit flow's invoice is the one documented leftover: the contract cannot delete invoices.
+    let not_invoices: Vec<&String> = leftovers
+        .iter()
+        .filter(|e| !e.starts_with("invoice:"))
+        .collect();
+    assert!(
+        not_invoices.is_empty(),
+        "smoke objects left behind: {not_invoices:?}"
+    );
+    assert!(users.is_empty(), "disposable users left behind: {users:?}");
+    assert!(plugins.is_empty(), "plugins left installed: {plugins:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthy_rbac_matrix_leaves_no_smoke_object_and_no_user() {
+    let (report, server) = runner::run_keeping_server(
+        &settings(&[]),
+        &options(Some("rbac::")),
+        &EnvSnapshot::default(),
+        &Redactor::new(),
+    )
+    .await;
+    let server = server.expect("the embedded server is handed back");
+    let leftovers = server.smoke_entities();
+    let users = server.smoke_users();
+    let plugins = server.installed_plugins();
+    server.shutdown().await;
+    assert!(
+        not_passed(&report).is_empty(),
+        "not passed: {:#?}",
+        not_passed(&report)
+    );
+    assert!(
+        report.steps.len() > 100,
+        "every cell reported: {}",
+        report.steps.len()
+    );
+    assert!(
+        leftovers.is_empty(),
+        "smoke objects left behind: {leftovers:?}"
+    );
+    assert!(users.is_empty(), "disposable users left behind: {users:?}");
+    assert!(plugins.is_empty(), "plugins left installed: {plugins:?}");
+}
+
+async fn assert_fault_fails_exactly(fault: &str, expected: &[&str]) -> RunReport {
+    let report = run(&[fault]).await;
+    let errors = names_with(&report, "error");
+    assert!(
+        errors.is_empty(),
+        "{fault}: errors {errors:?}: {:#?}",
+        not_passed(&report)
+    );
+    assert_eq!(
+        failed(&report),
+        set(expected),
+        "{fault}: not passed: {:#?}",
+        not_passed(&report)
+    );
+    common::assert_messages_name_expected_and_actual(&report);
+    report
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crew_reading_invoices_fails_one_named_cell() {
+    let report =
+        assert_fault_fails_exactly("crew-reads-invoices", &["rbac::crew_cannot_read_invoices"])
+            .await;
+    let text = failure_text(&report, "rbac::crew_cannot_read_invoices");
+    assert!(text.contains("Crew cannot read invoices"), "{text}");
+    assert!(text.contains("GET /api/invoices"), "{text}");
+    assert!(text.contains("403") && text.contains("200"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crew_locking_setlists_fails_one_named_cell() {
+    let report =
+        assert_fault_fails_exactly("crew-locks-setlist", &["rbac::crew_cannot_lock_setlists"])
+            .await;
+    let text = failure_text(&report, "rbac::crew_cannot_lock_setlists");
+    assert!(
+        text.contains("Crew cannot lock setlists") && text.contains("/lock"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_invoice_created_entry_fails_its_audit_check() {
+    assert_fault_fails_exactly(
+        "audit-missing-invoice-created",
+        &["audit::invoice_created_audited"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reusable_recovery_code_fails_the_single_use_check() {
+    assert_fault_fails_exactly(
+        "recovery-code-reusable",
+        &["totp::recovery_code_single_use"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn old_totp_code_accepted_fails_its_check() {
+    assert_fault_fails_exactly("old-totp-accepted", &["totp::old_code_refused"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn export_without_objects_fails_its_check() {
+    assert_fault_fails_exactly(
+        "export-missing-objects",
+        &["privacy::export_holds_created_objects"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleted_user_login_fails_its_check() {
+    assert_fault_fails_exactly(
+        "deleted-user-can-login",
+        &["privacy::deleted_user_cannot_log_in"],
+    )
+    .await;
+}
+
+#[test]
+fn production_profile_leaves_out_the_destructive_gates() {
+    let post_deploy = stageos_smoke::catalogue::profile("post-deploy").expect("profile");
+    let flows: BTreeSet<&str> = post_deploy.flows.iter().map(String::as_str).collect();
+    assert!(
+        !flows.contains("privacy"),
+        "account erasure must stay out of production"
+    );
+    assert!(
+        !flows.contains("audit"),
+        "the audit flow creates an undeletable invoice"
+    );
+    let security = stageos_smoke::catalogue::profile("security").expect("profile");
+    for f in ["rbac", "totp", "audit", "privacy"] {
+        assert!(
+            security.flows.iter().any(|x| x == f),
+            "security profile lacks {f}"
+        );
+    }
+}
