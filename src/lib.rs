@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod config;
 pub mod credentials;
+pub mod doctor;
 pub mod exit;
 pub mod flow;
 pub mod flows;

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::List(args)) => list(&args),
         Some(Command::Run(args)) => run(&args),
+        Some(Command::Doctor(args)) => doctor(&args),
         Some(Command::Canary(args)) => canary(&args),
         Some(Command::Sweep(args)) => sweep(&args),
         None => run(&cli.run),
@@ -93,6 +94,21 @@ fn run(args: &RunArgs) -> ExitCode {
     report.exit_status().into()
 }
 
+fn doctor(args: &RunArgs) -> ExitCode {
+    let env = EnvSnapshot::capture();
+    let redactor = Redactor::new();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return ExitStatus::CouldNotCheck.into();
+        }
+    };
+    let report = runtime.block_on(stageos_smoke::doctor::run(&args.overrides(), &args.select.selection(), &env, &redactor));
+    print!("{}", report.render(&redactor, terminal_style(&env)));
+    report.exit_status().into()
+}
+
 /// Colour on a terminal unless `NO_COLOR` or `CI` is set.
 fn terminal_style(env: &EnvSnapshot) -> report::terminal::Style {
     use std::io::IsTerminal;
@@ -109,27 +125,6 @@ fn suite_latency_vs_history(report: &stageos_smoke::RunReport, settings: &Settin
             }
         }
         Err(e) => eprintln!("warning: {e}"),
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
     }
 }
 
@@ -156,7 +151,9 @@ fn canary(args: &CanaryArgs) -> ExitCode {
     };
     let options = RunOptions { selection: args.run.select.selection(), concurrency: args.run.test_threads };
     let status = runtime.block_on(async {
-        let mut stop = std::pin::pin!(shutdown_signal());
+        // SIGINT/SIGTERM stop the current run (cleanup guards still run) and the loop.
+        stageos_smoke::interrupt::install_signal_handlers();
+        let mut stop = std::pin::pin!(stageos_smoke::interrupt::requested());
         let mut runs: u64 = 0;
         loop {
             let started = std::time::Instant::now();
@@ -184,6 +181,10 @@ fn canary(args: &CanaryArgs) -> ExitCode {
                 }
             }
             runs += 1;
+            if stageos_smoke::interrupt::is_requested() {
+                eprintln!("canary: stopped after {runs} runs");
+                return status;
+            }
             let Some(interval) = args.interval else {
                 return status;
             };

@@ -1,12 +1,10 @@
 //! Sweeping what earlier runs left behind (a run killed mid-flow cannot run its
-//! cleanup guards): smoke-tagged events, invoice PDFs and webhook endpoints older
-//! than an age are deleted. Data without the `smoke` tag is never touched, even if
+//! cleanup guards): smoke-tagged events, draft invoices (with their PDFs) and
+//! webhook endpoints older than an age are deleted. Data without the `smoke` tag is never touched, even if
 //! the target's tag filter were broken: every entity is checked again here.
 //!
-//! Limits of the contract: invoices cannot be deleted (no `DELETE
-//! /api/invoices/{id}`), so they are reported as kept (their rendered PDF files
-//! are deleted); files cannot be listed, so uploads are only reachable through
-//! their parents; setlists and availability requests go with their event.
+//! Files cannot be listed, so uploads are only reachable through their parents
+//! (an invoice's PDF is deleted explicitly before its invoice); setlists and availability requests go with their event.
 //!
 //! `stageos-smoke sweep [--older-than 1h]` runs it against the configured target.
 
@@ -182,10 +180,11 @@ pub async fn sweep(
                     action,
                 });
             }
+            let action = delete(&sessions.accountant, &format!("/api/invoices/{}", i.id)).await;
             report.items.push(SweepItem {
                 kind: "invoice",
                 id: i.id,
-                action: Action::Kept("the contract has no DELETE /api/invoices/{id}".into()),
+                action,
             });
         }
     }

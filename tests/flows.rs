@@ -45,11 +45,7 @@ async fn run_flow(flow: &str, faults: &[&str], tweak: impl FnOnce(&mut Settings)
     let redactor = Redactor::new();
     let (report, server) = runner::run_keeping_server(&settings, &options, &env, &redactor).await;
     let server = server.expect("the embedded target hands its server back");
-    let leftovers = server
-        .smoke_entities()
-        .into_iter()
-        .filter(|e| !e.starts_with("invoice:"))
-        .collect();
+    let leftovers = server.smoke_entities();
     server.shutdown().await;
     Outcome {
         report,
@@ -477,9 +473,7 @@ async fn sweep_removes_smoke_leftovers_only() {
     let left: Vec<String> = server
         .smoke_entities()
         .into_iter()
-        .filter(|e| {
-            !e.starts_with("invoice:") && !customer_path.ends_with(e.trim_start_matches("event:"))
-        })
+        .filter(|e| !customer_path.ends_with(e.trim_start_matches("event:")))
         .collect();
     assert!(left.is_empty(), "{left:?}");
     let still = sessions

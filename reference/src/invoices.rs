@@ -137,7 +137,7 @@ pub struct Job {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/invoices", get(list_invoices).post(create_invoice))
-        .route("/api/invoices/{id}", get(get_invoice))
+        .route("/api/invoices/{id}", get(get_invoice).delete(delete_invoice))
         .route("/api/invoices/{id}/pdf", post(render_pdf))
         .route("/api/jobs/{id}", get(get_job))
 }
@@ -320,6 +320,34 @@ async fn get_invoice(
         .cloned()
         .map(Json)
         .ok_or_else(|| api::not_found("invoice"))
+}
+
+/// Owner and accountant delete draft invoices (and their rendered PDF); others are
+/// kept for the books.
+async fn delete_invoice(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    api::require_role(&user, OWNER_ACCOUNTANT)?;
+    let id = api::parse_id(&id, "invoice")?;
+    let mut store = state.store();
+    let invoice = store.invoices.invoices.get(&id).ok_or_else(|| api::not_found("invoice"))?;
+    if invoice.status != "draft" {
+        return Err(api::conflict("invoice_not_draft", "only draft invoices can be deleted"));
+    }
+    store.audit("invoice.deleted", Some(user.id), Some(format!("invoice:{id}")), &ip);
+    if state.has_fault(&Fault::DeleteNotDeleting) {
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    if let Some(invoice) = store.invoices.invoices.remove(&id)
+        && let Some(file_id) = invoice.pdf_file_id
+        && let Some(file) = store.files.files.remove(&file_id)
+    {
+        store.files.by_key.remove(&file.key);
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn render_pdf(

@@ -43,7 +43,11 @@ struct Cli {
     #[arg(long)]
     list_faults: bool,
     /// Publish ALB-like per-minute metrics to this CloudWatch emulator (loopback only).
-    #[arg(long, env = "STAGEOS_REFERENCE_CLOUDWATCH_ENDPOINT", value_name = "URL")]
+    #[arg(
+        long,
+        env = "STAGEOS_REFERENCE_CLOUDWATCH_ENDPOINT",
+        value_name = "URL"
+    )]
     cloudwatch_endpoint: Option<String>,
     /// `LoadBalancer` dimension value of the published metrics.
     #[arg(long, default_value = "app/stageos-reference/0000000000000000")]

@@ -97,7 +97,10 @@ fn start_publisher(
     let p = publisher.clone();
     let s = state.clone();
     let task = tokio::spawn(async move {
-        let every = p.config().flush_interval.max(std::time::Duration::from_millis(50));
+        let every = p
+            .config()
+            .flush_interval
+            .max(std::time::Duration::from_millis(50));
         loop {
             tokio::select! {
                 _ = &mut stop_rx => break,

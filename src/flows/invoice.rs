@@ -177,6 +177,12 @@ pub async fn run(flow: &mut FlowRun) {
                 .await?;
             resp.expect_status(201)?;
             let inv: Invoice = resp.json()?;
+            // Guarded the moment it exists: deleting the draft also deletes its PDF.
+            cleanups.delete_later(
+                &session,
+                format!("/api/invoices/{}", inv.id),
+                format!("invoice {}", inv.number),
+            );
             let year_seq = inv
                 .number
                 .strip_prefix("INV-")

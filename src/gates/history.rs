@@ -165,8 +165,15 @@ pub fn apply(
 /// with at least `history_min_runs` samples: the HTML report's latency-against-
 /// baseline column. Read it before [`apply`] records the run; an unreadable
 /// history gives an empty map ([`apply`] reports the error).
-pub fn baseline_p95(target: &str, gates: &super::GateSettings, report_dir: &Path) -> BTreeMap<String, f64> {
-    let path = gates.history_file.clone().unwrap_or_else(|| report_dir.join("step-history.json"));
+pub fn baseline_p95(
+    target: &str,
+    gates: &super::GateSettings,
+    report_dir: &Path,
+) -> BTreeMap<String, f64> {
+    let path = gates
+        .history_file
+        .clone()
+        .unwrap_or_else(|| report_dir.join("step-history.json"));
     let Ok(h) = History::load(&path) else {
         return BTreeMap::new();
     };

@@ -486,6 +486,20 @@ mod tests {
     }
 
     #[test]
+    fn every_profile_has_valid_gate_thresholds() {
+        for (name, p) in crate::catalogue::profiles() {
+            p.gates
+                .validate()
+                .unwrap_or_else(|e| panic!("profile {name}: {e}"));
+        }
+        let canary = crate::catalogue::profile("canary").unwrap();
+        assert!(
+            canary.flows.iter().any(|f| f == "baseline"),
+            "the canary judges CloudWatch baselines"
+        );
+    }
+
+    #[test]
     fn bad_thresholds_name_the_key() {
         let t = Thresholds {
             period_s: 90,

@@ -150,9 +150,9 @@ impl<'a> Page<'a> {
         );
         if let Some(e) = &r.run_error {
             let e = self.t(e);
-            let _ = write!(
+            let _ = writeln!(
                 self.out,
-                "<p class=\"run-error\"><b>Could not check:</b> {e}</p>\n"
+                "<p class=\"run-error\"><b>Could not check:</b> {e}</p>"
             );
         }
         self.out.push_str("</header>\n");
@@ -263,20 +263,20 @@ impl<'a> Page<'a> {
                 .unwrap_or_default(),
             fmt_ms(r.wall_ms),
         );
-        let _ = write!(
+        let _ = writeln!(
             self.out,
             "<svg class=\"wf\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {h}\" width=\"100%\" \
-             role=\"img\" aria-label=\"waterfall of the run\">\n"
+             role=\"img\" aria-label=\"waterfall of the run\">"
         );
         // Time axis: grid lines and labels.
         let step = nice_step(end, 10.0);
         let mut t = 0.0;
         while t <= end + 1e-9 {
             let gx = x(t);
-            let _ = write!(
+            let _ = writeln!(
                 self.out,
                 "<line class=\"grid\" x1=\"{gx:.1}\" y1=\"{:.1}\" x2=\"{gx:.1}\" y2=\"{:.1}\"/>\
-                 <text class=\"axis\" x=\"{gx:.1}\" y=\"14\" text-anchor=\"middle\">{}</text>\n",
+                 <text class=\"axis\" x=\"{gx:.1}\" y=\"14\" text-anchor=\"middle\">{}</text>",
                 TOP - 4.0,
                 h - 4.0,
                 fmt_ms(t)
@@ -290,10 +290,10 @@ impl<'a> Page<'a> {
                 .first()
                 .is_some_and(|n| n.split("::").next() == Some(flow));
             let label = self.t(flow);
-            let _ = write!(
+            let _ = writeln!(
                 self.out,
                 "<g class=\"row{}\" data-flow=\"{label}\"><rect class=\"band\" x=\"0\" y=\"{y:.1}\" width=\"{W}\" height=\"{ROW}\"/>\
-                 <text class=\"flow\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>\n",
+                 <text class=\"flow\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>",
                 if on_path { " crit-row" } else { "" },
                 LABEL - 8.0,
                 y + ROW / 2.0 + 4.0,
@@ -309,9 +309,9 @@ impl<'a> Page<'a> {
                     fmt_ms(s.duration_ms),
                     fmt_ms(s.start_ms)
                 ));
-                let _ = write!(
+                let _ = writeln!(
                     self.out,
-                    "<rect class=\"bar s-{}{}\" x=\"{bx:.1}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" rx=\"2\"><title>{tip}</title></rect>\n",
+                    "<rect class=\"bar s-{}{}\" x=\"{bx:.1}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" rx=\"2\"><title>{tip}</title></rect>",
                     step_status(s),
                     if crit { " crit" } else { "" },
                     y + 4.0,
@@ -323,9 +323,9 @@ impl<'a> Page<'a> {
                 ) {
                     // A marker above the bar, so a 2 ms failure is not lost on a 5 s axis.
                     let mx = bx + bw / 2.0;
-                    let _ = write!(
+                    let _ = writeln!(
                         self.out,
-                        "<path class=\"mark s-{}\" d=\"M{:.1} {:.1}h9l-4.5 6z\"><title>{tip}</title></path>\n",
+                        "<path class=\"mark s-{}\" d=\"M{:.1} {:.1}h9l-4.5 6z\"><title>{tip}</title></path>",
                         step_status(s),
                         mx - 4.5,
                         y - 1.0,
@@ -469,7 +469,7 @@ impl<'a> Page<'a> {
         for c in &self.report.cleanups {
             let cls = if c.result == "deleted" { "ok" } else { "bad" };
             let line = self.t(&format!("{}: {} — {}", c.flow, c.what, c.result));
-            let _ = write!(self.out, "<li class=\"{cls}\">{line}</li>\n");
+            let _ = writeln!(self.out, "<li class=\"{cls}\">{line}</li>");
         }
         self.out.push_str("</ul>\n</section>\n");
     }
