@@ -10,7 +10,8 @@
 #
 # Pins: ministack==1.5.33 and cbor2==6.3.0 (without cbor2 its CBOR replies are empty,
 # and the aws-sdk-cloudwatch we use speaks Smithy RPC v2 CBOR). Binds 127.0.0.1 only,
-# on a free port (or $STAGEOS_CW_EMULATOR_PORT). Only CloudWatch is enabled.
+# on a free port (or $STAGEOS_CW_EMULATOR_PORT). Enabled: CloudWatch, and for the
+# release gates (tests/aws_gates.rs) ECR, Secrets Manager, RDS, AWS Backup and S3.
 #
 # In .ci/run:
 #   scripts/cw-emulator.sh start
@@ -83,7 +84,7 @@ start() {
     # Foreground ministack in its own session; we keep its PID ourselves.
     (
         cd "$DIR"
-        GATEWAY_PORT="$port" BIND_HOST=127.0.0.1 SERVICES=cloudwatch LOG_LEVEL=WARNING \
+        GATEWAY_PORT="$port" BIND_HOST=127.0.0.1 SERVICES=cloudwatch,ecr,secretsmanager,rds,backup,s3 LOG_LEVEL=WARNING \
             TMPDIR="$DIR" exec setsid "$VENV/bin/python" -m ministack >"$LOG_FILE" 2>&1 </dev/null
     ) &
     echo $! >"$PID_FILE"

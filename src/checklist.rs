@@ -121,7 +121,8 @@ pub fn checklist() -> &'static Checklist {
     static LIST: OnceLock<Checklist> = OnceLock::new();
     LIST.get_or_init(|| {
         // Compiled in and checked by this module's tests: cannot fail at a user's site.
-        Checklist::parse(CHECKLIST_TOML).expect("fixtures/release-checklist.toml is valid (checked by tests)")
+        Checklist::parse(CHECKLIST_TOML)
+            .expect("fixtures/release-checklist.toml is valid (checked by tests)")
     })
 }
 
@@ -264,7 +265,9 @@ fn judge(list: &Checklist, item: &Item, report: &RunReport) -> ItemResult {
                     });
                 }
             }
-            let bad = testcases.iter().any(|t| matches!(t.status, "failed" | "error"));
+            let bad = testcases
+                .iter()
+                .any(|t| matches!(t.status, "failed" | "error"));
             let ran = testcases.iter().any(|t| t.status == "passed");
             if bad {
                 (ItemStatus::Failed, None)
@@ -280,10 +283,16 @@ fn judge(list: &Checklist, item: &Item, report: &RunReport) -> ItemResult {
                     )),
                 )
             } else {
-                let reasons: BTreeSet<&str> = testcases.iter().filter_map(|t| t.message.as_deref()).collect();
+                let reasons: BTreeSet<&str> = testcases
+                    .iter()
+                    .filter_map(|t| t.message.as_deref())
+                    .collect();
                 (
                     ItemStatus::NotRun,
-                    Some(format!("skipped: {}", reasons.into_iter().collect::<Vec<_>>().join("; "))),
+                    Some(format!(
+                        "skipped: {}",
+                        reasons.into_iter().collect::<Vec<_>>().join("; ")
+                    )),
                 )
             }
         }
@@ -380,7 +389,10 @@ fn testcase_summary(i: &ItemResult) -> String {
             .map(|t| format!("✗ `{}`", t.name))
             .collect();
         let skipped = i.testcases.len() - passed - bad.len();
-        let mut s = format!("{} testcases: {passed} passed, {skipped} skipped", i.testcases.len());
+        let mut s = format!(
+            "{} testcases: {passed} passed, {skipped} skipped",
+            i.testcases.len()
+        );
         if !bad.is_empty() {
             let _ = write!(s, "; {}", bad.join(", "));
         }
@@ -398,22 +410,55 @@ pub fn markdown(c: &ChecklistReport) -> String {
     for i in &c.items {
         if i.section != section {
             section = i.section;
-            let _ = writeln!(out, "| | **{} {}** | |", i.section, md_cell(&i.section_title));
+            let _ = writeln!(
+                out,
+                "| | **{} {}** | |",
+                i.section,
+                md_cell(&i.section_title)
+            );
         }
         let detail = match i.status {
             ItemStatus::Passed | ItemStatus::Failed => testcase_summary(i),
             ItemStatus::NotRun => {
                 let tc = testcase_summary(i);
                 let note = i.note.clone().unwrap_or_default();
-                if tc.is_empty() { note } else { format!("{tc} ({note})") }
+                if tc.is_empty() {
+                    note
+                } else {
+                    format!("{tc} ({note})")
+                }
             }
             ItemStatus::Manual => format!("manual: {}", i.note.as_deref().unwrap_or("")),
             ItemStatus::NotApplicable => format!("elsewhere: {}", i.note.as_deref().unwrap_or("")),
         };
-        let _ = writeln!(out, "| {} | {} {} | {} |", i.mark, i.id, md_cell(&i.text), md_cell(&detail));
+        let _ = writeln!(
+            out,
+            "| {} | {} {} | {} |",
+            i.mark,
+            i.id,
+            md_cell(&i.text),
+            md_cell(&detail)
+        );
     }
     let _ = writeln!(out, "\n**{}**", c.headline);
     out
+}
+
+/// `` `x` `` → `<code>x</code>` (on already escaped text; unbalanced backticks stay).
+fn code_spans(s: &str) -> String {
+    if s.matches('`').count() % 2 == 1 {
+        return s.to_owned();
+    }
+    s.split('`')
+        .enumerate()
+        .map(|(n, part)| {
+            if n % 2 == 1 {
+                format!("<code>{part}</code>")
+            } else {
+                part.to_owned()
+            }
+        })
+        .collect()
 }
 
 fn esc(s: &str) -> String {
@@ -427,8 +472,15 @@ fn esc(s: &str) -> String {
 /// does not depend on the page's stylesheet).
 pub fn html(c: &ChecklistReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "<section id=\"checklist\">\n<h2>Release checklist</h2>");
-    let _ = writeln!(out, "<p class=\"checklist-headline\"><strong>{}</strong></p>", esc(&c.headline));
+    let _ = writeln!(
+        out,
+        "<section id=\"checklist\">\n<h2>Release checklist</h2>"
+    );
+    let _ = writeln!(
+        out,
+        "<p class=\"checklist-headline\"><strong>{}</strong></p>",
+        esc(&c.headline)
+    );
     let mut section = 0;
     for i in &c.items {
         if i.section != section {
@@ -438,7 +490,7 @@ pub fn html(c: &ChecklistReport) -> String {
             section = i.section;
             let _ = writeln!(
                 out,
-                "<h3>{} {}</h3>\n<table class=\"checklist\" style=\"border-collapse:collapse;width:100%\"><tbody>",
+                "<h3>{} {}</h3>\n<table class=\"checklist\" style=\"border-collapse:collapse;width:100%;table-layout:fixed\"><tbody>",
                 i.section,
                 esc(&i.section_title)
             );
@@ -449,8 +501,16 @@ pub fn html(c: &ChecklistReport) -> String {
             _ => "#59636e",
         };
         let detail = match i.status {
-            ItemStatus::Manual => format!("manual: {}", esc(i.note.as_deref().unwrap_or(""))),
-            ItemStatus::NotApplicable => format!("elsewhere: {}", esc(i.note.as_deref().unwrap_or(""))),
+            ItemStatus::Manual => format!(
+                "manual: {}",
+                code_spans(&esc(i.note.as_deref().unwrap_or("")))
+            ),
+            ItemStatus::NotApplicable => {
+                format!(
+                    "elsewhere: {}",
+                    code_spans(&esc(i.note.as_deref().unwrap_or("")))
+                )
+            }
             _ => {
                 let tcs: Vec<String> = i
                     .testcases
@@ -461,7 +521,11 @@ pub fn html(c: &ChecklistReport) -> String {
                 let mut d = tcs.join(", ");
                 if i.testcases.len() > 8 {
                     let passed = i.testcases.iter().filter(|t| t.status == "passed").count();
-                    d = format!("{} testcases, {passed} passed{}{d}", i.testcases.len(), if d.is_empty() { "" } else { "; " });
+                    d = format!(
+                        "{} testcases, {passed} passed{}{d}",
+                        i.testcases.len(),
+                        if d.is_empty() { "" } else { "; " }
+                    );
                 }
                 if let Some(n) = &i.note {
                     if !d.is_empty() {
@@ -474,18 +538,22 @@ pub fn html(c: &ChecklistReport) -> String {
         };
         let _ = writeln!(
             out,
-            "<tr data-item=\"{}\" data-status=\"{}\" style=\"border-top:1px solid #d1d9e0\"><td style=\"width:3em;color:{colour};font-weight:bold\">{}</td><td style=\"width:4em\">{}</td><td>{}</td><td>{detail}</td></tr>",
+            "<tr data-item=\"{}\" data-status=\"{}\" style=\"border-top:1px solid #d1d9e0\"><td style=\"width:3em;color:{colour};font-weight:bold\">{}</td><td style=\"width:4em\">{}</td><td style=\"width:32%\">{}</td><td>{detail}</td></tr>",
             esc(&i.id),
             i.status.label(),
             i.mark,
             esc(&i.id),
-            esc(&i.text)
+            code_spans(&esc(&i.text))
         );
     }
     if section != 0 {
         out.push_str("</tbody></table>\n");
     }
-    let _ = writeln!(out, "<p><strong>{}</strong></p>\n</section>", esc(&c.headline));
+    let _ = writeln!(
+        out,
+        "<p><strong>{}</strong></p>\n</section>",
+        esc(&c.headline)
+    );
     out
 }
 
@@ -497,7 +565,11 @@ pub fn render_plan(profile_name: &str, profile: &Profile) -> String {
     let names: Vec<String> = flows.iter().flat_map(|f| f.step_names()).collect();
     let mut out = String::new();
     let (mut automated, mut in_profile, mut manual, mut elsewhere) = (0, 0, 0, 0);
-    let _ = writeln!(out, "StageOS release checklist ({} items), profile {profile_name}", list.items.len());
+    let _ = writeln!(
+        out,
+        "StageOS release checklist ({} items), profile {profile_name}",
+        list.items.len()
+    );
     let mut section = 0;
     for i in &list.items {
         if i.section != section {
@@ -509,22 +581,45 @@ pub fn render_plan(profile_name: &str, profile: &Profile) -> String {
                 automated += 1;
                 let run: Vec<&String> = names.iter().filter(|n| i.covers(n)).collect();
                 let (mark, tail) = if run.is_empty() {
-                    ("–", format!("not in profile {profile_name}: {}", i.testcases.join(", ")))
+                    (
+                        "–",
+                        format!("not in profile {profile_name}: {}", i.testcases.join(", ")),
+                    )
                 } else {
                     in_profile += 1;
                     let shown: Vec<&str> = run.iter().take(6).map(|s| s.as_str()).collect();
-                    let more = if run.len() > 6 { format!(" and {} more", run.len() - 6) } else { String::new() };
+                    let more = if run.len() > 6 {
+                        format!(" and {} more", run.len() - 6)
+                    } else {
+                        String::new()
+                    };
                     ("auto", format!("{}{more}", shown.join(", ")))
                 };
-                let _ = writeln!(out, "  [{mark:^4}] {:<6} {}\n                {tail}", i.id, i.text);
+                let _ = writeln!(
+                    out,
+                    "  [{mark:^4}] {:<6} {}\n                {tail}",
+                    i.id, i.text
+                );
             }
             Verification::Manual => {
                 manual += 1;
-                let _ = writeln!(out, "  [ ☐  ] {:<6} {}\n                manual: {}", i.id, i.text, i.how.as_deref().unwrap_or(""));
+                let _ = writeln!(
+                    out,
+                    "  [ ☐  ] {:<6} {}\n                manual: {}",
+                    i.id,
+                    i.text,
+                    i.how.as_deref().unwrap_or("")
+                );
             }
             Verification::NotApplicableHere => {
                 elsewhere += 1;
-                let _ = writeln!(out, "  [n/a ] {:<6} {}\n                elsewhere: {}", i.id, i.text, i.where_verified.as_deref().unwrap_or(""));
+                let _ = writeln!(
+                    out,
+                    "  [n/a ] {:<6} {}\n                elsewhere: {}",
+                    i.id,
+                    i.text,
+                    i.where_verified.as_deref().unwrap_or("")
+                );
             }
         }
     }
@@ -543,7 +638,10 @@ mod tests {
 
     fn all_testcases() -> BTreeSet<String> {
         // Every step of every flow: the union of all profiles' catalogues.
-        catalogue::flows().iter().flat_map(|f| f.step_names()).collect()
+        catalogue::flows()
+            .iter()
+            .flat_map(|f| f.step_names())
+            .collect()
     }
 
     #[test]
@@ -552,14 +650,28 @@ mod tests {
         assert_eq!(list.items.len(), ITEM_COUNT);
         let numbers: Vec<u8> = list.sections.iter().map(|s| s.number).collect();
         assert_eq!(numbers, (1..=8).collect::<Vec<u8>>());
-        let per_section: Vec<usize> = (1..=8).map(|n| list.items.iter().filter(|i| i.section == n).count()).collect();
+        let per_section: Vec<usize> = (1..=8)
+            .map(|n| list.items.iter().filter(|i| i.section == n).count())
+            .collect();
         assert_eq!(per_section, [3, 6, 4, 6, 5, 5, 10, 4], "items per section");
-        let smoke = list.items.iter().filter(|i| i.id.starts_with("7.4.")).count();
-        assert_eq!(smoke, 7, "the seven post-deploy smoke sub-items count individually");
+        let smoke = list
+            .items
+            .iter()
+            .filter(|i| i.id.starts_with("7.4."))
+            .count();
+        assert_eq!(
+            smoke, 7,
+            "the seven post-deploy smoke sub-items count individually"
+        );
         let ids: BTreeSet<&str> = list.items.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids.len(), ITEM_COUNT, "item ids are unique");
         for i in &list.items {
-            assert!(i.id.starts_with(&format!("{}.", i.section)), "{} is not in section {}", i.id, i.section);
+            assert!(
+                i.id.starts_with(&format!("{}.", i.section)),
+                "{} is not in section {}",
+                i.id,
+                i.section
+            );
         }
     }
 
@@ -568,15 +680,24 @@ mod tests {
         for i in &checklist().items {
             match i.verification {
                 Verification::Automated => {
-                    assert!(!i.testcases.is_empty(), "automated item {} names no testcase", i.id);
+                    assert!(
+                        !i.testcases.is_empty(),
+                        "automated item {} names no testcase",
+                        i.id
+                    );
                     assert!(i.how.is_none() && i.where_verified.is_none(), "{}", i.id);
                 }
                 Verification::Manual => {
-                    assert!(i.testcases.is_empty() && i.how.as_deref().is_some_and(|h| !h.is_empty()), "manual item {} needs `how` and no testcases", i.id);
+                    assert!(
+                        i.testcases.is_empty() && i.how.as_deref().is_some_and(|h| !h.is_empty()),
+                        "manual item {} needs `how` and no testcases",
+                        i.id
+                    );
                 }
                 Verification::NotApplicableHere => {
                     assert!(
-                        i.testcases.is_empty() && i.where_verified.as_deref().is_some_and(|w| !w.is_empty()),
+                        i.testcases.is_empty()
+                            && i.where_verified.as_deref().is_some_and(|w| !w.is_empty()),
                         "not-applicable item {} needs `where` and no testcases",
                         i.id
                     );
@@ -588,7 +709,11 @@ mod tests {
     #[test]
     fn every_automated_item_names_existing_testcases() {
         let all = all_testcases();
-        for i in checklist().items.iter().filter(|i| i.verification == Verification::Automated) {
+        for i in checklist()
+            .items
+            .iter()
+            .filter(|i| i.verification == Verification::Automated)
+        {
             for t in &i.testcases {
                 assert!(
                     all.iter().any(|n| pattern_matches(t, n)),
@@ -605,13 +730,19 @@ mod tests {
         let all = all_testcases();
         for s in &list.supporting {
             assert!(all.contains(s), "supporting testcase `{s}` does not exist");
-            assert!(!list.items.iter().any(|i| i.covers(s)), "`{s}` is listed as supporting but verifies an item");
+            assert!(
+                !list.items.iter().any(|i| i.covers(s)),
+                "`{s}` is listed as supporting but verifies an item"
+            );
         }
         let orphans: Vec<&String> = all
             .iter()
             .filter(|n| !list.supporting.contains(n) && !list.items.iter().any(|i| i.covers(n)))
             .collect();
-        assert!(orphans.is_empty(), "testcases that verify no checklist item and are not listed as supporting: {orphans:?}");
+        assert!(
+            orphans.is_empty(),
+            "testcases that verify no checklist item and are not listed as supporting: {orphans:?}"
+        );
     }
 
     fn step(flow: &str, id: &str, outcome: StepOutcome) -> StepResult {
@@ -645,28 +776,74 @@ mod tests {
     fn items_are_judged_by_their_testcases() {
         let r = report(vec![
             step("release", "release_tag", StepOutcome::Passed),
-            step("health", "release_matches", StepOutcome::Skipped { reason: "no expected release".into() }),
-            step("release", "rollback_images", StepOutcome::Skipped { reason: "no ECR repositories configured".into() }),
+            step(
+                "health",
+                "release_matches",
+                StepOutcome::Skipped {
+                    reason: "no expected release".into(),
+                },
+            ),
+            step(
+                "release",
+                "rollback_images",
+                StepOutcome::Skipped {
+                    reason: "no ECR repositories configured".into(),
+                },
+            ),
             step("metrics", "queue_depth_within_limits", StepOutcome::Passed),
             step(
                 "metrics",
                 "no_new_failed_jobs",
-                StepOutcome::Failed { message: "m".into(), expected: "0".into(), actual: "1".into() },
+                StepOutcome::Failed {
+                    message: "m".into(),
+                    expected: "0".into(),
+                    actual: "1".into(),
+                },
             ),
-            step("health", "api_health_ok", StepOutcome::Error { message: "unreachable".into() }),
+            step(
+                "health",
+                "api_health_ok",
+                StepOutcome::Error {
+                    message: "unreachable".into(),
+                },
+            ),
         ]);
         let c = evaluate(&r);
         let get = |id: &str| c.items.iter().find(|i| i.id == id).unwrap();
-        assert_eq!(get("1.1").status, ItemStatus::Passed, "a pass with a skipped sibling is a pass");
+        assert_eq!(
+            get("1.1").status,
+            ItemStatus::Passed,
+            "a pass with a skipped sibling is a pass"
+        );
         assert_eq!(get("1.1").testcases.len(), 2);
         assert_eq!(get("1.3").status, ItemStatus::NotRun);
-        assert!(get("1.3").note.as_deref().unwrap().contains("no ECR repositories"));
-        assert_eq!(get("6.2").status, ItemStatus::Failed, "one failure fails the item");
-        assert_eq!(get("3.2").status, ItemStatus::Failed, "an error fails the item");
+        assert!(
+            get("1.3")
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("no ECR repositories")
+        );
+        assert_eq!(
+            get("6.2").status,
+            ItemStatus::Failed,
+            "one failure fails the item"
+        );
+        assert_eq!(
+            get("3.2").status,
+            ItemStatus::Failed,
+            "an error fails the item"
+        );
         assert_eq!(get("1.2").status, ItemStatus::Manual);
         assert_eq!(get("2.1").status, ItemStatus::NotApplicable);
         assert_eq!(get("8.2").status, ItemStatus::NotRun);
-        assert!(get("8.2").note.as_deref().unwrap().contains("metrics::stripe_webhook_success_ratio"));
+        assert!(
+            get("8.2")
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("metrics::stripe_webhook_success_ratio")
+        );
         assert_eq!(c.counts.total, 43);
         assert_eq!(c.counts.passed, 1);
         // 3.2 and 6.1 (api_health_ok errored) and 6.2.
@@ -675,15 +852,28 @@ mod tests {
         assert_eq!(c.counts.manual, 4);
         assert_eq!(c.counts.not_applicable, 10);
         assert_eq!(c.counts.automated, 29);
-        assert!(c.headline.starts_with("4 of 43 verified automatically, 1 passed, 4 manual items open"), "{}", c.headline);
+        assert!(
+            c.headline
+                .starts_with("4 of 43 verified automatically, 1 passed, 4 manual items open"),
+            "{}",
+            c.headline
+        );
     }
 
     #[test]
     fn markdown_and_html_end_with_the_headline() {
-        let c = evaluate(&report(vec![step("release", "release_tag", StepOutcome::Passed)]));
+        let c = evaluate(&report(vec![step(
+            "release",
+            "release_tag",
+            StepOutcome::Passed,
+        )]));
         let md = markdown(&c);
         assert!(md.trim_end().ends_with(&format!("**{}**", c.headline)));
-        assert_eq!(md.lines().filter(|l| l.starts_with("| ")).count() - 1, 43 + 8, "one row per item and per section");
+        assert_eq!(
+            md.lines().filter(|l| l.starts_with("| ")).count() - 1,
+            43 + 8,
+            "one row per item and per section"
+        );
         let h = html(&c);
         assert_eq!(h.matches("<tr data-item=").count(), 43);
         assert!(h.trim_end().ends_with("</section>"));
@@ -694,7 +884,11 @@ mod tests {
         let p = catalogue::profile("full").unwrap();
         let text = render_plan("full", p);
         for i in &checklist().items {
-            assert!(text.contains(&format!(" {:<6} {}", i.id, i.text)), "{} missing:\n{text}", i.id);
+            assert!(
+                text.contains(&format!(" {:<6} {}", i.id, i.text)),
+                "{} missing:\n{text}",
+                i.id
+            );
         }
         assert!(text.contains("29 of 43 automated"), "{text}");
     }

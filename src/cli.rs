@@ -64,6 +64,13 @@ pub enum Command {
     /// profile and FILTER/--skip are applied. Reads only the built-in catalogue.
     #[command(after_help = SHORT_FOOTER, after_long_help = LIST_FOOTER)]
     List(ListArgs),
+    /// Print the StageOS release checklist (43 items) and how each is verified, without running anything.
+    ///
+    /// Automated items show the testcases of the profile that verify them (or that
+    /// the profile does not run them); manual items are open boxes; the rest are
+    /// verified elsewhere, named. Every run's reports end with this checklist judged.
+    #[command(after_help = SHORT_FOOTER, after_long_help = LIST_FOOTER)]
+    Checklist(ChecklistArgs),
     /// Check a configuration without running any flow, and say what to fix.
     ///
     /// Takes the same options as `run` and checks, one line each: the
@@ -90,6 +97,14 @@ pub enum Command {
     Sweep(SweepArgs),
 }
 
+/// Options of `checklist`.
+#[derive(Debug, Args, Clone)]
+pub struct ChecklistArgs {
+    /// Profile from suites/profiles.toml [default: post-deploy].
+    #[arg(long, env = "STAGEOS_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
 /// Options of `sweep`.
 #[derive(Debug, Args, Clone)]
 pub struct SweepArgs {
@@ -110,7 +125,12 @@ pub struct SweepArgs {
 impl SweepArgs {
     /// As configuration overrides.
     pub fn overrides(&self) -> Overrides {
-        Overrides { target: self.target.clone(), environment: self.environment.clone(), config: self.config.clone(), ..Overrides::default() }
+        Overrides {
+            target: self.target.clone(),
+            environment: self.environment.clone(),
+            config: self.config.clone(),
+            ..Overrides::default()
+        }
     }
 }
 
@@ -127,7 +147,12 @@ pub struct CanaryArgs {
     #[arg(long, env = "STAGEOS_CANARY_NAMESPACE", default_value = crate::canary::NAMESPACE, value_name = "NAMESPACE")]
     pub namespace: String,
     /// Value of the `Canary` dimension (one per deployment or region).
-    #[arg(long, env = "STAGEOS_CANARY_NAME", default_value = "stageos", value_name = "NAME")]
+    #[arg(
+        long,
+        env = "STAGEOS_CANARY_NAME",
+        default_value = "stageos",
+        value_name = "NAME"
+    )]
     pub name: String,
     /// Do not publish to CloudWatch (dry run).
     #[arg(long, env = "STAGEOS_CANARY_NO_PUBLISH")]
@@ -158,7 +183,12 @@ pub struct SelectArgs {
 impl SelectArgs {
     /// As a [`Selection`].
     pub fn selection(&self) -> Selection {
-        Selection { filter: self.filter.clone(), exact: self.exact, skip: self.skip.clone(), only_ignored: false }
+        Selection {
+            filter: self.filter.clone(),
+            exact: self.exact,
+            skip: self.skip.clone(),
+            only_ignored: false,
+        }
     }
 }
 
@@ -193,7 +223,12 @@ pub struct RunArgs {
     #[arg(long, env = "STAGEOS_EXPECT_VERSION", value_name = "VERSION")]
     pub expect_version: Option<String>,
     /// How many flows run at once; 1 runs them one after another.
-    #[arg(long, env = "STAGEOS_TEST_THREADS", value_name = "N", default_value_t = 4)]
+    #[arg(
+        long,
+        env = "STAGEOS_TEST_THREADS",
+        value_name = "N",
+        default_value_t = 16
+    )]
     pub test_threads: usize,
     /// Which steps.
     #[command(flatten)]
@@ -262,14 +297,15 @@ EXAMPLES:
   stageos-smoke run auth:: --skip owner           only the auth flow, without its owner steps"
 );
 
-/// `list`'s manual footer.
+/// `list`'s and `checklist`'s manual footer (both offline).
 const LIST_FOOTER: &str = "EXIT CODES:
-  0    listed
+  0    printed
   2    usage error
   3    unknown profile
 
-EXAMPLE:
-  stageos-smoke list --profile canary auth::";
+EXAMPLES:
+  stageos-smoke list --profile canary auth::
+  stageos-smoke checklist --profile post-deploy";
 
 /// `doctor`'s manual footer.
 const DOCTOR_FOOTER: &str = concat!(
@@ -304,7 +340,8 @@ EXAMPLE:
 );
 
 /// `sweep`'s manual footer.
-const SWEEP_FOOTER: &str = "Uses the Owner login: STAGEOS_OWNER_EMAIL, STAGEOS_OWNER_PASSWORD, STAGEOS_OWNER_TOTP_SECRET.
+const SWEEP_FOOTER: &str = "Logs in as the roles whose objects it deletes: STAGEOS_<ROLE>_EMAIL and
+STAGEOS_<ROLE>_PASSWORD (ROLE: MANAGER, ACCOUNTANT, OWNER) and STAGEOS_OWNER_TOTP_SECRET.
 
 EXIT CODES:
   0    every leftover older than --older-than was deleted (or there were none)

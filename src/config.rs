@@ -25,7 +25,7 @@ use thiserror::Error;
 use url::Url;
 
 use crate::catalogue::{self, FlowDef, Profile};
-use crate::credentials::{Role, OWNER_TOTP_SECRET_VAR};
+use crate::credentials::{OWNER_TOTP_SECRET_VAR, Role};
 
 /// Environment variable naming the config file.
 pub const CONFIG_VAR: &str = "STAGEOS_CONFIG";
@@ -46,7 +46,9 @@ pub const DEFAULT_CONFIG_FILE: &str = "stageos-smoke.toml";
 #[derive(Debug, Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("failed to read config file {path}: {source} (hint: fix the path given by --config or {CONFIG_VAR})")]
+    #[error(
+        "failed to read config file {path}: {source} (hint: fix the path given by --config or {CONFIG_VAR})"
+    )]
     Read {
         /// The file.
         path: PathBuf,
@@ -54,7 +56,9 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file is not valid TOML or has unknown keys.
-    #[error("malformed config file {path}: {message} (hint: see the configuration reference in README.md)")]
+    #[error(
+        "malformed config file {path}: {message} (hint: see the configuration reference in README.md)"
+    )]
     Malformed {
         /// The file.
         path: PathBuf,
@@ -62,7 +66,9 @@ pub enum ConfigError {
         message: String,
     },
     /// A secret was written into the file.
-    #[error("config file {path} holds a secret at `{key}`: secrets are never read from the file (hint: remove it and set {hint_var} instead)")]
+    #[error(
+        "config file {path} holds a secret at `{key}`: secrets are never read from the file (hint: remove it and set {hint_var} instead)"
+    )]
     SecretInFile {
         /// The file.
         path: PathBuf,
@@ -90,7 +96,9 @@ pub enum ConfigError {
         reason: String,
     },
     /// The environment named does not exist in the file.
-    #[error("unknown environment `{name}` (known: {known}; hint: fix --environment or {ENVIRONMENT_VAR})")]
+    #[error(
+        "unknown environment `{name}` (known: {known}; hint: fix --environment or {ENVIRONMENT_VAR})"
+    )]
     UnknownEnvironment {
         /// The name.
         name: String,
@@ -157,7 +165,11 @@ pub struct WebhookSettings {
 
 impl Default for WebhookSettings {
     fn default() -> Self {
-        Self { mode: WebhookMode::Receiver, bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)), public_url: None }
+        Self {
+            mode: WebhookMode::Receiver,
+            bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: None,
+        }
     }
 }
 
@@ -253,15 +265,23 @@ impl EnvSnapshot {
     }
 
     /// From explicit pairs (tests).
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         Self {
-            vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 
     /// A variable, if set and non-empty.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.vars.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.vars
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -372,7 +392,12 @@ impl Settings {
         let section = match env_name {
             Some(name) => file.environments.get(&name).cloned().ok_or_else(|| {
                 ConfigError::UnknownEnvironment {
-                    known: file.environments.keys().cloned().collect::<Vec<_>>().join(", "),
+                    known: file
+                        .environments
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     name,
                 }
             })?,
@@ -387,7 +412,11 @@ impl Settings {
             .unwrap_or_else(|| "embedded".to_owned());
         let mut faults = overrides.faults.clone();
         if let Some(list) = env.get(FAULTS_VAR) {
-            faults.extend(list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()));
+            faults.extend(
+                list.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty()),
+            );
         }
         let target = parse_target(&target_text, faults)?;
 
@@ -420,7 +449,12 @@ impl Settings {
         };
         let step_timeout = Duration::from_millis(section.step_timeout_ms.unwrap_or(60_000));
         let webhook = webhook_settings(&section)?;
-        let gates = crate::gates::settings::resolve(section.gates.as_ref(), &profile.gates, env, overrides.expect_version.as_deref())?;
+        let gates = crate::gates::settings::resolve(
+            section.gates.as_ref(),
+            &profile.gates,
+            env,
+            overrides.expect_version.as_deref(),
+        )?;
         let wait_deadline = Duration::from_millis(section.wait_deadline_ms.unwrap_or(45_000));
         let report_dir = overrides
             .report_dir
@@ -452,21 +486,33 @@ impl Settings {
 }
 
 fn webhook_settings(section: &EnvironmentConfig) -> Result<WebhookSettings, ConfigError> {
-    let mut w = WebhookSettings { mode: section.webhook_mode.unwrap_or_default(), ..WebhookSettings::default() };
+    let mut w = WebhookSettings {
+        mode: section.webhook_mode.unwrap_or_default(),
+        ..WebhookSettings::default()
+    };
     if let Some(b) = &section.webhook_bind {
-        w.bind = b.parse().map_err(|e: std::net::AddrParseError| ConfigError::Invalid {
-            what: "webhook_bind".into(),
-            value: b.clone(),
-            reason: format!("{e} (hint: give an address like 0.0.0.0:8099)"),
-        })?;
+        w.bind = b
+            .parse()
+            .map_err(|e: std::net::AddrParseError| ConfigError::Invalid {
+                what: "webhook_bind".into(),
+                value: b.clone(),
+                reason: format!("{e} (hint: give an address like 0.0.0.0:8099)"),
+            })?;
     }
     if let Some(u) = &section.webhook_public_url {
-        let url = Url::parse(u).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
-        w.public_url = Some(url.ok_or_else(|| ConfigError::Invalid {
-            what: "webhook_public_url".into(),
-            value: u.clone(),
-            reason: "not an http(s) URL (hint: the URL the target can reach the receiver at)".into(),
-        })?);
+        let url = Url::parse(u)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"));
+        w.public_url =
+            Some(
+                url.ok_or_else(|| ConfigError::Invalid {
+                    what: "webhook_public_url".into(),
+                    value: u.clone(),
+                    reason:
+                        "not an http(s) URL (hint: the URL the target can reach the receiver at)"
+                            .into(),
+                })?,
+            );
     }
     Ok(w)
 }
@@ -479,7 +525,9 @@ pub fn parse_target(text: &str, faults: Vec<String>) -> Result<TargetSpec, Confi
     let invalid = |reason: &str| ConfigError::Invalid {
         what: "target".into(),
         value: text.to_owned(),
-        reason: format!("{reason} (hint: give `embedded` or an http(s) URL via --target or {BASE_URL_VAR})"),
+        reason: format!(
+            "{reason} (hint: give `embedded` or an http(s) URL via --target or {BASE_URL_VAR})"
+        ),
     };
     let url = Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -514,7 +562,10 @@ mod tests {
         let text = "[environments.staging]\nbase_url = \"https://x\"\n[environments.staging.users]\nowner_password = \"hunter2\"\n";
         let err = ConfigFile::parse(text, Path::new("c.toml")).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("environments.staging.users.owner_password"), "{msg}");
+        assert!(
+            msg.contains("environments.staging.users.owner_password"),
+            "{msg}"
+        );
         assert!(msg.contains("STAGEOS_<ROLE>_PASSWORD"), "{msg}");
         assert!(!msg.contains("hunter2"), "{msg}");
     }
@@ -529,13 +580,17 @@ mod tests {
 
     #[test]
     fn unknown_key_is_malformed() {
-        let err = ConfigFile::parse("[environments.a]\nbase_urll = \"x\"\n", Path::new("c.toml")).unwrap_err();
+        let err = ConfigFile::parse("[environments.a]\nbase_urll = \"x\"\n", Path::new("c.toml"))
+            .unwrap_err();
         assert!(err.to_string().contains("base_urll"), "{err}");
     }
 
     #[test]
     fn target_parsing() {
-        assert_eq!(parse_target("embedded", vec![]).unwrap(), TargetSpec::Embedded { faults: vec![] });
+        assert_eq!(
+            parse_target("embedded", vec![]).unwrap(),
+            TargetSpec::Embedded { faults: vec![] }
+        );
         assert!(parse_target("ftp://x", vec![]).is_err());
         assert!(parse_target("https://u:p@x", vec![]).is_err());
         assert!(parse_target("https://x", vec!["health-degraded".into()]).is_err());
@@ -543,7 +598,8 @@ mod tests {
 
     #[test]
     fn flags_beat_env_beat_defaults() {
-        let env = EnvSnapshot::from_pairs([(BASE_URL_VAR, "http://127.0.0.1:9"), (PROFILE_VAR, "full")]);
+        let env =
+            EnvSnapshot::from_pairs([(BASE_URL_VAR, "http://127.0.0.1:9"), (PROFILE_VAR, "full")]);
         let s = Settings::resolve(&Overrides::default(), &env).unwrap();
         assert_eq!(s.profile_name, "full");
         assert_eq!(s.target_label(), "http://127.0.0.1:9/");

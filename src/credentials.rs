@@ -162,7 +162,11 @@ mod tests {
         let seed = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
         let totp = totp_from_base32(seed).expect("valid seed");
         assert_eq!(totp.generate(59).to_string(), "287082");
-        assert_eq!(totp_from_base32("gezdgnbvgy3tqojqgezdgnbvgy3tqojq====").map(|t| t.generate(59).to_string()), Ok("287082".to_owned()));
+        assert_eq!(
+            totp_from_base32("gezdgnbvgy3tqojqgezdgnbvgy3tqojq====")
+                .map(|t| t.generate(59).to_string()),
+            Ok("287082".to_owned())
+        );
     }
 
     #[test]

@@ -352,6 +352,7 @@ async fn target_and_clock(
         settings: Arc::new(settings.http.clone()),
         run_id: format!("doctor-{}", uuid::Uuid::new_v4().simple()),
         redactor: redactor.clone(),
+        logins: Default::default(),
     };
     let session = match Session::new(
         "doctor",

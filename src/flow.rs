@@ -78,23 +78,35 @@ pub struct Cleanups {
 
 impl Cleanups {
     /// Delete `path` with `session` at the end of the flow.
-    pub fn delete_later(&self, session: &Session, path: impl Into<String>, what: impl Into<String>) {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner()).push(PendingCleanup {
-            session: session.clone(),
-            path: path.into(),
-            what: what.into(),
-        });
+    pub fn delete_later(
+        &self,
+        session: &Session,
+        path: impl Into<String>,
+        what: impl Into<String>,
+    ) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(PendingCleanup {
+                session: session.clone(),
+                path: path.into(),
+                what: what.into(),
+            });
     }
 
     /// The flow deleted `path` itself: nothing left to do.
     pub fn disarm(&self, path: &str) {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner()).retain(|c| c.path != path);
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|c| c.path != path);
     }
 
     /// Run every pending delete, newest first (children before parents).
     /// A 404 counts as already gone.
     pub async fn run(&self, flow: &str) -> Vec<CleanupRecord> {
-        let pending: Vec<PendingCleanup> = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        let pending: Vec<PendingCleanup> =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
         let mut out = Vec::new();
         for c in pending.into_iter().rev() {
             let result = match c.session.delete(&c.path).send().await {
@@ -102,7 +114,11 @@ impl Cleanups {
                 Ok(r) => format!("DELETE {} answered {}", c.path, r.status.as_u16()),
                 Err(e) => e.to_string(),
             };
-            out.push(CleanupRecord { flow: flow.to_owned(), what: c.what, result });
+            out.push(CleanupRecord {
+                flow: flow.to_owned(),
+                what: c.what,
+                result,
+            });
         }
         out
     }
@@ -149,7 +165,12 @@ impl FlowRun {
 
     /// A new anonymous session with its own cookie jar.
     pub fn session(&self, label: &str) -> Result<Session, ExecError> {
-        Session::new(label, self.cx.base_url.clone(), self.cx.http.clone(), self.recorder.clone())
+        Session::new(
+            label,
+            self.cx.base_url.clone(),
+            self.cx.http.clone(),
+            self.recorder.clone(),
+        )
     }
 
     /// The configured login of a role.
@@ -169,7 +190,10 @@ impl FlowRun {
     where
         F: Future<Output = Result<T, StepError>>,
     {
-        let def = self.def.step(id).unwrap_or_else(|| panic!("step `{id}` is not declared in flow `{}`", self.def.id));
+        let def = self
+            .def
+            .step(id)
+            .unwrap_or_else(|| panic!("step `{id}` is not declared in flow `{}`", self.def.id));
         let first_request = self.recorder.len();
         let first_retry = self.recorder.retry_count();
         let started = Instant::now();
@@ -186,7 +210,12 @@ impl FlowRun {
                 },
                 None,
             ),
-            Ok(Ok(Err(StepError::Exec(e)))) => (StepOutcome::Error { message: e.to_string() }, None),
+            Ok(Ok(Err(StepError::Exec(e)))) => (
+                StepOutcome::Error {
+                    message: e.to_string(),
+                },
+                None,
+            ),
             Ok(Err(panic)) => {
                 let msg = panic
                     .downcast_ref::<String>()
@@ -230,12 +259,17 @@ impl FlowRun {
 
     /// Record step `id` as skipped with a reason.
     pub fn skip(&mut self, id: &'static str, reason: impl Into<String>) {
-        let def = self.def.step(id).unwrap_or_else(|| panic!("step `{id}` is not declared in flow `{}`", self.def.id));
+        let def = self
+            .def
+            .step(id)
+            .unwrap_or_else(|| panic!("step `{id}` is not declared in flow `{}`", self.def.id));
         self.results.push(StepResult {
             flow: self.def.id.to_owned(),
             step: id.to_owned(),
             description: def.description.to_owned(),
-            outcome: StepOutcome::Skipped { reason: reason.into() },
+            outcome: StepOutcome::Skipped {
+                reason: reason.into(),
+            },
             start_ms: self.recorder.offset_ms(Instant::now()),
             duration_ms: 0.0,
             requests: Vec::new(),
@@ -266,17 +300,25 @@ impl FlowRun {
                     flow: self.def.id.to_owned(),
                     step: def.id.to_owned(),
                     description: def.description.to_owned(),
-                    outcome: StepOutcome::Error { message: reason.clone() },
+                    outcome: StepOutcome::Error {
+                        message: reason.clone(),
+                    },
                     start_ms: self.recorder.offset_ms(Instant::now()),
                     duration_ms: 0.0,
                     requests: Vec::new(),
-            retries: Vec::new(),
+                    retries: Vec::new(),
                 });
             } else {
                 self.skip(def.id, reason.clone());
             }
         }
-        let order = |id: &str| self.def.steps.iter().position(|s| s.id == id).unwrap_or(usize::MAX);
+        let order = |id: &str| {
+            self.def
+                .steps
+                .iter()
+                .position(|s| s.id == id)
+                .unwrap_or(usize::MAX)
+        };
         let mut results = std::mem::take(&mut self.results);
         results.sort_by_key(|r| order(&r.step));
         results

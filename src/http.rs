@@ -168,7 +168,10 @@ impl Recorder {
     }
 
     fn note_retry(&self, note: String) {
-        self.retries.lock().unwrap_or_else(|e| e.into_inner()).push(note);
+        self.retries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(note);
     }
 
     /// Number of retries so far.
@@ -220,6 +223,47 @@ pub struct HttpContext {
     pub run_id: String,
     /// Secret registry.
     pub redactor: Redactor,
+    /// Logins shared by the run's flows.
+    pub logins: LoginCache,
+}
+
+/// One login per user per run, shared by the flows that only need to act as that
+/// user: fewer requests, and no second TOTP login within the same 30 s step, which a
+/// server with replay protection would refuse. A flow that tests login itself (or
+/// changes the session: logout, TOTP set-up) logs in on its own session instead.
+#[derive(Clone, Debug, Default)]
+pub struct LoginCache {
+    #[allow(clippy::type_complexity)]
+    cells:
+        Arc<Mutex<std::collections::HashMap<String, Arc<tokio::sync::OnceCell<(Session, Value)>>>>>,
+}
+
+impl LoginCache {
+    /// The session logged in as `key` (an email) and its login response body,
+    /// logging in with `login` the first time. The returned session records its
+    /// requests into `recorder` (the calling flow's), sharing jar and token.
+    pub async fn get_or_login<F, Fut, E>(
+        &self,
+        key: &str,
+        recorder: &Recorder,
+        login: F,
+    ) -> Result<(Session, Value), E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(Session, Value), E>>,
+    {
+        let cell = self
+            .cells
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.to_owned())
+            .or_default()
+            .clone();
+        let (session, body) = cell.get_or_try_init(login).await?;
+        let mut session = session.clone();
+        session.recorder = recorder.clone();
+        Ok((session, body.clone()))
+    }
 }
 
 fn install_crypto_provider() {
@@ -294,6 +338,16 @@ impl Session {
             cx,
             recorder,
         })
+    }
+
+    /// The recorder this session writes its timings to.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// The run's shared logins.
+    pub fn logins(&self) -> &LoginCache {
+        &self.cx.logins
     }
 
     /// A new session to the same target with an empty cookie jar and no token.
@@ -533,7 +587,9 @@ fn retry_delay(
 ) -> Option<(Duration, String)> {
     let backoff = Duration::from_millis(100u64 << (attempt - 1).min(4));
     match result {
-        Err(ExecError::Transport { cause, .. }) => Some((backoff, format!("got no response ({cause})"))),
+        Err(ExecError::Transport { cause, .. }) => {
+            Some((backoff, format!("got no response ({cause})")))
+        }
         Ok((status, headers, _)) if matches!(status.as_u16(), 502..=504) => {
             let after = headers
                 .get(reqwest::header::RETRY_AFTER)

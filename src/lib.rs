@@ -7,6 +7,7 @@
 
 pub mod canary;
 pub mod catalogue;
+pub mod checklist;
 pub mod cli;
 pub mod config;
 pub mod credentials;

@@ -5,18 +5,19 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use stageos_smoke::ExitStatus;
 use stageos_smoke::catalogue;
-use stageos_smoke::cli::{CanaryArgs, Cli, Command, ListArgs, RunArgs, SweepArgs};
-use stageos_smoke::config::{EnvSnapshot, Settings, REPORT_DIR_VAR};
+use stageos_smoke::cli::{CanaryArgs, ChecklistArgs, Cli, Command, ListArgs, RunArgs, SweepArgs};
+use stageos_smoke::config::{EnvSnapshot, REPORT_DIR_VAR, Settings};
 use stageos_smoke::report;
 use stageos_smoke::runner::{self, RunOptions};
 use stageos_smoke::secrets::Redactor;
-use stageos_smoke::ExitStatus;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::List(args)) => list(&args),
+        Some(Command::Checklist(args)) => checklist(&args),
         Some(Command::Run(args)) => run(&args),
         Some(Command::Doctor(args)) => doctor(&args),
         Some(Command::Canary(args)) => canary(&args),
@@ -25,8 +26,29 @@ fn main() -> ExitCode {
     }
 }
 
+/// Print the release checklist for a profile; offline, like `list`.
+fn checklist(args: &ChecklistArgs) -> ExitCode {
+    let name = args
+        .profile
+        .clone()
+        .unwrap_or_else(|| catalogue::default_profile().to_owned());
+    match catalogue::profile(&name) {
+        Ok(profile) => {
+            print!("{}", stageos_smoke::checklist::render_plan(&name, profile));
+            ExitStatus::Passed.into()
+        }
+        Err(e) => {
+            eprintln!("error: {e} (hint: fix --profile or STAGEOS_PROFILE)");
+            ExitStatus::CouldNotCheck.into()
+        }
+    }
+}
+
 fn list(args: &ListArgs) -> ExitCode {
-    let name = args.profile.clone().unwrap_or_else(|| catalogue::default_profile().to_owned());
+    let name = args
+        .profile
+        .clone()
+        .unwrap_or_else(|| catalogue::default_profile().to_owned());
     let profile = match catalogue::profile(&name) {
         Ok(p) => p,
         Err(e) => {
@@ -48,40 +70,90 @@ fn run(args: &RunArgs) -> ExitCode {
     let overrides = args.overrides();
     let (report, report_dir, step_summary, baseline) = match Settings::resolve(&overrides, &env) {
         Ok(settings) => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("error: failed to start the async runtime: {e}");
                     return ExitStatus::CouldNotCheck.into();
                 }
             };
-            let options = RunOptions { selection, concurrency: args.test_threads };
+            let options = RunOptions {
+                selection,
+                concurrency: args.test_threads,
+            };
             let report = runtime.block_on(async {
                 stageos_smoke::interrupt::install_signal_handlers();
                 runner::run(&settings, &options, &env, &redactor).await
             });
-            let baseline = stageos_smoke::gates::history::baseline_p95(&report.target, &settings.gates, &settings.report_dir);
+            let baseline = stageos_smoke::gates::history::baseline_p95(
+                &report.target,
+                &settings.gates,
+                &settings.report_dir,
+            );
             suite_latency_vs_history(&report, &settings);
-            (report, settings.report_dir.clone(), settings.step_summary.clone(), Some(baseline))
+            (
+                report,
+                settings.report_dir.clone(),
+                settings.step_summary.clone(),
+                Some(baseline),
+            )
         }
         Err(e) => {
             // Could not even resolve the configuration: report every step of the
             // default (or named, if known) profile as could-not-check.
-            let name = overrides.profile.clone().unwrap_or_else(|| catalogue::default_profile().to_owned());
+            let name = overrides
+                .profile
+                .clone()
+                .unwrap_or_else(|| catalogue::default_profile().to_owned());
             let profile = catalogue::profile(&name).unwrap_or_else(|_| {
-                catalogue::profile(catalogue::default_profile()).expect("the default profile exists (tested)")
+                catalogue::profile(catalogue::default_profile())
+                    .expect("the default profile exists (tested)")
             });
             let flows = catalogue::profile_flows(profile);
-            let report = runner::could_not_start(&flows, &selection, overrides.target.clone().unwrap_or_else(|| "embedded".into()), name, e.to_string());
-            let dir = overrides.report_dir.clone().or_else(|| env.get(REPORT_DIR_VAR).map(Into::into)).unwrap_or_else(|| "reports".into());
-            (report, dir, env.get("GITHUB_STEP_SUMMARY").map(Into::into), None)
+            let report = runner::could_not_start(
+                &flows,
+                &selection,
+                overrides
+                    .target
+                    .clone()
+                    .unwrap_or_else(|| "embedded".into()),
+                name,
+                e.to_string(),
+            );
+            let dir = overrides
+                .report_dir
+                .clone()
+                .or_else(|| env.get(REPORT_DIR_VAR).map(Into::into))
+                .unwrap_or_else(|| "reports".into());
+            (
+                report,
+                dir,
+                env.get("GITHUB_STEP_SUMMARY").map(Into::into),
+                None,
+            )
         }
     };
-    print!("{}", report::terminal::render_styled(&report, &redactor, terminal_style(&env)));
+    print!(
+        "{}",
+        report::terminal::render_styled(&report, &redactor, terminal_style(&env))
+    );
     if let Some(e) = &report.run_error {
         eprintln!("error: {}", redactor.redact(e));
     }
-    match report::write_all_with_baseline(&report, &report_dir, step_summary.as_deref(), &redactor, baseline.as_ref()) {
+    println!(
+        "release checklist: {}",
+        stageos_smoke::checklist::evaluate(&report).headline
+    );
+    match report::write_all_with_baseline(
+        &report,
+        &report_dir,
+        step_summary.as_deref(),
+        &redactor,
+        baseline.as_ref(),
+    ) {
         Ok(paths) => {
             let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
             println!("reports: {}", names.join(", "));
@@ -97,14 +169,22 @@ fn run(args: &RunArgs) -> ExitCode {
 fn doctor(args: &RunArgs) -> ExitCode {
     let env = EnvSnapshot::capture();
     let redactor = Redactor::new();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: failed to start the async runtime: {e}");
             return ExitStatus::CouldNotCheck.into();
         }
     };
-    let report = runtime.block_on(stageos_smoke::doctor::run(&args.overrides(), &args.select.selection(), &env, &redactor));
+    let report = runtime.block_on(stageos_smoke::doctor::run(
+        &args.overrides(),
+        &args.select.selection(),
+        &env,
+        &redactor,
+    ));
     print!("{}", report.render(&redactor, terminal_style(&env)));
     report.exit_status().into()
 }
@@ -142,14 +222,20 @@ fn canary(args: &CanaryArgs) -> ExitCode {
             return ExitStatus::CouldNotCheck.into();
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: failed to start the async runtime: {e}");
             return ExitStatus::CouldNotCheck.into();
         }
     };
-    let options = RunOptions { selection: args.run.select.selection(), concurrency: args.run.test_threads };
+    let options = RunOptions {
+        selection: args.run.select.selection(),
+        concurrency: args.run.test_threads,
+    };
     let status = runtime.block_on(async {
         // SIGINT/SIGTERM stop the current run (cleanup guards still run) and the loop.
         stageos_smoke::interrupt::install_signal_handlers();
@@ -158,19 +244,37 @@ fn canary(args: &CanaryArgs) -> ExitCode {
         loop {
             let started = std::time::Instant::now();
             let report = runner::run(&settings, &options, &env, &redactor).await;
-            print!("{}", report::terminal::render_styled(&report, &redactor, terminal_style(&env)));
+            print!(
+                "{}",
+                report::terminal::render_styled(&report, &redactor, terminal_style(&env))
+            );
             if let Some(e) = &report.run_error {
                 eprintln!("error: {}", redactor.redact(e));
             }
             let mut status = report.exit_status();
-            if let Err(e) = report::write_all(&report, &settings.report_dir, settings.step_summary.as_deref(), &redactor) {
+            if let Err(e) = report::write_all(
+                &report,
+                &settings.report_dir,
+                settings.step_summary.as_deref(),
+                &redactor,
+            ) {
                 eprintln!("error: {e}");
             }
             if args.no_publish {
                 println!("canary: not published (--no-publish)");
             } else {
-                match stageos_smoke::canary::publish(&report, &settings.gates.publish_to, &args.namespace, &args.name).await {
-                    Ok(n) => println!("canary: published {n} datums to {} (Canary={})", args.namespace, args.name),
+                match stageos_smoke::canary::publish(
+                    &report,
+                    &settings.gates.publish_to,
+                    &args.namespace,
+                    &args.name,
+                )
+                .await
+                {
+                    Ok(n) => println!(
+                        "canary: published {n} datums to {} (Canary={})",
+                        args.namespace, args.name
+                    ),
                     Err(e) => {
                         // Reported, and never hiding the run's own verdict.
                         eprintln!("error: {e}");
@@ -210,20 +314,37 @@ fn sweep(args: &SweepArgs) -> ExitCode {
             return ExitStatus::CouldNotCheck.into();
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: failed to start the async runtime: {e}");
             return ExitStatus::CouldNotCheck.into();
         }
     };
-    match runtime.block_on(stageos_smoke::sweep::run(&settings, &env, &redactor, args.older_than)) {
+    match runtime.block_on(stageos_smoke::sweep::run(
+        &settings,
+        &env,
+        &redactor,
+        args.older_than,
+    )) {
         Ok(report) => {
             for item in &report.items {
                 println!("{} {}: {:?}", item.kind, item.id, item.action);
             }
-            println!("swept {} smoke entities older than {} s on {}", report.items.len(), args.older_than.as_secs(), settings.target_label());
-            if report.has_failures() { ExitStatus::CouldNotCheck.into() } else { ExitStatus::Passed.into() }
+            println!(
+                "swept {} smoke entities older than {} s on {}",
+                report.items.len(),
+                args.older_than.as_secs(),
+                settings.target_label()
+            );
+            if report.has_failures() {
+                ExitStatus::CouldNotCheck.into()
+            } else {
+                ExitStatus::Passed.into()
+            }
         }
         Err(e) => {
             eprintln!("error: {}", redactor.redact(&e));

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::stream::{self, StreamExt};
 use futures::FutureExt;
+use futures::stream::{self, StreamExt};
 use std::panic::AssertUnwindSafe;
 
 use crate::catalogue::{self, FlowDef};
@@ -43,7 +43,10 @@ pub struct RunOptions {
 }
 
 /// The steps a run would report, for `--list` and for runs that fail before starting.
-pub fn planned_steps(profile_flows: &[&'static FlowDef], selection: &Selection) -> Vec<(&'static FlowDef, &'static crate::catalogue::StepDef)> {
+pub fn planned_steps(
+    profile_flows: &[&'static FlowDef],
+    selection: &Selection,
+) -> Vec<(&'static FlowDef, &'static crate::catalogue::StepDef)> {
     profile_flows
         .iter()
         .flat_map(|f| f.steps.iter().map(move |s| (*f, s)))
@@ -53,14 +56,22 @@ pub fn planned_steps(profile_flows: &[&'static FlowDef], selection: &Selection) 
 
 /// A report in which every selected step is an error with `message`: the run
 /// could not check anything.
-pub fn could_not_start(profile_flows: &[&'static FlowDef], selection: &Selection, target: String, profile: String, message: String) -> RunReport {
+pub fn could_not_start(
+    profile_flows: &[&'static FlowDef],
+    selection: &Selection,
+    target: String,
+    profile: String,
+    message: String,
+) -> RunReport {
     let steps = planned_steps(profile_flows, selection)
         .into_iter()
         .map(|(f, s)| StepResult {
             flow: f.id.to_owned(),
             step: s.id.to_owned(),
             description: s.description.to_owned(),
-            outcome: StepOutcome::Error { message: message.clone() },
+            outcome: StepOutcome::Error {
+                message: message.clone(),
+            },
             start_ms: 0.0,
             duration_ms: 0.0,
             requests: Vec::new(),
@@ -81,7 +92,12 @@ pub fn could_not_start(profile_flows: &[&'static FlowDef], selection: &Selection
 }
 
 /// Run the selected flows of `settings.profile` and return the report.
-pub async fn run(settings: &Settings, options: &RunOptions, env: &EnvSnapshot, redactor: &Redactor) -> RunReport {
+pub async fn run(
+    settings: &Settings,
+    options: &RunOptions,
+    env: &EnvSnapshot,
+    redactor: &Redactor,
+) -> RunReport {
     let (report, server) = run_keeping_server(settings, options, env, redactor).await;
     if let Some(server) = server {
         server.shutdown().await;
@@ -92,13 +108,26 @@ pub async fn run(settings: &Settings, options: &RunOptions, env: &EnvSnapshot, r
 /// As [`run`], but hand the embedded reference server (if any) back still running,
 /// after every flow and cleanup finished, so a test can inspect what the run left
 /// behind. The caller shuts it down.
-pub async fn run_keeping_server(settings: &Settings, options: &RunOptions, env: &EnvSnapshot, redactor: &Redactor) -> (RunReport, Option<stageos_reference::RunningServer>) {
+pub async fn run_keeping_server(
+    settings: &Settings,
+    options: &RunOptions,
+    env: &EnvSnapshot,
+    redactor: &Redactor,
+) -> (RunReport, Option<stageos_reference::RunningServer>) {
     let run_start = Instant::now();
     let started_at = now_rfc3339();
     let run_id = new_run_id();
     let profile_flows = catalogue::profile_flows(&settings.profile);
     let flows = options.selection.selected_flows(&profile_flows);
-    let fail = |message: String| could_not_start(&profile_flows, &options.selection, settings.target_label(), settings.profile_name.clone(), message);
+    let fail = |message: String| {
+        could_not_start(
+            &profile_flows,
+            &options.selection,
+            settings.target_label(),
+            settings.profile_name.clone(),
+            message,
+        )
+    };
 
     let target = match target::prepare(settings, &flows, env, redactor).await {
         Ok(t) => t,
@@ -108,6 +137,7 @@ pub async fn run_keeping_server(settings: &Settings, options: &RunOptions, env: 
         settings: Arc::new(settings.http.clone()),
         run_id: run_id.clone(),
         redactor: redactor.clone(),
+        logins: Default::default(),
     };
     if let Err(e) = preflight(&target.base_url, &http, run_start).await {
         return (fail(format!("target unreachable: {e}")), target.server);
@@ -153,7 +183,10 @@ pub async fn run_keeping_server(settings: &Settings, options: &RunOptions, env: 
 /// How long the cleanup guards of one flow may take.
 const CLEANUP_DEADLINE: Duration = Duration::from_secs(20);
 
-async fn run_flow(def: &'static FlowDef, cx: Arc<RunContext>) -> (Vec<StepResult>, Vec<CleanupRecord>) {
+async fn run_flow(
+    def: &'static FlowDef,
+    cx: Arc<RunContext>,
+) -> (Vec<StepResult>, Vec<CleanupRecord>) {
     let mut flow = FlowRun::new(def, cx);
     let cleanups = flow.cleanups();
     let aborted = tokio::select! {
@@ -174,14 +207,31 @@ async fn run_flow(def: &'static FlowDef, cx: Arc<RunContext>) -> (Vec<StepResult
         Err(_) => vec![CleanupRecord {
             flow: def.id.to_owned(),
             what: "remaining cleanup guards".into(),
-            result: format!("not finished within {} s; the next run's sweep removes leftovers", CLEANUP_DEADLINE.as_secs()),
+            result: format!(
+                "not finished within {} s; the next run's sweep removes leftovers",
+                CLEANUP_DEADLINE.as_secs()
+            ),
         }],
     };
     (flow.finish(aborted), cleaned)
 }
 
 /// One cheap request to learn whether the target answers at all; any HTTP status counts.
-async fn preflight(base: &url::Url, http: &HttpContext, run_start: Instant) -> Result<(), crate::http::ExecError> {
-    let session = Session::new("preflight", base.clone(), http.clone(), Recorder::new(run_start))?;
-    session.get("/api/health").without_bearer().send().await.map(|_| ())
+async fn preflight(
+    base: &url::Url,
+    http: &HttpContext,
+    run_start: Instant,
+) -> Result<(), crate::http::ExecError> {
+    let session = Session::new(
+        "preflight",
+        base.clone(),
+        http.clone(),
+        Recorder::new(run_start),
+    )?;
+    session
+        .get("/api/health")
+        .without_bearer()
+        .send()
+        .await
+        .map(|_| ())
 }

@@ -219,6 +219,7 @@ pub async fn run(
         settings: std::sync::Arc::new(settings.http.clone()),
         run_id: format!("{}-sweep", crate::runner::new_run_id()),
         redactor: redactor.clone(),
+        logins: Default::default(),
     };
     let result = async {
         let recorder = Recorder::new(Instant::now());

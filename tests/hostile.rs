@@ -43,15 +43,23 @@ async fn read_head(sock: &mut TcpStream) -> Option<String> {
 }
 
 async fn respond(mut sock: TcpStream, mode: Hostile) {
-    let Some(head) = read_head(&mut sock).await else { return };
+    let Some(head) = read_head(&mut sock).await else {
+        return;
+    };
     let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
     if path == "/api/health" {
-        let resp = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{HEALTH}", HEALTH.len());
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{HEALTH}",
+            HEALTH.len()
+        );
         let _ = sock.write_all(resp.as_bytes()).await;
         return;
     }
     let simple = |status: &str, ct: &str, extra: &str, body: &str| {
-        format!("HTTP/1.1 {status}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}", body.len())
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+            body.len()
+        )
     };
     match mode {
         Hostile::NeverAnswers => {
@@ -60,7 +68,10 @@ async fn respond(mut sock: TcpStream, mode: Hostile) {
         }
         Hostile::OneBytePerSecond => {
             let body = r#"{"access_token":"x","token_type":"Bearer","expires_in":900,"user":{}}"#;
-            let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len());
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
             if sock.write_all(head.as_bytes()).await.is_err() {
                 return;
             }
@@ -73,10 +84,30 @@ async fn respond(mut sock: TcpStream, mode: Hostile) {
             }
         }
         Hostile::HtmlErrorPage => {
-            let _ = sock.write_all(simple("200 OK", "text/html", "", "<html><body><h1>Oops</h1>Something went wrong</body></html>").as_bytes()).await;
+            let _ = sock
+                .write_all(
+                    simple(
+                        "200 OK",
+                        "text/html",
+                        "",
+                        "<html><body><h1>Oops</h1>Something went wrong</body></html>",
+                    )
+                    .as_bytes(),
+                )
+                .await;
         }
         Hostile::TruncatedJson => {
-            let _ = sock.write_all(simple("200 OK", "application/json", "", r#"{"access_token": "abc", "user": {"id": "#).as_bytes()).await;
+            let _ = sock
+                .write_all(
+                    simple(
+                        "200 OK",
+                        "application/json",
+                        "",
+                        r#"{"access_token": "abc", "user": {"id": "#,
+                    )
+                    .as_bytes(),
+                )
+                .await;
         }
         Hostile::HugeBody | Hostile::HugeChunkedBody => {
             let head = if matches!(mode, Hostile::HugeBody) {
@@ -93,7 +124,11 @@ async fn respond(mut sock: TcpStream, mode: Hostile) {
                 let ok = if matches!(mode, Hostile::HugeBody) {
                     sock.write_all(&zeros).await.is_ok()
                 } else {
-                    sock.write_all(format!("{:x}\r\n", zeros.len()).as_bytes()).await.is_ok() && sock.write_all(&zeros).await.is_ok() && sock.write_all(b"\r\n").await.is_ok()
+                    sock.write_all(format!("{:x}\r\n", zeros.len()).as_bytes())
+                        .await
+                        .is_ok()
+                        && sock.write_all(&zeros).await.is_ok()
+                        && sock.write_all(b"\r\n").await.is_ok()
                 };
                 if !ok {
                     return;
@@ -101,11 +136,31 @@ async fn respond(mut sock: TcpStream, mode: Hostile) {
             }
         }
         Hostile::RedirectLoop => {
-            let _ = sock.write_all(simple("302 Found", "text/plain", &format!("Location: {path}\r\n"), "").as_bytes()).await;
+            let _ = sock
+                .write_all(
+                    simple(
+                        "302 Found",
+                        "text/plain",
+                        &format!("Location: {path}\r\n"),
+                        "",
+                    )
+                    .as_bytes(),
+                )
+                .await;
         }
         Hostile::Unavailable => {
             let body = r#"{"error":{"code":"service_unavailable","message":"maintenance"}}"#;
-            let _ = sock.write_all(simple("503 Service Unavailable", "application/json", "Retry-After: 120\r\n", body).as_bytes()).await;
+            let _ = sock
+                .write_all(
+                    simple(
+                        "503 Service Unavailable",
+                        "application/json",
+                        "Retry-After: 120\r\n",
+                        body,
+                    )
+                    .as_bytes(),
+                )
+                .await;
         }
     }
 }
@@ -127,29 +182,62 @@ async fn run_against(mode: Hostile, needle: &str) {
     let cfg = dir.join("stageos-smoke.toml");
     std::fs::write(&cfg, "default_environment = \"hostile\"\n[environments.hostile]\nrequest_timeout_ms = 1500\nstep_timeout_ms = 4000\nmax_body_bytes = 1048576\n").unwrap();
     let mut cmd = cli();
-    cmd.args(["run", "--exact", "auth::login_with_password", "--target", &url, "--config"])
-        .arg(&cfg)
-        .arg("--report-dir")
-        .arg(&dir)
-        .envs(fake_remote_secrets());
+    cmd.args([
+        "run",
+        "--exact",
+        "auth::login_with_password",
+        "--target",
+        &url,
+        "--config",
+    ])
+    .arg(&cfg)
+    .arg("--report-dir")
+    .arg(&dir)
+    .envs(fake_remote_secrets());
     // A guard against a hang of the suite itself (not a speed assertion).
-    let out = tokio::time::timeout(Duration::from_secs(120), tokio::task::spawn_blocking(move || cmd.output().expect("run cli")))
-        .await
-        .unwrap_or_else(|_| panic!("{mode:?}: the suite hung"))
-        .unwrap();
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::task::spawn_blocking(move || cmd.output().expect("run cli")),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{mode:?}: the suite hung"))
+    .unwrap();
     server.abort();
     let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(3), "{mode:?}: exit code\nstdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(!stderr.contains("panicked"), "{mode:?}: the suite panicked:\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{mode:?}: exit code\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "{mode:?}: the suite panicked:\n{stderr}"
+    );
     let xml = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
     let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
-    let cases: Vec<_> = report.test_suites.iter().flat_map(|s| &s.test_cases).collect();
-    assert_eq!(cases.len(), 1, "{mode:?}: exactly the selected step is reported");
+    let cases: Vec<_> = report
+        .test_suites
+        .iter()
+        .flat_map(|s| &s.test_cases)
+        .collect();
+    assert_eq!(
+        cases.len(),
+        1,
+        "{mode:?}: exactly the selected step is reported"
+    );
     let case = cases[0];
     assert_eq!(case.name.as_str(), "login_with_password");
     match &case.status {
-        quick_junit::TestCaseStatus::NonSuccess { kind: quick_junit::NonSuccessKind::Error, message: Some(m), .. } => {
-            assert!(m.as_str().contains(needle), "{mode:?}: message does not name the cause `{needle}`: {}", m.as_str());
+        quick_junit::TestCaseStatus::NonSuccess {
+            kind: quick_junit::NonSuccessKind::Error,
+            message: Some(m),
+            ..
+        } => {
+            assert!(
+                m.as_str().contains(needle),
+                "{mode:?}: message does not name the cause `{needle}`: {}",
+                m.as_str()
+            );
         }
         other => panic!("{mode:?}: expected an <error>, got {other:?}"),
     }
@@ -166,8 +254,13 @@ async fn hostile_targets_are_errors_in_the_right_testcase() {
         (Hostile::HugeBody, "larger than 1048576 bytes"),
         (Hostile::HugeChunkedBody, "larger than 1048576 bytes"),
         (Hostile::RedirectLoop, "too many redirects"),
-        (Hostile::Unavailable, "answered 503 service_unavailable, Retry-After: 120"),
+        (
+            Hostile::Unavailable,
+            "answered 503 service_unavailable, Retry-After: 120",
+        ),
     ];
-    let runs = cases.iter().map(|(mode, needle)| run_against(*mode, needle));
+    let runs = cases
+        .iter()
+        .map(|(mode, needle)| run_against(*mode, needle));
     futures::future::join_all(runs).await;
 }

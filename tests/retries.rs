@@ -41,7 +41,12 @@ async fn dropping_server(drop_first: usize) -> (Url, Arc<AtomicUsize>) {
 }
 
 fn session(base: Url, recorder: Recorder) -> Session {
-    let cx = HttpContext { settings: Arc::new(HttpSettings::default()), run_id: "smoke-test".into(), redactor: Redactor::new() };
+    let cx = HttpContext {
+        settings: Arc::new(HttpSettings::default()),
+        run_id: "smoke-test".into(),
+        redactor: Redactor::new(),
+        logins: Default::default(),
+    };
     Session::new("test", base, cx, recorder).unwrap()
 }
 
@@ -50,13 +55,24 @@ async fn idempotent_request_is_retried_after_a_dropped_connection_and_noted() {
     let (url, seen) = dropping_server(1).await;
     let recorder = Recorder::new(Instant::now());
     let s = session(url, recorder.clone());
-    let resp = s.get("/api/me").send().await.expect("second attempt answers");
+    let resp = s
+        .get("/api/me")
+        .send()
+        .await
+        .expect("second attempt answers");
     assert_eq!(resp.status.as_u16(), 200);
     assert_eq!(seen.load(Ordering::SeqCst), 2);
     let notes = recorder.retries_since(0);
     assert_eq!(notes.len(), 1, "{notes:?}");
-    assert!(notes[0].starts_with("GET /api/me: attempt 1 got no response"), "{notes:?}");
-    assert_eq!(recorder.len(), 2, "both attempts are recorded as raw samples");
+    assert!(
+        notes[0].starts_with("GET /api/me: attempt 1 got no response"),
+        "{notes:?}"
+    );
+    assert_eq!(
+        recorder.len(),
+        2,
+        "both attempts are recorded as raw samples"
+    );
 }
 
 #[tokio::test]
@@ -64,7 +80,12 @@ async fn post_is_never_retried() {
     let (url, seen) = dropping_server(1).await;
     let recorder = Recorder::new(Instant::now());
     let s = session(url, recorder.clone());
-    let err = s.post("/api/invoices").json(&serde_json::json!({})).send().await.expect_err("no retry for POST");
+    let err = s
+        .post("/api/invoices")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect_err("no retry for POST");
     assert!(matches!(err, ExecError::Transport { .. }), "{err}");
     assert_eq!(seen.load(Ordering::SeqCst), 1);
     assert!(recorder.retries_since(0).is_empty());
@@ -75,7 +96,10 @@ async fn retries_are_bounded() {
     let (url, seen) = dropping_server(usize::MAX).await;
     let s = session(url, Recorder::new(Instant::now()));
     assert!(s.get("/api/health").send().await.is_err());
-    assert_eq!(seen.load(Ordering::SeqCst), stageos_smoke::http::MAX_ATTEMPTS as usize);
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        stageos_smoke::http::MAX_ATTEMPTS as usize
+    );
 }
 
 #[test]
@@ -105,14 +129,22 @@ fn a_pass_after_a_retry_is_flaky_in_every_report() {
     assert_eq!(report.counts().passed, 2);
     let xml = stageos_smoke::report::junit::render(&report);
     let parsed = quick_junit::Report::deserialize_from_str(&xml).unwrap();
-    let cases: Vec<_> = parsed.test_suites.iter().flat_map(|s| &s.test_cases).collect();
-    let flaky = cases.iter().find(|c| c.name.as_str() == "me_reports_role").unwrap();
+    let cases: Vec<_> = parsed
+        .test_suites
+        .iter()
+        .flat_map(|s| &s.test_cases)
+        .collect();
+    let flaky = cases
+        .iter()
+        .find(|c| c.name.as_str() == "me_reports_role")
+        .unwrap();
     match &flaky.status {
         quick_junit::TestCaseStatus::Success { flaky_runs } => assert_eq!(flaky_runs.len(), 1),
         other => panic!("{other:?}"),
     }
     assert!(xml.contains("<flakyFailure"), "{xml}");
-    let json: serde_json::Value = serde_json::from_str(&stageos_smoke::report::json::render(&report)).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&stageos_smoke::report::json::render(&report)).unwrap();
     assert_eq!(json["counts"]["flaky"], 1);
     let terminal = stageos_smoke::report::terminal::render(&report, &Redactor::new());
     assert!(terminal.contains("FLAKY"), "{terminal}");

@@ -73,7 +73,7 @@ fn failure_text(report: &RunReport, step: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn healthy_security_run_passes_and_leaves_only_the_audit_invoice() {
+async fn healthy_security_run_passes_and_leaves_nothing_behind() {
     let (report, server) = runner::run_keeping_server(
         &settings(&[]),
         &options(None),
@@ -82,7 +82,7 @@ async fn healthy_security_run_passes_and_leaves_only_the_audit_invoice() {
     )
     .await;
     let server = server.expect("the embedded server is handed back");
-    let leftovers: Vec<String> = server.smoke_entities();
+    let leftovers = server.smoke_entities();
     let users = server.smoke_users();
     let plugins = server.installed_plugins();
     server.shutdown().await;
@@ -114,14 +114,9 @@ async fn healthy_security_run_passes_and_leaves_only_the_audit_invoice() {
         "{:#?}",
         report.cleanups
     );
-    // The audit flow's invoice is the one documented leftover: the contract cannot delete invoices.
-    let not_invoices: Vec<&String> = leftovers
-        .iter()
-        .filter(|e| !e.starts_with("invoice:"))
-        .collect();
     assert!(
-        not_invoices.is_empty(),
-        "smoke objects left behind: {not_invoices:?}"
+        leftovers.is_empty(),
+        "smoke objects left behind: {leftovers:?}"
     );
     assert!(users.is_empty(), "disposable users left behind: {users:?}");
     assert!(plugins.is_empty(), "plugins left installed: {plugins:?}");
@@ -249,10 +244,12 @@ fn production_profile_leaves_out_the_destructive_gates() {
         !flows.contains("privacy"),
         "account erasure must stay out of production"
     );
-    assert!(
-        !flows.contains("audit"),
-        "the audit flow creates an undeletable invoice"
-    );
+    for f in ["rbac", "totp", "audit"] {
+        assert!(
+            flows.contains(f),
+            "post-deploy lacks the non-destructive gate {f}"
+        );
+    }
     let security = stageos_smoke::catalogue::profile("security").expect("profile");
     for f in ["rbac", "totp", "audit", "privacy"] {
         assert!(

@@ -58,7 +58,7 @@ fn main() -> ExitCode {
                 .expect("tokio runtime");
             let options = RunOptions {
                 selection: selection.clone(),
-                concurrency: args.test_threads.unwrap_or(4),
+                concurrency: args.test_threads.unwrap_or(16),
             };
             runtime.block_on(runner::run(s, &options, &env, &redactor))
         }

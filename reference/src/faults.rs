@@ -80,6 +80,10 @@ pub enum Fault {
     StripeFailures,
     /// The analytics aggregation last succeeded three days ago.
     AnalyticsStale,
+    /// The retention purge job last succeeded three days ago.
+    RetentionPurgeStale,
+    /// The last event reached error tracking two days ago.
+    ErrorTrackingSilent,
     /// Every `/metrics` scrape sees 500 more auth failures and 50 more IP anomalies.
     AuthFailureSpike,
     /// `/metrics` ends with a line that is not Prometheus text format.
@@ -91,6 +95,12 @@ pub enum Fault {
     ErrorRate {
         /// Share of requests that fail, 1–100.
         percent: u8,
+    },
+    /// Not a fault but a condition for soak runs: every request waits a random
+    /// 0..=`max_ms` milliseconds. A healthy suite must stay green under it.
+    Jitter {
+        /// Upper bound of the random delay.
+        max_ms: u64,
     },
     /// Adds `ms` milliseconds to requests whose matched route is `route`
     /// (`*` matches every route).
@@ -139,6 +149,8 @@ const UNIT_FAULTS: &[(&str, Fault)] = &[
     ("jobs-failed-rising", Fault::JobsFailedRising),
     ("stripe-failures", Fault::StripeFailures),
     ("analytics-stale", Fault::AnalyticsStale),
+    ("retention-purge-stale", Fault::RetentionPurgeStale),
+    ("error-tracking-silent", Fault::ErrorTrackingSilent),
     ("auth-failure-spike", Fault::AuthFailureSpike),
     ("metrics-malformed", Fault::MetricsMalformed),
     ("version-mismatch", Fault::VersionMismatch),
@@ -153,6 +165,7 @@ impl Fault {
             ms: 300,
         });
         all.push(Fault::ErrorRate { percent: 5 });
+        all.push(Fault::Jitter { max_ms: 50 });
         all
     }
 
@@ -208,6 +221,8 @@ impl Fault {
             Fault::JobsFailedRising => "every /metrics scrape sees one more failed pdf job",
             Fault::StripeFailures => "incoming Stripe webhook events fail",
             Fault::AnalyticsStale => "the analytics aggregation last succeeded three days ago",
+            Fault::RetentionPurgeStale => "the retention purge job last succeeded three days ago",
+            Fault::ErrorTrackingSilent => "the last event reached error tracking two days ago",
             Fault::AuthFailureSpike => {
                 "every /metrics scrape sees 500 more auth failures and 50 more IP anomalies"
             }
@@ -221,6 +236,9 @@ impl Fault {
                 "a share of API requests (all but /api/health and /metrics) answer 500"
             }
             Fault::Latency { .. } => "adds a fixed delay to requests of one route (or all: *)",
+            Fault::Jitter { .. } => {
+                "not a fault: a random 0..=N ms delay on every request, for soak runs"
+            }
         }
     }
 
@@ -228,6 +246,7 @@ impl Fault {
         match self {
             Fault::Latency { .. } => "latency",
             Fault::ErrorRate { .. } => "error-rate",
+            Fault::Jitter { .. } => "jitter",
             other => UNIT_FAULTS
                 .iter()
                 .find(|(_, f)| f == other)
@@ -243,6 +262,7 @@ impl fmt::Display for Fault {
         match self {
             Fault::Latency { route, ms } => f.pad(&format!("latency:{route}:{ms}")),
             Fault::ErrorRate { percent } => f.pad(&format!("error-rate:{percent}")),
+            Fault::Jitter { max_ms } => f.pad(&format!("jitter:{max_ms}")),
             other => f.pad(other.kind_name()),
         }
     }
@@ -280,7 +300,13 @@ impl FromStr for Fault {
         {
             return Ok(Fault::ErrorRate { percent });
         }
+        if let Some(ms) = s.strip_prefix("jitter:")
+            && let Ok(max_ms) = ms.parse::<u64>()
+        {
+            return Ok(Fault::Jitter { max_ms });
+        }
         let mut valid: Vec<&str> = UNIT_FAULTS.iter().map(|(name, _)| *name).collect();
+        valid.push("jitter:<max ms>");
         valid.push("latency:<route>:<ms>");
         valid.push("error-rate:<percent 1-100>");
         Err(ParseFaultError {
@@ -343,6 +369,7 @@ impl FaultSet {
             .iter()
             .filter_map(|f| match f {
                 Fault::Latency { route: r, ms } if r == "*" || r == route => Some(*ms),
+                Fault::Jitter { max_ms } => Some(rand::random_range(0..=*max_ms)),
                 _ => None,
             })
             .sum()
@@ -360,7 +387,7 @@ mod tests {
             assert_eq!(name.parse::<Fault>(), Ok(fault.clone()), "{name}");
             assert!(!fault.describe().is_empty());
         }
-        assert_eq!(Fault::catalogue().len(), UNIT_FAULTS.len() + 2);
+        assert_eq!(Fault::catalogue().len(), UNIT_FAULTS.len() + 3);
     }
 
     #[test]

@@ -137,7 +137,10 @@ pub struct Job {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/invoices", get(list_invoices).post(create_invoice))
-        .route("/api/invoices/{id}", get(get_invoice).delete(delete_invoice))
+        .route(
+            "/api/invoices/{id}",
+            get(get_invoice).delete(delete_invoice),
+        )
         .route("/api/invoices/{id}/pdf", post(render_pdf))
         .route("/api/jobs/{id}", get(get_job))
 }
@@ -333,11 +336,23 @@ async fn delete_invoice(
     api::require_role(&user, OWNER_ACCOUNTANT)?;
     let id = api::parse_id(&id, "invoice")?;
     let mut store = state.store();
-    let invoice = store.invoices.invoices.get(&id).ok_or_else(|| api::not_found("invoice"))?;
+    let invoice = store
+        .invoices
+        .invoices
+        .get(&id)
+        .ok_or_else(|| api::not_found("invoice"))?;
     if invoice.status != "draft" {
-        return Err(api::conflict("invoice_not_draft", "only draft invoices can be deleted"));
+        return Err(api::conflict(
+            "invoice_not_draft",
+            "only draft invoices can be deleted",
+        ));
     }
-    store.audit("invoice.deleted", Some(user.id), Some(format!("invoice:{id}")), &ip);
+    store.audit(
+        "invoice.deleted",
+        Some(user.id),
+        Some(format!("invoice:{id}")),
+        &ip,
+    );
     if state.has_fault(&Fault::DeleteNotDeleting) {
         return Ok(StatusCode::NO_CONTENT);
     }
@@ -492,7 +507,13 @@ pub(crate) async fn work_one(state: AppState) -> bool {
     let (title, lines) = pdf_lines(&invoice, with_number);
     let mut rendered = Err(String::new());
     for _ in 0..MAX_JOB_ATTEMPTS {
-        rendered = crate::pdf::render(&title, &lines).map_err(|e| e.to_string());
+        // CPU work: off the runtime's workers so requests keep being served.
+        let (t, l) = (title.clone(), lines.clone());
+        rendered = tokio::task::spawn_blocking(move || {
+            crate::pdf::render(&t, &l).map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("the renderer crashed: {e}")));
         if rendered.is_ok() {
             break;
         }

@@ -98,6 +98,10 @@ pub struct Metrics {
     pub stripe_webhook_events: Family<StatusLabels, Counter>,
     /// `analytics_aggregation_last_success_timestamp_seconds`.
     pub analytics_last_success: Gauge<f64, AtomicU64>,
+    /// `retention_purge_last_success_timestamp_seconds`.
+    pub retention_purge_last_success: Gauge<f64, AtomicU64>,
+    /// `error_tracking_last_event_timestamp_seconds` (the error-tracking heartbeat).
+    pub error_tracking_last_event: Gauge<f64, AtomicU64>,
     /// `auth_failures_total`.
     pub auth_failures: Family<ReasonLabels, Counter>,
     /// `ip_anomaly_events_total`.
@@ -128,6 +132,8 @@ impl Metrics {
         let webhook_deliveries = Family::<StatusLabels, Counter>::default();
         let stripe_webhook_events = Family::<StatusLabels, Counter>::default();
         let analytics_last_success = Gauge::<f64, AtomicU64>::default();
+        let retention_purge_last_success = Gauge::<f64, AtomicU64>::default();
+        let error_tracking_last_event = Gauge::<f64, AtomicU64>::default();
         let auth_failures = Family::<ReasonLabels, Counter>::default();
         let ip_anomaly_events = Counter::default();
 
@@ -162,6 +168,16 @@ impl Metrics {
             "analytics_aggregation_last_success_timestamp_seconds",
             "Unix time of the last successful analytics aggregation",
             analytics_last_success.clone(),
+        );
+        registry.register(
+            "retention_purge_last_success_timestamp_seconds",
+            "Unix time of the last successful retention/erasure purge run",
+            retention_purge_last_success.clone(),
+        );
+        registry.register(
+            "error_tracking_last_event_timestamp_seconds",
+            "Unix time of the last event sent to error tracking (0 when none yet)",
+            error_tracking_last_event.clone(),
         );
         registry.register(
             "auth_failures",
@@ -205,6 +221,8 @@ impl Metrics {
             .map(|d| d.as_secs_f64())
             .unwrap_or_default();
         analytics_last_success.set(now);
+        retention_purge_last_success.set(now);
+        error_tracking_last_event.set(now);
 
         Self {
             registry,
@@ -215,6 +233,8 @@ impl Metrics {
             webhook_deliveries,
             stripe_webhook_events,
             analytics_last_success,
+            retention_purge_last_success,
+            error_tracking_last_event,
             auth_failures,
             ip_anomaly_events,
             alb: AlbRecorder::default(),
@@ -245,6 +265,25 @@ impl Metrics {
             self.analytics_last_success.set(now - 3.0 * 86_400.0);
         } else if now - self.analytics_last_success.get() > 3600.0 {
             self.analytics_last_success.set(now);
+        }
+        // The daily purge and the error-tracking heartbeat, kept fresh the same way.
+        for (gauge, fault, stale_s) in [
+            (
+                &self.retention_purge_last_success,
+                Fault::RetentionPurgeStale,
+                3.0 * 86_400.0,
+            ),
+            (
+                &self.error_tracking_last_event,
+                Fault::ErrorTrackingSilent,
+                2.0 * 86_400.0,
+            ),
+        ] {
+            if faults.has(&fault) {
+                gauge.set(now - stale_s);
+            } else if now - gauge.get() > 600.0 {
+                gauge.set(now);
+            }
         }
         let pdf = QueueLabels {
             queue: "pdf".to_owned(),

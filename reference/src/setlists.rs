@@ -426,7 +426,11 @@ async fn export_setlist(
                 .collect();
             lines.push(String::new());
             lines.push(format!("Total duration: {} ({total} s)", hms(total)));
-            let bytes = crate::pdf::render(&format!("Setlist: {}", setlist.name), &lines)
+            // CPU work: off the runtime's workers so requests keep being served.
+            let title = format!("Setlist: {}", setlist.name);
+            let bytes = tokio::task::spawn_blocking(move || crate::pdf::render(&title, &lines))
+                .await
+                .map_err(|e| ApiError::internal(format!("the renderer crashed: {e}")))?
                 .map_err(|e| ApiError::internal(format!("failed to render pdf: {e}")))?;
             ("application/pdf", bytes)
         }

@@ -5,8 +5,8 @@
 //!
 //! Audit entries may lag behind the action, so each lookup polls until its
 //! deadline. The flow performs every action itself (flows run concurrently, so it
-//! cannot rely on another flow's order). Decision: the invoice it creates stays
-//! behind (smoke-tagged draft): the contract has no way to delete an invoice.
+//! cannot rely on another flow's order). Everything it creates (event, draft
+//! invoice with its PDF, plugin) is deleted at the end.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -301,6 +301,7 @@ pub async fn run(flow: &mut FlowRun) {
                 }))
                 .send()
                 .await?;
+            super::common::guard_created(&cleanups, &owner, &resp, "/api/invoices", "invoice");
             resp.expect_status(201)?;
             let v: Value = resp.json()?;
             v.get("id").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| StepError::from(ExecError::Other("POST /api/invoices answered no id".into())))

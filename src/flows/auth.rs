@@ -11,9 +11,9 @@ use serde_json::json;
 use crate::catalogue::{FlowDef, StepDef};
 use crate::credentials::Role;
 use crate::flow::FlowRun;
-use crate::http::{ensure, ensure_eq, ExecError, StepError};
+use crate::http::{ExecError, StepError, ensure, ensure_eq};
 
-use super::common::{current_totp, login, post_login, wrong_totp, MfaChallenge, Tokens, UserInfo};
+use super::common::{MfaChallenge, Tokens, UserInfo, current_totp, login, post_login, wrong_totp};
 
 /// Name of the refresh cookie.
 pub const REFRESH_COOKIE: &str = "stageos_refresh";
@@ -25,46 +25,111 @@ pub static FLOW: FlowDef = FlowDef {
     roles: &[Role::Owner, Role::Manager, Role::Member],
     needs_owner_totp: true,
     steps: &[
-        StepDef { id: "login_with_password", description: "A user without TOTP logs in with email and password and gets a bearer token and a refresh cookie" },
-        StepDef { id: "refresh_cookie_flags", description: "The refresh cookie is HttpOnly, Secure, SameSite=Strict and scoped to /api/auth" },
-        StepDef { id: "me_reports_role", description: "/api/me names the logged-in user with its role" },
-        StepDef { id: "refresh_rotates_tokens", description: "Refresh returns a new access token and rotates the refresh cookie" },
-        StepDef { id: "reused_refresh_token_refused", description: "Replaying an already rotated refresh token is refused (401 refresh_token_reused)" },
-        StepDef { id: "logout_revokes_session", description: "After logout the refresh cookie no longer refreshes (401)" },
-        StepDef { id: "wrong_password_refused", description: "A wrong password is refused with 401 invalid_credentials" },
-        StepDef { id: "owner_login_requires_mfa", description: "The Owner, who has TOTP enabled, gets an MFA challenge instead of tokens" },
-        StepDef { id: "owner_wrong_totp_refused", description: "A wrong TOTP code is refused with 401 invalid_mfa_code" },
-        StepDef { id: "owner_login_with_totp", description: "The Owner completes login with a current TOTP code and gets an owner token" },
-        StepDef { id: "latency_within_budget", description: "Every auth request answered within the profile's latency budget" },
+        StepDef {
+            id: "login_with_password",
+            description: "A user without TOTP logs in with email and password and gets a bearer token and a refresh cookie",
+        },
+        StepDef {
+            id: "refresh_cookie_flags",
+            description: "The refresh cookie is HttpOnly, Secure, SameSite=Strict and scoped to /api/auth",
+        },
+        StepDef {
+            id: "me_reports_role",
+            description: "/api/me names the logged-in user with its role",
+        },
+        StepDef {
+            id: "refresh_rotates_tokens",
+            description: "Refresh returns a new access token and rotates the refresh cookie",
+        },
+        StepDef {
+            id: "reused_refresh_token_refused",
+            description: "Replaying an already rotated refresh token is refused (401 refresh_token_reused)",
+        },
+        StepDef {
+            id: "logout_revokes_session",
+            description: "After logout the refresh cookie no longer refreshes (401)",
+        },
+        StepDef {
+            id: "wrong_password_refused",
+            description: "A wrong password is refused with 401 invalid_credentials",
+        },
+        StepDef {
+            id: "owner_login_requires_mfa",
+            description: "The Owner, who has TOTP enabled, gets an MFA challenge instead of tokens",
+        },
+        StepDef {
+            id: "owner_wrong_totp_refused",
+            description: "A wrong TOTP code is refused with 401 invalid_mfa_code",
+        },
+        StepDef {
+            id: "owner_login_with_totp",
+            description: "The Owner completes login with a current TOTP code and gets an owner token",
+        },
+        StepDef {
+            id: "latency_within_budget",
+            description: "Every auth request answered within the profile's latency budget",
+        },
     ],
 };
 
 /// Run the auth flow.
 pub async fn run(flow: &mut FlowRun) {
-    let setup = (|| Ok::<_, ExecError>((flow.user(Role::Manager)?, flow.user(Role::Member)?, flow.user(Role::Owner)?, flow.session("manager")?, flow.session("attacker")?)))();
+    let setup = (|| {
+        Ok::<_, ExecError>((
+            flow.user(Role::Manager)?,
+            flow.user(Role::Member)?,
+            flow.user(Role::Owner)?,
+            flow.session("manager")?,
+            flow.session("attacker")?,
+        ))
+    })();
     let (manager, member, owner, mut session, attacker) = match setup {
         Ok(v) => v,
         Err(e) => {
-            flow.step("login_with_password", async { Err::<(), _>(StepError::from(e)) }).await;
+            flow.step("login_with_password", async {
+                Err::<(), _>(StepError::from(e))
+            })
+            .await;
             return;
         }
     };
-    let owner_seed = flow.cx().credentials.owner_totp_secret().map(|s| s.expose_secret().to_owned());
+    let owner_seed = flow
+        .cx()
+        .credentials
+        .owner_totp_secret()
+        .map(|s| s.expose_secret().to_owned());
 
     // Password login of a non-MFA user.
     let login_resp = flow
         .step("login_with_password", async {
-            let resp = post_login(&session, &manager.email, manager.password.expose_secret()).await?;
+            let resp =
+                post_login(&session, &manager.email, manager.password.expose_secret()).await?;
             resp.expect_status(200)?;
             let tokens: Tokens = resp.json()?;
             ensure_eq("token_type", "Bearer", tokens.token_type.as_str())?;
-            ensure(tokens.expires_in > 0 && tokens.expires_in <= 900, "access token lifetime (expires_in)", "1..=900 seconds", tokens.expires_in.to_string())?;
-            ensure_eq("role in the login response", "manager", tokens.user.role.as_str())?;
-            ensure(session.cookie(REFRESH_COOKIE).is_some(), "refresh cookie after login", format!("a `{REFRESH_COOKIE}` cookie stored"), "none (missing or rejected Set-Cookie)")?;
+            ensure(
+                tokens.expires_in > 0 && tokens.expires_in <= 900,
+                "access token lifetime (expires_in)",
+                "1..=900 seconds",
+                tokens.expires_in.to_string(),
+            )?;
+            ensure_eq(
+                "role in the login response",
+                "manager",
+                tokens.user.role.as_str(),
+            )?;
+            ensure(
+                session.cookie(REFRESH_COOKIE).is_some(),
+                "refresh cookie after login",
+                format!("a `{REFRESH_COOKIE}` cookie stored"),
+                "none (missing or rejected Set-Cookie)",
+            )?;
             Ok((tokens, resp))
         })
         .await;
-    let Some((tokens, resp)) = login_resp else { return };
+    let Some((tokens, resp)) = login_resp else {
+        return;
+    };
     session.set_bearer(Some(tokens.access_token.clone()));
 
     flow.step("refresh_cookie_flags", async {
@@ -74,11 +139,34 @@ pub async fn run(flow: &mut FlowRun) {
             return ensure(false, "refresh Set-Cookie", REFRESH_COOKIE, "absent");
         };
         let flag = |on: Option<bool>| if on == Some(true) { "set" } else { "missing" };
-        ensure(c.http_only() == Some(true), "refresh cookie HttpOnly attribute", "set", flag(c.http_only()))?;
-        ensure(c.secure() == Some(true), "refresh cookie Secure attribute", "set", flag(c.secure()))?;
-        let same_site = c.same_site().map(|s| s.to_string()).unwrap_or_else(|| "missing".into());
-        ensure(c.same_site() == Some(cookie::SameSite::Strict), "refresh cookie SameSite attribute", "Strict", same_site)?;
-        ensure(c.path() == Some("/api/auth"), "refresh cookie Path attribute", "/api/auth", c.path().unwrap_or("missing"))?;
+        ensure(
+            c.http_only() == Some(true),
+            "refresh cookie HttpOnly attribute",
+            "set",
+            flag(c.http_only()),
+        )?;
+        ensure(
+            c.secure() == Some(true),
+            "refresh cookie Secure attribute",
+            "set",
+            flag(c.secure()),
+        )?;
+        let same_site = c
+            .same_site()
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "missing".into());
+        ensure(
+            c.same_site() == Some(cookie::SameSite::Strict),
+            "refresh cookie SameSite attribute",
+            "Strict",
+            same_site,
+        )?;
+        ensure(
+            c.path() == Some("/api/auth"),
+            "refresh cookie Path attribute",
+            "/api/auth",
+            c.path().unwrap_or("missing"),
+        )?;
         Ok(())
     })
     .await;
@@ -96,13 +184,29 @@ pub async fn run(flow: &mut FlowRun) {
 
     let rotated = flow
         .step("refresh_rotates_tokens", async {
-            let old_refresh = session.cookie(REFRESH_COOKIE).ok_or_else(|| ExecError::Other("no refresh cookie in the session".into()))?;
-            let resp = session.post("/api/auth/refresh").without_bearer().send().await?;
+            let old_refresh = session
+                .cookie(REFRESH_COOKIE)
+                .ok_or_else(|| ExecError::Other("no refresh cookie in the session".into()))?;
+            let resp = session
+                .post("/api/auth/refresh")
+                .without_bearer()
+                .send()
+                .await?;
             resp.expect_status(200)?;
             let new_tokens: Tokens = resp.json()?;
             let new_refresh = session.cookie(REFRESH_COOKIE).unwrap_or_default();
-            ensure(new_tokens.access_token != tokens.access_token, "access token after refresh", "a new access token", "the same access token")?;
-            ensure(!new_refresh.is_empty() && new_refresh != old_refresh, "refresh cookie after refresh", "a rotated refresh token", "the same refresh token")?;
+            ensure(
+                new_tokens.access_token != tokens.access_token,
+                "access token after refresh",
+                "a new access token",
+                "the same access token",
+            )?;
+            ensure(
+                !new_refresh.is_empty() && new_refresh != old_refresh,
+                "refresh cookie after refresh",
+                "a rotated refresh token",
+                "the same refresh token",
+            )?;
             Ok((old_refresh, new_tokens))
         })
         .await;
@@ -123,12 +227,19 @@ pub async fn run(flow: &mut FlowRun) {
         // A fresh login: the reuse check above may have revoked the first family.
         let mut fresh = session.clone_fresh()?;
         login(&mut fresh, &manager, None).await?;
-        let token = fresh.cookie(REFRESH_COOKIE).ok_or_else(|| ExecError::Other("no refresh cookie after login".into()))?;
+        let token = fresh
+            .cookie(REFRESH_COOKIE)
+            .ok_or_else(|| ExecError::Other("no refresh cookie after login".into()))?;
         let resp = fresh.post("/api/auth/logout").send().await?;
         resp.expect_status(204)?;
         // Replay the token explicitly: a server that only clears the browser's cookie
         // but keeps the token valid has not logged anyone out.
-        let after = fresh.post("/api/auth/refresh").without_bearer().cookie_header(&format!("{REFRESH_COOKIE}={token}")).send().await?;
+        let after = fresh
+            .post("/api/auth/refresh")
+            .without_bearer()
+            .cookie_header(&format!("{REFRESH_COOKIE}={token}"))
+            .send()
+            .await?;
         ensure_eq("refresh after logout, status", 401, after.status.as_u16())?;
         Ok(())
     })
@@ -147,7 +258,12 @@ pub async fn run(flow: &mut FlowRun) {
 
     let Some(seed) = owner_seed else {
         flow.step("owner_login_requires_mfa", async {
-            Err::<(), _>(ExecError::Other("no TOTP seed for the Owner (hint: set STAGEOS_OWNER_TOTP_SECRET)".into()).into())
+            Err::<(), _>(
+                ExecError::Other(
+                    "no TOTP seed for the Owner (hint: set STAGEOS_OWNER_TOTP_SECRET)".into(),
+                )
+                .into(),
+            )
         })
         .await;
         return;
@@ -155,17 +271,26 @@ pub async fn run(flow: &mut FlowRun) {
     let owner_session = match flow.session("owner") {
         Ok(s) => s,
         Err(e) => {
-            flow.step("owner_login_requires_mfa", async { Err::<(), _>(StepError::from(e)) }).await;
+            flow.step("owner_login_requires_mfa", async {
+                Err::<(), _>(StepError::from(e))
+            })
+            .await;
             return;
         }
     };
 
     let challenge = flow
         .step("owner_login_requires_mfa", async {
-            let resp = post_login(&owner_session, &owner.email, owner.password.expose_secret()).await?;
+            let resp =
+                post_login(&owner_session, &owner.email, owner.password.expose_secret()).await?;
             resp.expect_status(200)?;
             let body: serde_json::Value = resp.json()?;
-            ensure(body.get("access_token").is_none(), "Owner login response", "no access token before MFA", "an access token")?;
+            ensure(
+                body.get("access_token").is_none(),
+                "Owner login response",
+                "no access token before MFA",
+                "an access token",
+            )?;
             let challenge: MfaChallenge = resp.json()?;
             ensure_eq("mfa_required", true, challenge.mfa_required)?;
             Ok(challenge)
@@ -200,7 +325,11 @@ pub async fn run(flow: &mut FlowRun) {
         resp.expect_status(200)?;
         let tokens: Tokens = resp.json()?;
         ensure_eq("role after MFA", "owner", tokens.user.role.as_str())?;
-        ensure_eq("email after MFA", owner.email.as_str(), tokens.user.email.as_str())?;
+        ensure_eq(
+            "email after MFA",
+            owner.email.as_str(),
+            tokens.user.email.as_str(),
+        )?;
         Ok(())
     })
     .await;
@@ -208,7 +337,9 @@ pub async fn run(flow: &mut FlowRun) {
     let budget = flow.cx().latency_budget;
     let requests = flow.requests();
     flow.step("latency_within_budget", async {
-        let slowest = requests.iter().max_by(|a, b| a.duration_ms.total_cmp(&b.duration_ms));
+        let slowest = requests
+            .iter()
+            .max_by(|a, b| a.duration_ms.total_cmp(&b.duration_ms));
         if let Some(r) = slowest {
             ensure(
                 r.duration_ms <= budget.as_secs_f64() * 1000.0,

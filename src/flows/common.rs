@@ -12,7 +12,7 @@ use crate::http::{ExecError, Response, Session, StepError, ensure};
 use super::model::Event;
 
 /// The token response of login, MFA verify and refresh.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 pub struct Tokens {
     /// The JWT.
     pub access_token: String,
@@ -25,7 +25,7 @@ pub struct Tokens {
 }
 
 /// A user as the API shows it.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq)]
 pub struct UserInfo {
     /// UUID.
     pub id: String,
@@ -170,14 +170,26 @@ pub async fn login_with_retry(
     }
 }
 
-/// A new session of `flow` logged in as `role` (the Owner with TOTP).
+/// `session` logged in as `user` (with TOTP when a seed is given): the run's one
+/// login of that user, shared with the other flows (see [`crate::http::LoginCache`]).
 pub async fn session_as(
     session: Session,
     user: &UserCredential,
     totp_seed: Option<&str>,
 ) -> Result<(Session, Tokens), StepError> {
-    let mut session = session;
-    let tokens = login_with_retry(&mut session, user, totp_seed).await?;
+    let recorder = session.recorder().clone();
+    let logins = session.logins().clone();
+    let (session, body) = logins
+        .get_or_login(&user.email, &recorder, || async move {
+            let mut session = session;
+            let tokens = login_with_retry(&mut session, user, totp_seed).await?;
+            let body = serde_json::to_value(&tokens)
+                .map_err(|e| ExecError::Other(format!("failed to keep the login: {e}")))?;
+            Ok::<_, StepError>((session, body))
+        })
+        .await?;
+    let tokens: Tokens = serde_json::from_value(body)
+        .map_err(|e| ExecError::Other(format!("failed to reuse the login: {e}")))?;
     Ok((session, tokens))
 }
 

@@ -19,7 +19,7 @@ use super::common::{
     check_smoke_tagging, create_event, download_url, session_as, smoke_event_body,
 };
 use super::model::{Invoice, InvoiceLineInput, Job, JobAccepted};
-use super::pdf::pdf_text;
+use super::pdf::pdf_text_off_runtime;
 
 /// The invoice flow's steps.
 pub static FLOW: FlowDef = FlowDef {
@@ -314,11 +314,14 @@ pub async fn run(flow: &mut FlowRun) {
                     "application/pdf",
                     resp.content_type(),
                 )?;
-                let text = pdf_text(&resp.body).map_err(|e| CheckFailure {
-                    what: "the invoice PDF".into(),
-                    expected: "a PDF lopdf can read".into(),
-                    actual: e,
-                })?;
+                let text =
+                    pdf_text_off_runtime(resp.body.clone())
+                        .await
+                        .map_err(|e| CheckFailure {
+                            what: "the invoice PDF".into(),
+                            expected: "a PDF lopdf can read".into(),
+                            actual: e,
+                        })?;
                 Ok(text)
             })
             .await

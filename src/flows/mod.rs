@@ -15,15 +15,31 @@ pub mod model;
 pub mod pdf;
 pub mod privacy;
 pub mod rbac;
+pub mod release;
 pub mod setlist;
-pub mod webhooks;
 pub mod totp;
+pub mod webhooks;
 
 use crate::catalogue::FlowDef;
 use crate::flow::FlowRun;
 
 /// Every flow, in run and report order.
-pub static ALL: &[&FlowDef] = &[&health::FLOW, &metrics::FLOW, &baseline::FLOW, &auth::FLOW, &dossier::FLOW, &availability::FLOW, &setlist::FLOW, &invoice::FLOW, &files::FLOW, &webhooks::FLOW, &totp::FLOW, &audit::FLOW, &privacy::FLOW];
+pub static ALL: &[&FlowDef] = &[
+    &health::FLOW,
+    &metrics::FLOW,
+    &baseline::FLOW,
+    &release::FLOW,
+    &auth::FLOW,
+    &dossier::FLOW,
+    &availability::FLOW,
+    &setlist::FLOW,
+    &invoice::FLOW,
+    &files::FLOW,
+    &webhooks::FLOW,
+    &totp::FLOW,
+    &audit::FLOW,
+    &privacy::FLOW,
+];
 
 /// Flows whose steps are generated from data at first use (the RBAC matrix),
 /// reported after [`ALL`].
@@ -37,6 +53,7 @@ pub async fn run(flow: &mut FlowRun, id: &str) {
         "health" => health::run(flow).await,
         "metrics" => metrics::run(flow).await,
         "baseline" => baseline::run(flow).await,
+        "release" => release::run(flow).await,
         "auth" => auth::run(flow).await,
         "dossier" => dossier::run(flow).await,
         "availability" => availability::run(flow).await,

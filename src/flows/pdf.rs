@@ -11,6 +11,14 @@ pub const MAX_PAGES: usize = 200;
 
 /// Parse `bytes` as a PDF and return the text of all its pages, whitespace
 /// collapsed to single spaces. The error says why it is not a readable PDF.
+/// [`pdf_text`] on a blocking thread: parsing is CPU work that must not stall the
+/// runtime's workers (and with them every other flow's timings).
+pub async fn pdf_text_off_runtime(bytes: bytes::Bytes) -> Result<String, String> {
+    tokio::task::spawn_blocking(move || pdf_text(&bytes))
+        .await
+        .map_err(|e| format!("the PDF parser crashed: {e}"))?
+}
+
 pub fn pdf_text(bytes: &[u8]) -> Result<String, String> {
     if !bytes.starts_with(b"%PDF-") {
         let head: String = String::from_utf8_lossy(&bytes[..bytes.len().min(16)])

@@ -104,8 +104,10 @@ pub enum OpKind {
     UnlockSetlists,
     /// List smoke invoices.
     ReadInvoices,
-    /// Probe invoice creation with an unknown event (nothing is created).
+    /// Create a draft invoice for the fixture event.
     CreateInvoices,
+    /// Delete a victim draft invoice.
+    DeleteInvoices,
     /// GET the fixture file's metadata.
     ReadFiles,
     /// Register an upload on the fixture event.
@@ -146,6 +148,10 @@ pub const KINDS: &[(&str, OpKind)] = &[
     ),
     ("GET /api/invoices?tag=smoke", OpKind::ReadInvoices),
     ("POST /api/invoices", OpKind::CreateInvoices),
+    (
+        "DELETE /api/invoices/{victim_invoice}",
+        OpKind::DeleteInvoices,
+    ),
     ("GET /api/files/{file}", OpKind::ReadFiles),
     ("POST /api/files/uploads", OpKind::UploadFiles),
     (
@@ -240,7 +246,7 @@ pub fn build(text: &str) -> Result<Matrix, String> {
             )),
         });
     }
-    steps.push(StepDef { id: FIXTURES_STEP, description: "The Owner creates the smoke fixtures the cells work on: an event, a setlist under it, a file registered on it" });
+    steps.push(StepDef { id: FIXTURES_STEP, description: "The Owner creates the smoke fixtures the cells work on: an event, a setlist under it, a file registered on it, a draft invoice for it" });
     let mut cells = Vec::new();
     for (i, op) in file.operation.iter().enumerate() {
         let kind = KINDS
@@ -273,17 +279,9 @@ pub fn build(text: &str) -> Result<Matrix, String> {
             let verb = if expected == 403 { "cannot" } else { "can" };
             let sentence = leak(format!("{} {verb} {}", title(role), op.action));
             let step = leak(format!("{}_{verb}_{}", role.as_str(), snake(&op.action)));
-            let note = if kind == OpKind::CreateInvoices && expected != 403 {
-                " (an unknown event, so nothing is created: the role check passes and validation refuses)"
-            } else {
-                ""
-            };
             steps.push(StepDef {
                 id: step,
-                description: leak(format!(
-                    "{sentence}: {} answers {expected}{note}",
-                    op.request
-                )),
+                description: leak(format!("{sentence}: {} answers {expected}", op.request)),
             });
             cells.push(Cell {
                 role,
@@ -456,6 +454,15 @@ fn setlist_body() -> Value {
     json!({ "name": "RBAC smoke setlist", "items": [{ "title": "Opener", "duration_s": 215 }, { "title": "Closer", "duration_s": 300 }] })
 }
 
+/// A draft invoice for `event` (drafts can be deleted; the matrix deletes it).
+fn invoice_body(cx: &Ctx, event: &str) -> Value {
+    cx.tagged(json!({
+        "event_id": event,
+        "currency": "EUR",
+        "lines": [{ "description": "RBAC smoke line", "quantity": 1, "unit_price_cents": 100, "tax_rate_bp": 1900 }],
+    }))
+}
+
 fn upload_body(event: &str) -> Value {
     json!({
         "filename": "rbac-smoke.txt",
@@ -547,16 +554,18 @@ async fn send_cell(
         }
         OpKind::CreateInvoices => {
             let p = "/api/invoices".to_owned();
-            let body = cx.tagged(json!({
-                "event_id": uuid::Uuid::new_v4().to_string(),
-                "currency": "EUR",
-                "lines": [{ "description": "RBAC probe", "quantity": 1, "unit_price_cents": 100, "tax_rate_bp": 1900 }],
-            }));
-            (
-                Method::POST,
-                p.clone(),
-                session.post(&p).json(&body).send().await?,
-            )
+            let body = invoice_body(cx, &cx.fixtures()?.event);
+            let resp = session.post(&p).json(&body).send().await?;
+            cx.guard(&resp, "/api/invoices", "invoice");
+            (Method::POST, p, resp)
+        }
+        OpKind::DeleteInvoices => {
+            let body = invoice_body(cx, &cx.fixtures()?.event);
+            let id = cx
+                .owner_create("/api/invoices", body, "/api/invoices", "invoice")
+                .await?;
+            let p = format!("/api/invoices/{id}");
+            (Method::DELETE, p.clone(), session.delete(&p).send().await?)
         }
         OpKind::ReadFiles => {
             let p = format!("/api/files/{}", cx.fixtures()?.file);
@@ -715,7 +724,10 @@ async fn run_cell(
         OpKind::RemovePlugins if resp.status.is_success() => {
             cx.cleanups.disarm(&format!("/api/plugins/{PLUGIN_KEY}"))
         }
-        OpKind::DeleteEvents | OpKind::DeleteWebhooks | OpKind::DeleteUsers
+        OpKind::DeleteEvents
+        | OpKind::DeleteInvoices
+        | OpKind::DeleteWebhooks
+        | OpKind::DeleteUsers
             if resp.status.is_success() =>
         {
             cx.cleanups.disarm(&path)
@@ -763,6 +775,14 @@ async fn create_fixtures(cx: &Ctx) -> Result<Fixtures, StepError> {
         .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or_else(|| ExecError::Other("POST /api/files/uploads answered no file_id".into()))?;
+    // A draft invoice, so a role that wrongly reads invoices is shown reading one.
+    cx.owner_create(
+        "/api/invoices",
+        invoice_body(cx, &event),
+        "/api/invoices",
+        "invoice",
+    )
+    .await?;
     Ok(Fixtures {
         event,
         setlist,
@@ -857,6 +877,8 @@ pub async fn run(flow: &mut FlowRun) {
                 | OpKind::EditSetlists
                 | OpKind::LockSetlists
                 | OpKind::UnlockSetlists
+                | OpKind::CreateInvoices
+                | OpKind::DeleteInvoices
                 | OpKind::ReadFiles
                 | OpKind::UploadFiles
         );
@@ -894,6 +916,62 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), m.def.steps.len(), "duplicate step ids");
+    }
+
+    /// The `x-roles` of `METHOD /path` in the contract (a line scan: the document is
+    /// laid out as two-space paths, four-space methods, six-space keys).
+    fn contract_roles(contract: &str, method: &str, path: &str) -> Option<Vec<String>> {
+        let mut lines = contract.lines().skip_while(|l| *l != format!("  {path}:"));
+        lines.next()?;
+        let mut in_method = false;
+        for line in lines {
+            if line.starts_with("  /") || line.starts_with("  #") {
+                return None;
+            }
+            if line.starts_with("    ") && !line.starts_with("     ") {
+                in_method = line.trim_end() == format!("    {method}:");
+                continue;
+            }
+            if in_method && let Some(list) = line.trim().strip_prefix("x-roles: [") {
+                return Some(
+                    list.trim_end_matches(']')
+                        .split(',')
+                        .map(|r| r.trim().to_owned())
+                        .filter(|r| !r.is_empty())
+                        .collect(),
+                );
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn matrix_agrees_with_the_contracts_x_roles() {
+        let contract = include_str!("../../fixtures/contract/stageos.openapi.yaml");
+        for op in &matrix().operations {
+            let (method, target) = op.request.split_once(' ').expect("METHOD /path");
+            let path = target.split('?').next().unwrap_or(target);
+            let path: String = path
+                .split('/')
+                .map(|seg| match seg {
+                    "{plugin}" => "{key}".to_owned(),
+                    s if s.starts_with('{') => "{id}".to_owned(),
+                    s => s.to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let roles = contract_roles(contract, &method.to_ascii_lowercase(), &path)
+                .unwrap_or_else(|| panic!("no x-roles for {method} {path} in the contract"));
+            for role in Role::ALL {
+                let allowed = op.expected(role) != 403;
+                assert_eq!(
+                    allowed,
+                    roles.iter().any(|r| r == role.as_str()),
+                    "{}: {role} vs contract x-roles {roles:?} of {method} {path}",
+                    op.action
+                );
+            }
+        }
     }
 
     #[test]

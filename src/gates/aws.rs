@@ -68,7 +68,10 @@ pub async fn sdk_config(ep: &AwsEndpoint) -> SdkConfig {
         .connect_timeout(Duration::from_secs(5))
         .build();
     let retry = RetryConfig::standard().with_max_attempts(3);
-    let endpoint = ep.endpoint_url.as_ref().map(|u| u.as_str().trim_end_matches('/').to_owned());
+    let endpoint = ep
+        .endpoint_url
+        .as_ref()
+        .map(|u| u.as_str().trim_end_matches('/').to_owned());
     if ep.is_loopback() {
         let mut b = SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -236,13 +239,24 @@ const CREDENTIAL_CODES: &[&str] = &[
 ];
 
 /// Turn an SDK error into an [`AwsCallError`] naming the call and the IAM action.
-pub fn call_error<E, R>(call: Call, resource: &str, endpoint: &AwsEndpoint, e: SdkError<E, R>) -> AwsCallError
+pub fn call_error<E, R>(
+    call: Call,
+    resource: &str,
+    endpoint: &AwsEndpoint,
+    e: SdkError<E, R>,
+) -> AwsCallError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
     let code = e.code().map(str::to_owned);
-    let message = DisplayErrorContext(&e).to_string();
+    // A service answer: its code and message (the SDK's full context would dump the
+    // raw HTTP response); anything else (timeout, connection): the whole cause chain.
+    let message = match (&code, e.message()) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.clone(),
+        (None, _) => DisplayErrorContext(&e).to_string(),
+    };
     let hint = match code.as_deref() {
         Some(c) if DENIED_CODES.contains(&c) => format!(
             "the job's role lacks IAM action {} on {resource}: grant it (read-only) in the role's policy",
@@ -295,14 +309,20 @@ fn fmt_days(secs: i64) -> String {
 fn rfc3339(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| t.to_string())
 }
 
 // --- ECR: rollback images ------------------------------------------------------
 
 /// Every tag of every image in `repository` (all pages).
-pub async fn fetch_image_tags(c: &AwsClients, repository: &str) -> Result<Vec<String>, AwsCallError> {
+pub async fn fetch_image_tags(
+    c: &AwsClients,
+    repository: &str,
+) -> Result<Vec<String>, AwsCallError> {
     let mut tags = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -313,7 +333,14 @@ pub async fn fetch_image_tags(c: &AwsClients, repository: &str) -> Result<Vec<St
             .set_next_token(token.take())
             .send()
             .await
-            .map_err(|e| call_error(DESCRIBE_IMAGES, &format!("repository {repository}"), &c.endpoint, e))?;
+            .map_err(|e| {
+                call_error(
+                    DESCRIBE_IMAGES,
+                    &format!("repository {repository}"),
+                    &c.endpoint,
+                    e,
+                )
+            })?;
         for d in resp.image_details() {
             tags.extend(d.image_tags().iter().cloned());
         }
@@ -367,7 +394,11 @@ pub struct SecretAge {
 }
 
 /// `DescribeSecret` of `id`.
-pub async fn fetch_secret_age(c: &AwsClients, purpose: &str, id: &str) -> Result<SecretAge, AwsCallError> {
+pub async fn fetch_secret_age(
+    c: &AwsClients,
+    purpose: &str,
+    id: &str,
+) -> Result<SecretAge, AwsCallError> {
     let resp = c
         .secrets
         .describe_secret()
@@ -395,12 +426,21 @@ pub fn judge_secrets_rotated(secrets: &[SecretAge], now: i64, max_days: i64) -> 
             (Some(t), _) => (t, "rotated"),
             (None, Some(t)) => (t, "created (never rotated)"),
             (None, None) => {
-                stale.push(format!("{} ({}): neither LastRotatedDate nor CreatedDate reported", s.purpose, s.id));
+                stale.push(format!(
+                    "{} ({}): neither LastRotatedDate nor CreatedDate reported",
+                    s.purpose, s.id
+                ));
                 continue;
             }
         };
         let age = now - when;
-        let line = format!("{} ({}) {what} {} ago, on {}", s.purpose, s.id, fmt_days(age.max(0)), rfc3339(when));
+        let line = format!(
+            "{} ({}) {what} {} ago, on {}",
+            s.purpose,
+            s.id,
+            fmt_days(age.max(0)),
+            rfc3339(when)
+        );
         if age > max_days * DAY_S {
             stale.push(line);
         } else {
@@ -430,7 +470,14 @@ pub async fn fetch_backup_retention(c: &AwsClients, instance: &str) -> Result<i3
         .db_instance_identifier(instance)
         .send()
         .await
-        .map_err(|e| call_error(DESCRIBE_DB_INSTANCES, &format!("DB instance {instance}"), &c.endpoint, e))?;
+        .map_err(|e| {
+            call_error(
+                DESCRIBE_DB_INSTANCES,
+                &format!("DB instance {instance}"),
+                &c.endpoint,
+                e,
+            )
+        })?;
     let db = resp
         .db_instances()
         .iter()
@@ -452,17 +499,23 @@ pub async fn fetch_backup_retention(c: &AwsClients, instance: &str) -> Result<i3
 pub fn judge_backup_retention(instance: &str, retention_days: i32, min_days: i32) -> Verdict {
     if retention_days >= min_days {
         Verdict::Pass {
-            summary: format!("{instance}: automated backups on, retention {retention_days} days, required ≥ {min_days}"),
+            summary: format!(
+                "{instance}: automated backups on, retention {retention_days} days, required ≥ {min_days}"
+            ),
         }
     } else if retention_days == 0 {
         Verdict::fail(
-            format!("RDS automated backups of {instance} (DescribeDBInstances BackupRetentionPeriod)"),
+            format!(
+                "RDS automated backups of {instance} (DescribeDBInstances BackupRetentionPeriod)"
+            ),
             format!("automated backups on, retention ≥ {min_days} days"),
             "automated backups off (retention 0 days)",
         )
     } else {
         Verdict::fail(
-            format!("RDS backup retention of {instance} (DescribeDBInstances BackupRetentionPeriod)"),
+            format!(
+                "RDS backup retention of {instance} (DescribeDBInstances BackupRetentionPeriod)"
+            ),
             format!("retention ≥ {min_days} days"),
             format!("retention {retention_days} days, required ≥ {min_days}"),
         )
@@ -488,7 +541,10 @@ pub struct RestoreJob {
 
 /// Restore jobs completed after `since` (all pages; filtered here as well, since
 /// not every endpoint honours the filters).
-pub async fn fetch_restore_jobs(c: &AwsClients, since: i64) -> Result<Vec<RestoreJob>, AwsCallError> {
+pub async fn fetch_restore_jobs(
+    c: &AwsClients,
+    since: i64,
+) -> Result<Vec<RestoreJob>, AwsCallError> {
     use aws_sdk_backup::primitives::DateTime;
     use aws_sdk_backup::types::RestoreJobStatus;
     let mut jobs = Vec::new();
@@ -502,11 +558,21 @@ pub async fn fetch_restore_jobs(c: &AwsClients, since: i64) -> Result<Vec<Restor
             .set_next_token(token.take())
             .send()
             .await
-            .map_err(|e| call_error(LIST_RESTORE_JOBS, "the account's restore jobs", &c.endpoint, e))?;
+            .map_err(|e| {
+                call_error(
+                    LIST_RESTORE_JOBS,
+                    "the account's restore jobs",
+                    &c.endpoint,
+                    e,
+                )
+            })?;
         for j in resp.restore_jobs() {
             jobs.push(RestoreJob {
                 id: j.restore_job_id().unwrap_or("?").to_owned(),
-                status: j.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                status: j
+                    .status()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
                 completed: j.completion_date().map(|d| d.secs()),
                 resource_type: j.resource_type().map(str::to_owned),
                 validation: j.validation_status().map(|v| v.as_str().to_owned()),
@@ -522,14 +588,23 @@ pub async fn fetch_restore_jobs(c: &AwsClients, since: i64) -> Result<Vec<Restor
 
 /// A completed restore job (of `resource_type`, when given) whose validation did not
 /// fail finished within `max_days` of `now`.
-pub fn judge_restore_tested(jobs: &[RestoreJob], resource_type: Option<&str>, now: i64, max_days: i64) -> Verdict {
+pub fn judge_restore_tested(
+    jobs: &[RestoreJob],
+    resource_type: Option<&str>,
+    now: i64,
+    max_days: i64,
+) -> Verdict {
     let since = now - max_days * DAY_S;
     let good = jobs
         .iter()
         .filter(|j| j.status == "COMPLETED")
         .filter(|j| !matches!(j.validation.as_deref(), Some("FAILED" | "TIMED_OUT")))
         .filter(|j| resource_type.is_none_or(|t| j.resource_type.as_deref() == Some(t)))
-        .filter_map(|j| j.completed.filter(|&t| t >= since && t <= now + DAY_S).map(|t| (t, j)))
+        .filter_map(|j| {
+            j.completed
+                .filter(|&t| t >= since && t <= now + DAY_S)
+                .map(|t| (t, j))
+        })
         .max_by_key(|(t, _)| *t);
     let kind = resource_type.map(|t| format!("{t} ")).unwrap_or_default();
     match good {
@@ -541,29 +616,45 @@ pub fn judge_restore_tested(jobs: &[RestoreJob], resource_type: Option<&str>, no
                 rfc3339(t)
             ),
         },
-        None => Verdict::fail(
-            "restore test (AWS Backup ListRestoreJobs)",
-            format!("a completed {kind}restore job within {max_days} days"),
-            format!(
-                "none: {} completed restore jobs listed since {}, none of them a {kind}restore that passed validation",
-                jobs.iter().filter(|j| j.status == "COMPLETED").count(),
-                rfc3339(since)
-            ),
-        ),
+        None => {
+            let completed = jobs.iter().filter(|j| j.status == "COMPLETED").count();
+            let actual = if completed == 0 {
+                format!("none: 0 completed restore jobs since {}", rfc3339(since))
+            } else {
+                format!(
+                    "none: {completed} completed restore jobs since {}, but none a {kind}restore that passed validation",
+                    rfc3339(since)
+                )
+            };
+            Verdict::fail(
+                "restore test (AWS Backup ListRestoreJobs)",
+                format!("a completed {kind}restore job within {max_days} days"),
+                actual,
+            )
+        }
     }
 }
 
 // --- S3: versioning and default encryption --------------------------------------
 
 /// The versioning status of `bucket` (`Enabled`, `Suspended`; `None`: never enabled).
-pub async fn fetch_bucket_versioning(c: &AwsClients, bucket: &str) -> Result<Option<String>, AwsCallError> {
-    let resp = c
-        .s3
-        .get_bucket_versioning()
-        .bucket(bucket)
-        .send()
-        .await
-        .map_err(|e| call_error(GET_BUCKET_VERSIONING, &format!("bucket {bucket}"), &c.endpoint, e))?;
+pub async fn fetch_bucket_versioning(
+    c: &AwsClients,
+    bucket: &str,
+) -> Result<Option<String>, AwsCallError> {
+    let resp =
+        c.s3.get_bucket_versioning()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| {
+                call_error(
+                    GET_BUCKET_VERSIONING,
+                    &format!("bucket {bucket}"),
+                    &c.endpoint,
+                    e,
+                )
+            })?;
     Ok(resp.status().map(|s| s.as_str().to_owned()))
 }
 
@@ -576,13 +667,18 @@ pub fn judge_versioning(bucket: &str, status: Option<&str>) -> Verdict {
         other => Verdict::fail(
             format!("S3 versioning of {bucket} (GetBucketVersioning)"),
             "Enabled",
-            other.map(str::to_owned).unwrap_or_else(|| "never enabled (no status)".into()),
+            other
+                .map(str::to_owned)
+                .unwrap_or_else(|| "never enabled (no status)".into()),
         ),
     }
 }
 
 /// The default encryption algorithms of `bucket` (empty: no default encryption).
-pub async fn fetch_bucket_encryption(c: &AwsClients, bucket: &str) -> Result<Vec<String>, AwsCallError> {
+pub async fn fetch_bucket_encryption(
+    c: &AwsClients,
+    bucket: &str,
+) -> Result<Vec<String>, AwsCallError> {
     match c.s3.get_bucket_encryption().bucket(bucket).send().await {
         Ok(resp) => Ok(resp
             .server_side_encryption_configuration()
@@ -594,23 +690,55 @@ pub async fn fetch_bucket_encryption(c: &AwsClients, bucket: &str) -> Result<Vec
                     .collect()
             })
             .unwrap_or_default()),
-        Err(e) if e.code() == Some("ServerSideEncryptionConfigurationNotFoundError") => Ok(Vec::new()),
-        Err(e) => Err(call_error(GET_BUCKET_ENCRYPTION, &format!("bucket {bucket}"), &c.endpoint, e)),
+        Err(e) if e.code() == Some("ServerSideEncryptionConfigurationNotFoundError") => {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(call_error(
+            GET_BUCKET_ENCRYPTION,
+            &format!("bucket {bucket}"),
+            &c.endpoint,
+            e,
+        )),
     }
 }
 
-/// A default encryption rule is set.
-pub fn judge_encryption(bucket: &str, algorithms: &[String]) -> Verdict {
+/// A default encryption rule is set, with the `required` algorithm when given
+/// (`aws:kms` is met by `aws:kms:dsse` too). Since January 2023 every S3 bucket has
+/// SSE-S3 (`AES256`) by default, so requiring `aws:kms` is what tells a bucket set up
+/// for StageOS's files from a default one.
+pub fn judge_encryption(bucket: &str, algorithms: &[String], required: Option<&str>) -> Verdict {
+    let what = format!("S3 default encryption of {bucket} (GetBucketEncryption)");
     if algorithms.is_empty() {
-        Verdict::fail(
-            format!("S3 default encryption of {bucket} (GetBucketEncryption)"),
-            "a default encryption rule (AES256 or aws:kms)",
+        return Verdict::fail(
+            what,
+            format!(
+                "a default encryption rule ({})",
+                required.unwrap_or("AES256 or aws:kms")
+            ),
             "no default encryption configured",
-        )
-    } else {
+        );
+    }
+    let meets =
+        |a: &str| required.is_none_or(|r| a == r || (r == "aws:kms" && a == "aws:kms:dsse"));
+    if algorithms.iter().any(|a| meets(a)) {
         Verdict::Pass {
-            summary: format!("{bucket}: default encryption {}", algorithms.join(", ")),
+            summary: format!(
+                "{bucket}: default encryption {}{}",
+                algorithms.join(", "),
+                required
+                    .map(|r| format!(", required {r}"))
+                    .unwrap_or_default()
+            ),
         }
+    } else {
+        Verdict::fail(
+            what,
+            format!(
+                "default encryption {} (gates.release.aws.files_bucket_sse_algorithm)",
+                required.unwrap_or_default()
+            ),
+            format!("default encryption {}", algorithms.join(", ")),
+        )
     }
 }
 
@@ -628,10 +756,15 @@ mod tests {
             judge_rollback_images("v1.3.0-20261101", ("api", &api), ("api", &api)),
             Verdict::Pass { .. }
         ));
-        let Verdict::Fail { actual, .. } = judge_rollback_images("v1.3.0-20261101", ("api", &api), ("web", &web)) else {
+        let Verdict::Fail { actual, .. } =
+            judge_rollback_images("v1.3.0-20261101", ("api", &api), ("web", &web))
+        else {
             panic!("expected a failure")
         };
-        assert!(actual.contains("web lacks v1.3.0-20261101") && !actual.contains("api lacks"), "{actual}");
+        assert!(
+            actual.contains("web lacks v1.3.0-20261101") && !actual.contains("api lacks"),
+            "{actual}"
+        );
     }
 
     #[test]
@@ -643,8 +776,15 @@ mod tests {
             created,
         };
         // Created long ago, rotated 10 days ago: pass.
-        let v = judge_secrets_rotated(&[s(Some(NOW - 10 * DAY_S), Some(NOW - 400 * DAY_S))], NOW, 90);
-        assert!(matches!(&v, Verdict::Pass { summary } if summary.contains("rotated 10 days ago")), "{v:?}");
+        let v = judge_secrets_rotated(
+            &[s(Some(NOW - 10 * DAY_S), Some(NOW - 400 * DAY_S))],
+            NOW,
+            90,
+        );
+        assert!(
+            matches!(&v, Verdict::Pass { summary } if summary.contains("rotated 10 days ago")),
+            "{v:?}"
+        );
         // Never rotated, created 91 days ago: fail.
         let v = judge_secrets_rotated(&[s(None, Some(NOW - 91 * DAY_S))], NOW, 90);
         assert!(
@@ -652,18 +792,34 @@ mod tests {
             "{v:?}"
         );
         // Rotated 120 days ago: fail even though a newer creation date would pass.
-        assert!(matches!(judge_secrets_rotated(&[s(Some(NOW - 120 * DAY_S), Some(NOW))], NOW, 90), Verdict::Fail { .. }));
+        assert!(matches!(
+            judge_secrets_rotated(&[s(Some(NOW - 120 * DAY_S), Some(NOW))], NOW, 90),
+            Verdict::Fail { .. }
+        ));
         // Exactly 90 days: still within.
-        assert!(matches!(judge_secrets_rotated(&[s(Some(NOW - 90 * DAY_S), None)], NOW, 90), Verdict::Pass { .. }));
-        assert!(matches!(judge_secrets_rotated(&[s(None, None)], NOW, 90), Verdict::Fail { .. }));
+        assert!(matches!(
+            judge_secrets_rotated(&[s(Some(NOW - 90 * DAY_S), None)], NOW, 90),
+            Verdict::Pass { .. }
+        ));
+        assert!(matches!(
+            judge_secrets_rotated(&[s(None, None)], NOW, 90),
+            Verdict::Fail { .. }
+        ));
     }
 
     #[test]
     fn backup_retention_numbers() {
-        assert!(matches!(judge_backup_retention("db", 7, 7), Verdict::Pass { .. }));
-        let Verdict::Fail { actual, .. } = judge_backup_retention("db", 3, 7) else { panic!() };
+        assert!(matches!(
+            judge_backup_retention("db", 7, 7),
+            Verdict::Pass { .. }
+        ));
+        let Verdict::Fail { actual, .. } = judge_backup_retention("db", 3, 7) else {
+            panic!()
+        };
         assert_eq!(actual, "retention 3 days, required ≥ 7");
-        let Verdict::Fail { actual, .. } = judge_backup_retention("db", 0, 7) else { panic!() };
+        let Verdict::Fail { actual, .. } = judge_backup_retention("db", 0, 7) else {
+            panic!()
+        };
         assert!(actual.contains("automated backups off"));
     }
 
@@ -676,38 +832,94 @@ mod tests {
             resource_type: Some(ty.into()),
             validation: validation.map(str::to_owned),
         };
-        assert!(matches!(judge_restore_tested(&[job("COMPLETED", 12, "RDS", None)], Some("RDS"), NOW, 30), Verdict::Pass { .. }));
-        assert!(matches!(judge_restore_tested(&[job("COMPLETED", 31, "RDS", None)], None, NOW, 30), Verdict::Fail { .. }));
-        assert!(matches!(judge_restore_tested(&[job("FAILED", 2, "RDS", None)], None, NOW, 30), Verdict::Fail { .. }));
-        assert!(matches!(judge_restore_tested(&[job("COMPLETED", 2, "S3", None)], Some("RDS"), NOW, 30), Verdict::Fail { .. }));
+        assert!(matches!(
+            judge_restore_tested(&[job("COMPLETED", 12, "RDS", None)], Some("RDS"), NOW, 30),
+            Verdict::Pass { .. }
+        ));
+        assert!(matches!(
+            judge_restore_tested(&[job("COMPLETED", 31, "RDS", None)], None, NOW, 30),
+            Verdict::Fail { .. }
+        ));
+        assert!(matches!(
+            judge_restore_tested(&[job("FAILED", 2, "RDS", None)], None, NOW, 30),
+            Verdict::Fail { .. }
+        ));
+        assert!(matches!(
+            judge_restore_tested(&[job("COMPLETED", 2, "S3", None)], Some("RDS"), NOW, 30),
+            Verdict::Fail { .. }
+        ));
         assert!(matches!(
             judge_restore_tested(&[job("COMPLETED", 2, "RDS", Some("FAILED"))], None, NOW, 30),
             Verdict::Fail { .. }
         ));
-        let Verdict::Pass { summary } =
-            judge_restore_tested(&[job("COMPLETED", 20, "RDS", None), job("COMPLETED", 3, "RDS", Some("SUCCESSFUL"))], None, NOW, 30)
-        else {
+        let Verdict::Pass { summary } = judge_restore_tested(
+            &[
+                job("COMPLETED", 20, "RDS", None),
+                job("COMPLETED", 3, "RDS", Some("SUCCESSFUL")),
+            ],
+            None,
+            NOW,
+            30,
+        ) else {
             panic!()
         };
-        assert!(summary.contains("job-3") && summary.contains("3 days ago"), "{summary}");
-        assert!(matches!(judge_restore_tested(&[], None, NOW, 30), Verdict::Fail { .. }));
+        assert!(
+            summary.contains("job-3") && summary.contains("3 days ago"),
+            "{summary}"
+        );
+        assert!(matches!(
+            judge_restore_tested(&[], None, NOW, 30),
+            Verdict::Fail { .. }
+        ));
     }
 
     #[test]
     fn bucket_settings() {
-        assert!(matches!(judge_versioning("b", Some("Enabled")), Verdict::Pass { .. }));
-        assert!(matches!(judge_versioning("b", Some("Suspended")), Verdict::Fail { .. }));
+        assert!(matches!(
+            judge_versioning("b", Some("Enabled")),
+            Verdict::Pass { .. }
+        ));
+        assert!(matches!(
+            judge_versioning("b", Some("Suspended")),
+            Verdict::Fail { .. }
+        ));
         assert!(matches!(judge_versioning("b", None), Verdict::Fail { .. }));
-        assert!(matches!(judge_encryption("b", &["aws:kms".into()]), Verdict::Pass { .. }));
-        assert!(matches!(judge_encryption("b", &[]), Verdict::Fail { .. }));
+        assert!(matches!(
+            judge_encryption("b", &["aws:kms".into()], None),
+            Verdict::Pass { .. }
+        ));
+        assert!(matches!(
+            judge_encryption("b", &["AES256".into()], None),
+            Verdict::Pass { .. }
+        ));
+        assert!(matches!(
+            judge_encryption("b", &["aws:kms:dsse".into()], Some("aws:kms")),
+            Verdict::Pass { .. }
+        ));
+        let Verdict::Fail { actual, .. } =
+            judge_encryption("b", &["AES256".into()], Some("aws:kms"))
+        else {
+            panic!()
+        };
+        assert_eq!(actual, "default encryption AES256");
+        assert!(matches!(
+            judge_encryption("b", &[], None),
+            Verdict::Fail { .. }
+        ));
     }
 
     #[test]
     fn endpoint_labels() {
-        let ep = AwsEndpoint { region: "eu-west-1".into(), endpoint_url: None };
+        let ep = AwsEndpoint {
+            region: "eu-west-1".into(),
+            endpoint_url: None,
+        };
         assert_eq!(ep.label(), "AWS eu-west-1");
         assert!(!ep.is_loopback());
-        let ep = AwsEndpoint { region: "us-east-1".into(), endpoint_url: Some(Url::parse("http://127.0.0.1:4566/").unwrap()) };
+        let ep = AwsEndpoint {
+            region: "us-east-1".into(),
+            endpoint_url: Some(Url::parse("http://127.0.0.1:4566/").unwrap()),
+        };
         assert_eq!(ep.label(), "http://127.0.0.1:4566");
         assert!(ep.is_loopback());
     }

@@ -13,12 +13,8 @@
 //! endpoint uses the default AWS credential chain.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use aws_sdk_cloudwatch::Client;
-use aws_sdk_cloudwatch::config::retry::RetryConfig;
-use aws_sdk_cloudwatch::config::timeout::TimeoutConfig;
-use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
     Dimension, Metric, MetricAlarm, MetricDataQuery, MetricDatum, MetricStat, ScanBy,
@@ -76,37 +72,13 @@ fn endpoint_label(cw: &CloudWatchSettings) -> String {
 /// A CloudWatch client for `cw`: loopback endpoints get fake static credentials,
 /// others the default credential chain. Bounded: 30 s per operation, 3 attempts.
 pub async fn client(cw: &CloudWatchSettings) -> Client {
-    let timeouts = TimeoutConfig::builder()
-        .operation_timeout(Duration::from_secs(30))
-        .connect_timeout(Duration::from_secs(5))
-        .build();
-    let retry = RetryConfig::standard().with_max_attempts(3);
-    if cw.is_loopback() {
-        let mut b = aws_sdk_cloudwatch::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(cw.region.clone()))
-            .credentials_provider(Credentials::new(
-                "stageos-smoke-fake",
-                "stageos-smoke-fake",
-                None,
-                None,
-                "stageos-smoke-emulator",
-            ))
-            .timeout_config(timeouts)
-            .retry_config(retry);
-        if let Some(u) = &cw.endpoint_url {
-            b = b.endpoint_url(u.as_str().trim_end_matches('/'));
-        }
-        return Client::from_conf(b.build());
-    }
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(cw.region.clone()))
-        .timeout_config(timeouts)
-        .retry_config(retry);
-    if let Some(u) = &cw.endpoint_url {
-        loader = loader.endpoint_url(u.as_str().trim_end_matches('/'));
-    }
-    Client::new(&loader.load().await)
+    // One construction for every AWS client of the suite (fake credentials on
+    // loopback, bounded timeouts and retries): see `super::aws::sdk_config`.
+    let ep = super::aws::AwsEndpoint {
+        region: cw.region.clone(),
+        endpoint_url: cw.endpoint_url.clone(),
+    };
+    Client::new(&super::aws::sdk_config(&ep).await)
 }
 
 fn alb_query(

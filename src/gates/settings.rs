@@ -255,6 +255,8 @@ pub struct GatesFileConfig {
     pub cloudwatch: Option<CloudWatchFileConfig>,
     /// The suite's latency history file.
     pub history_file: Option<PathBuf>,
+    /// Release-readiness gates and their AWS resources (see [`super::release`]).
+    pub release: Option<super::release::ReleaseFileConfig>,
 }
 
 /// Resolved CloudWatch settings.
@@ -308,6 +310,8 @@ pub struct GateSettings {
     pub history_file: Option<PathBuf>,
     /// Where the canary publishes (region and endpoint; no load balancer needed).
     pub publish_to: CloudWatchSettings,
+    /// Release-readiness gates (see [`super::release`]).
+    pub release: super::release::ReleaseSettings,
 }
 
 impl Default for GateSettings {
@@ -327,6 +331,7 @@ impl Default for GateSettings {
                 namespace: "AWS/ApplicationELB".into(),
                 deployed_at: None,
             },
+            release: super::release::ReleaseSettings::default(),
         }
     }
 }
@@ -464,6 +469,7 @@ pub fn resolve(
         .get(HISTORY_FILE_VAR)
         .map(PathBuf::from)
         .or(file.history_file);
+    let release = super::release::resolve(file.release.as_ref(), env, &publish_to)?;
     Ok(GateSettings {
         thresholds: thresholds.clone(),
         expect_version,
@@ -473,6 +479,7 @@ pub fn resolve(
         evaluate_at,
         history_file,
         publish_to,
+        release,
     })
 }
 

@@ -520,6 +520,8 @@ pub fn render(
     page.waterfall();
     page.steps();
     page.cleanups();
+    page.out
+        .push_str(&crate::checklist::html(&crate::checklist::evaluate(report)));
     let _ = write!(
         page.out,
         "<footer>stageos-smoke {} · summary.json and junit.xml sit beside this file</footer>\n</body>\n</html>\n",

@@ -26,6 +26,8 @@ struct Summary<'a> {
     cleanups: &'a [crate::flow::CleanupRecord],
     critical_path: CriticalPath,
     wall_over_critical: Option<f64>,
+    /// Last, so the file ends with it: the release checklist judged against the run.
+    checklist: crate::checklist::ChecklistReport,
 }
 
 /// The longest chain of dependent steps (see [`super::critical_path`]).
@@ -55,7 +57,12 @@ pub fn render(report: &RunReport) -> String {
         steps: &report.steps,
         cleanups: &report.cleanups,
         wall_over_critical: super::critical_path::wall_over_critical(report.wall_ms, cp_ms),
-        critical_path: CriticalPath { steps: cp_steps, ms: cp_ms },
+        critical_path: CriticalPath {
+            steps: cp_steps,
+            ms: cp_ms,
+        },
+        checklist: crate::checklist::evaluate(report),
     };
-    serde_json::to_string_pretty(&s).unwrap_or_else(|e| format!("{{\"error\": \"failed to serialise summary: {e}\"}}"))
+    serde_json::to_string_pretty(&s)
+        .unwrap_or_else(|e| format!("{{\"error\": \"failed to serialise summary: {e}\"}}"))
 }

@@ -96,5 +96,8 @@ pub fn render(report: &RunReport) -> String {
             cell(s.outcome.message().unwrap_or(&s.description))
         );
     }
+    out.push_str(&crate::checklist::markdown(&crate::checklist::evaluate(
+        report,
+    )));
     out
 }

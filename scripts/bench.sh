@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Benchmark: the post-deploy profile against a reference server in a separate
+# process (so the suite's own CPU time and RSS are measured, not the server's),
+# with an added per-request latency of 0, 20 and 50 ms.
+#
+#   scripts/bench.sh            # builds release binaries, prints a table
+#
+# Reports per latency: wall time, critical path, wall ÷ critical path, CPU time
+# (user+sys) and peak RSS of the suite process; at 20 ms also the speed-up over
+# --test-threads 1; and the start-up cost of `stageos-smoke list`.
+# Numbers go in notes, never in assertions.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build -q --release -p stageos-smoke -p stageos-reference
+out=target/bench
+mkdir -p "$out"
+
+start_reference() {  # $1 = latency ms
+  local log="$out/reference-$1.env"
+  target/release/stageos-reference --listen 127.0.0.1:0 --fault "latency:*:$1" > "$log" 2>"$out/reference-$1.log" &
+  REF_PID=$!
+  for _ in $(seq 1 100); do grep -q '^STAGEOS_BASE_URL=' "$log" 2>/dev/null && break; sleep 0.1; done
+  set -a; . "$log"; set +a
+}
+
+measure() {  # $1 = label, rest = extra args
+  local label=$1; shift
+  local dir="$out/$label"
+  /usr/bin/time -f '%e %U %S %M' -o "$dir.time" target/release/stageos-smoke run --report-dir "$dir" "$@" > "$dir.out" 2>&1 || true
+  python3 - "$dir" "$label" <<'PY'
+import json, sys
+d, label = sys.argv[1], sys.argv[2]
+s = json.load(open(d + "/summary.json"))
+e, u, sy, rss = open(d + ".time").read().split()
+cp = s["critical_path"]["ms"]
+print(f"{label:<22} verdict={s['verdict']:<7} steps={s['counts']['total']:<4} wall={s['wall_ms']/1000:6.2f}s "
+      f"critical={cp/1000:6.2f}s ratio={s['wall_ms']/cp if cp else 0:5.2f} cpu={float(u)+float(sy):5.2f}s rss={int(rss)/1024:6.1f}MB")
+PY
+}
+
+for lat in 0 20 50; do
+  start_reference "$lat"
+  measure "latency-${lat}ms"
+  if [ "$lat" = 20 ]; then measure "latency-20ms-threads1" --test-threads 1; fi
+  kill "$REF_PID"; wait "$REF_PID" 2>/dev/null || true
+done
+
+python3 - <<'PY'
+import json
+a = json.load(open("target/bench/latency-20ms/summary.json"))["wall_ms"]
+b = json.load(open("target/bench/latency-20ms-threads1/summary.json"))["wall_ms"]
+print(f"speed-up at 20 ms over --test-threads 1: {b/a:.2f}x ({b/1000:.2f}s -> {a/1000:.2f}s)")
+PY
+
+t0=$(date +%s%N); for _ in $(seq 1 20); do target/release/stageos-smoke list > /dev/null; done; t1=$(date +%s%N)
+echo "stageos-smoke list: $(( (t1 - t0) / 20000000 )) ms per call (mean of 20)"

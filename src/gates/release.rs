@@ -1,0 +1,653 @@
+//! Release-readiness gates of the release checklist that are not CloudWatch's: the
+//! release tag, the rollout order, the retention purge and error-tracking
+//! heartbeats from `/metrics`, and the settings of the AWS-side gates
+//! ([`super::aws`]).
+//!
+//! ```toml
+//! [environments.production.gates.release]
+//! previous_release = "v1.3.2-20261111"     # or STAGEOS_PREVIOUS_RELEASE; default: the newest
+//!                                          # release tag below the deployed one in the API repository
+//! retention_purge_max_age_s = 93600        # 26 h: the purge runs daily
+//! error_tracking_max_age_s = 3600          # the error-tracking heartbeat
+//! [environments.production.gates.release.aws]   # absent: every AWS-side gate is skipped
+//! region = "eu-west-1"                     # default: the CloudWatch region (STAGEOS_AWS_REGION)
+//! # endpoint_url = "http://127.0.0.1:4566" # an emulator (STAGEOS_AWS_ENDPOINT; default: the
+//! #                                        # CloudWatch endpoint); loopback gets fake credentials
+//! ecr_api_repository = "stageos-api"
+//! ecr_web_repository = "stageos-web"
+//! jwt_key_id = "stageos/production/jwt-signing"          # Secrets Manager ids (names or ARNs)
+//! encryption_key_id = "stageos/production/data-encryption"
+//! rds_instance = "stageos-production"
+//! files_bucket = "stageos-production-files"
+//! files_bucket_sse_algorithm = "aws:kms"   # default: any default encryption (every bucket
+//!                                          # has AES256 since 2023)
+//! restore_tests = true                     # look for AWS Backup restore jobs
+//! restore_resource_type = "RDS"            # only restores of this type count (default: any)
+//! max_rotation_age_days = 90
+//! min_backup_retention_days = 7
+//! max_restore_test_age_days = 30
+//! ```
+//!
+//! Each AWS-side gate runs only when its resource is named; otherwise its step is
+//! skipped with the setting to add, so the default embedded run makes no AWS call.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use url::Url;
+
+use super::aws::AwsEndpoint;
+use super::prom::Snapshot;
+use super::settings::CloudWatchSettings;
+use super::verdict::Verdict;
+use crate::config::{ConfigError, EnvSnapshot};
+
+/// Variable: the previous release's tag (rollback images).
+pub const PREVIOUS_RELEASE_VAR: &str = "STAGEOS_PREVIOUS_RELEASE";
+/// Variable: the AWS endpoint of the release gates (an emulator).
+pub const AWS_ENDPOINT_VAR: &str = "STAGEOS_AWS_ENDPOINT";
+/// Variable: the AWS region of the release gates.
+pub const AWS_REGION_VAR: &str = "STAGEOS_AWS_REGION";
+
+/// Metric: unix time of the last successful retention/erasure purge run.
+pub const RETENTION_PURGE_METRIC: &str = "retention_purge_last_success_timestamp_seconds";
+/// Metric: unix time of the last event sent to error tracking (0: none yet).
+pub const ERROR_TRACKING_METRIC: &str = "error_tracking_last_event_timestamp_seconds";
+
+/// `[environments.NAME.gates.release.aws]`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AwsFileConfig {
+    /// Region (default: the CloudWatch region).
+    pub region: Option<String>,
+    /// Endpoint URL (an emulator).
+    pub endpoint_url: Option<String>,
+    /// ECR repository of the API image.
+    pub ecr_api_repository: Option<String>,
+    /// ECR repository of the web image.
+    pub ecr_web_repository: Option<String>,
+    /// Secrets Manager id of the JWT signing key.
+    pub jwt_key_id: Option<String>,
+    /// Secrets Manager id of the data encryption key.
+    pub encryption_key_id: Option<String>,
+    /// RDS DB instance identifier.
+    pub rds_instance: Option<String>,
+    /// Look for AWS Backup restore jobs.
+    #[serde(default)]
+    pub restore_tests: bool,
+    /// Only restore jobs of this resource type count (`RDS`, `Aurora`).
+    pub restore_resource_type: Option<String>,
+    /// S3 bucket of uploaded files.
+    pub files_bucket: Option<String>,
+    /// The default encryption the files bucket must use (`aws:kms`; default: any).
+    pub files_bucket_sse_algorithm: Option<String>,
+    /// Oldest acceptable rotation, days.
+    pub max_rotation_age_days: Option<i64>,
+    /// Smallest acceptable backup retention, days.
+    pub min_backup_retention_days: Option<i32>,
+    /// Oldest acceptable restore test, days.
+    pub max_restore_test_age_days: Option<i64>,
+}
+
+/// `[environments.NAME.gates.release]`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseFileConfig {
+    /// The previous release's tag.
+    pub previous_release: Option<String>,
+    /// Oldest acceptable retention purge, seconds.
+    pub retention_purge_max_age_s: Option<f64>,
+    /// Oldest acceptable error-tracking event, seconds.
+    pub error_tracking_max_age_s: Option<f64>,
+    /// The AWS resources.
+    pub aws: Option<AwsFileConfig>,
+}
+
+/// Resolved AWS resources (each `None`: its gate is skipped).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AwsResources {
+    /// Where the calls go.
+    pub endpoint: AwsEndpoint,
+    /// ECR repositories (API, web).
+    pub ecr: Option<(String, String)>,
+    /// Secrets Manager ids by purpose.
+    pub secrets: BTreeMap<String, String>,
+    /// RDS instance.
+    pub rds_instance: Option<String>,
+    /// Look for restore jobs.
+    pub restore_tests: bool,
+    /// Only restores of this type count.
+    pub restore_resource_type: Option<String>,
+    /// Files bucket.
+    pub files_bucket: Option<String>,
+    /// Required default encryption of the files bucket.
+    pub files_bucket_sse_algorithm: Option<String>,
+    /// Rotation limit, days.
+    pub max_rotation_age_days: i64,
+    /// Retention minimum, days.
+    pub min_backup_retention_days: i32,
+    /// Restore-test limit, days.
+    pub max_restore_test_age_days: i64,
+}
+
+/// Resolved release-gate settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReleaseSettings {
+    /// The previous release's tag, when given.
+    pub previous_release: Option<String>,
+    /// Oldest acceptable retention purge, seconds.
+    pub retention_purge_max_age_s: f64,
+    /// Oldest acceptable error-tracking event, seconds.
+    pub error_tracking_max_age_s: f64,
+    /// AWS resources; `None`: no `[gates.release.aws]` section.
+    pub aws: Option<AwsResources>,
+}
+
+impl Default for ReleaseSettings {
+    fn default() -> Self {
+        Self {
+            previous_release: None,
+            retention_purge_max_age_s: 26.0 * 3600.0,
+            error_tracking_max_age_s: 3600.0,
+            aws: None,
+        }
+    }
+}
+
+/// The reason an AWS-side gate is skipped when `setting` is not configured.
+pub fn not_configured(setting: &str) -> String {
+    format!(
+        "no AWS resource configured for this gate (hint: set {setting} in [environments.NAME.gates.release.aws])"
+    )
+}
+
+/// The reason every AWS-side gate is skipped when the environment names no AWS resources.
+pub fn no_aws_configured() -> String {
+    "no AWS resources configured for this environment (hint: add [environments.NAME.gates.release.aws] naming the ECR repositories, secrets, RDS instance and files bucket; see README)".to_owned()
+}
+
+fn invalid(what: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        what: what.into(),
+        value: value.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Resolve flag > variable > file; the endpoint and region fall back to CloudWatch's.
+pub fn resolve(
+    file: Option<&ReleaseFileConfig>,
+    env: &EnvSnapshot,
+    cloudwatch: &CloudWatchSettings,
+) -> Result<ReleaseSettings, ConfigError> {
+    let file = file.cloned().unwrap_or_default();
+    let defaults = ReleaseSettings::default();
+    let previous_release = env
+        .get(PREVIOUS_RELEASE_VAR)
+        .map(str::to_owned)
+        .or(file.previous_release);
+    if let Some(p) = &previous_release
+        && parse_release(p).is_none()
+    {
+        return Err(invalid(
+            "previous release",
+            p,
+            format!(
+                "not a release tag like v1.3.2-20261111 (hint: fix {PREVIOUS_RELEASE_VAR} or gates.release.previous_release)"
+            ),
+        ));
+    }
+    let aws = match file.aws {
+        None => None,
+        Some(a) => {
+            let endpoint_url = match env.get(AWS_ENDPOINT_VAR).map(str::to_owned).or(a.endpoint_url) {
+                None => cloudwatch.endpoint_url.clone(),
+                Some(t) => Some(
+                    Url::parse(&t)
+                        .ok()
+                        .filter(|u| matches!(u.scheme(), "http" | "https"))
+                        .ok_or_else(|| invalid("AWS endpoint", &t, format!("not an http(s) URL (hint: fix {AWS_ENDPOINT_VAR} or gates.release.aws.endpoint_url)")))?,
+                ),
+            };
+            let region = env
+                .get(AWS_REGION_VAR)
+                .map(str::to_owned)
+                .or(a.region)
+                .unwrap_or_else(|| cloudwatch.region.clone());
+            let ecr = match (a.ecr_api_repository, a.ecr_web_repository) {
+                (Some(api), Some(web)) => Some((api, web)),
+                (None, None) => None,
+                (Some(r), None) | (None, Some(r)) => {
+                    return Err(invalid(
+                        "ECR repositories",
+                        &r,
+                        "both ecr_api_repository and ecr_web_repository are needed (hint: name both in gates.release.aws)",
+                    ));
+                }
+            };
+            let mut secrets = BTreeMap::new();
+            if let Some(id) = a.jwt_key_id {
+                secrets.insert("JWT signing key".to_owned(), id);
+            }
+            if let Some(id) = a.encryption_key_id {
+                secrets.insert("encryption key".to_owned(), id);
+            }
+            Some(AwsResources {
+                endpoint: AwsEndpoint {
+                    region,
+                    endpoint_url,
+                },
+                ecr,
+                secrets,
+                rds_instance: a.rds_instance,
+                restore_tests: a.restore_tests,
+                restore_resource_type: a.restore_resource_type,
+                files_bucket: a.files_bucket,
+                files_bucket_sse_algorithm: a.files_bucket_sse_algorithm,
+                max_rotation_age_days: a.max_rotation_age_days.unwrap_or(90),
+                min_backup_retention_days: a.min_backup_retention_days.unwrap_or(7),
+                max_restore_test_age_days: a.max_restore_test_age_days.unwrap_or(30),
+            })
+        }
+    };
+    Ok(ReleaseSettings {
+        previous_release,
+        retention_purge_max_age_s: file
+            .retention_purge_max_age_s
+            .unwrap_or(defaults.retention_purge_max_age_s),
+        error_tracking_max_age_s: file
+            .error_tracking_max_age_s
+            .unwrap_or(defaults.error_tracking_max_age_s),
+        aws,
+    })
+}
+
+// --- release tags ------------------------------------------------------------
+
+/// A release tag `vX.Y.Z-YYYYMMDD`, ordered by version then date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Release {
+    /// X.
+    pub major: u32,
+    /// Y.
+    pub minor: u32,
+    /// Z.
+    pub patch: u32,
+    /// The date suffix as YYYYMMDD.
+    pub date: u32,
+}
+
+/// Parse `vX.Y.Z-YYYYMMDD` (the date must be a real calendar date).
+pub fn parse_release(tag: &str) -> Option<Release> {
+    let rest = tag.strip_prefix('v')?;
+    let (version, date) = rest.split_once('-')?;
+    let mut parts = version.split('.');
+    let mut num = || -> Option<u32> {
+        let p = parts.next()?;
+        if p.is_empty()
+            || !p.bytes().all(|b| b.is_ascii_digit())
+            || (p.len() > 1 && p.starts_with('0'))
+        {
+            return None;
+        }
+        p.parse().ok()
+    };
+    let (major, minor, patch) = (num()?, num()?, num()?);
+    if parts.next().is_some() || date.len() != 8 || !date.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let y: i32 = date[..4].parse().ok()?;
+    let m: u8 = date[4..6].parse().ok()?;
+    let d: u8 = date[6..].parse().ok()?;
+    time::Date::from_calendar_date(y, time::Month::try_from(m).ok()?, d).ok()?;
+    Some(Release {
+        major,
+        minor,
+        patch,
+        date: date.parse().ok()?,
+    })
+}
+
+/// The deployed version is a release tag, and the expected one when given.
+pub fn judge_release_tag(version: &str, expected: Option<&str>) -> Verdict {
+    if parse_release(version).is_none() {
+        return Verdict::fail(
+            "release tag (/api/health version)",
+            "vX.Y.Z plus a date suffix, e.g. v1.4.0-20261125",
+            format!("{version:?}"),
+        );
+    }
+    match expected {
+        Some(e) if e != version => Verdict::fail(
+            "release tag (/api/health version)",
+            format!("{e:?} (--expect-version)"),
+            format!("{version:?}"),
+        ),
+        Some(_) => Verdict::Pass {
+            summary: format!("{version} is a release tag and the expected one"),
+        },
+        None => Verdict::Pass {
+            summary: format!("{version} is a release tag (no --expect-version given)"),
+        },
+    }
+}
+
+/// The previous release: the newest release tag strictly below `deployed` among `tags`.
+pub fn previous_release<'a>(
+    deployed: &str,
+    tags: impl IntoIterator<Item = &'a String>,
+) -> Option<String> {
+    let current = parse_release(deployed)?;
+    tags.into_iter()
+        .filter_map(|t| parse_release(t).map(|r| (r, t)))
+        .filter(|(r, _)| *r < current)
+        .max_by_key(|(r, _)| *r)
+        .map(|(_, t)| t.clone())
+}
+
+// --- rollout order -------------------------------------------------------------
+
+/// One service's `/api/health` release facts.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct ServiceRelease {
+    /// Deployed version.
+    pub version: String,
+    /// Deployed commit.
+    pub commit: String,
+    /// Process start, RFC 3339.
+    #[serde(default)]
+    pub started_at: Option<String>,
+}
+
+/// API, worker and web report the same release and started in that order
+/// (API ≤ worker ≤ web).
+pub fn judge_rollout(services: &[(&str, &ServiceRelease)]) -> Verdict {
+    let Some((first_name, first)) = services.first() else {
+        return Verdict::inconclusive("no services to compare");
+    };
+    let differing: Vec<String> = services
+        .iter()
+        .filter(|(_, s)| s.version != first.version || s.commit != first.commit)
+        .map(|(n, s)| format!("{n} reports {} ({})", s.version, s.commit))
+        .collect();
+    if !differing.is_empty() {
+        return Verdict::fail(
+            "release of every service",
+            format!("{} ({}) like the {first_name}", first.version, first.commit),
+            differing.join("; "),
+        );
+    }
+    let mut times = Vec::new();
+    for (n, s) in services {
+        let Some(t) = s
+            .started_at
+            .as_deref()
+            .and_then(super::settings::parse_time)
+        else {
+            return Verdict::fail(
+                "service start times (/api/health started_at)",
+                format!("an RFC 3339 started_at from {n}"),
+                format!("{:?}", s.started_at),
+            );
+        };
+        times.push((*n, t, s.started_at.clone().unwrap_or_default()));
+    }
+    let line = times
+        .iter()
+        .map(|(n, _, raw)| format!("{n} {raw}"))
+        .collect::<Vec<_>>()
+        .join(" ≤ ");
+    let order = services
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", then ");
+    if times.windows(2).all(|w| w[0].1 <= w[1].1) {
+        Verdict::Pass {
+            summary: format!("all on {}; started {line}", first.version),
+        }
+    } else {
+        let out_of_order: Vec<String> = times
+            .windows(2)
+            .filter(|w| w[0].1 > w[1].1)
+            .map(|w| format!("{} started {} s after {}", w[0].0, w[0].1 - w[1].1, w[1].0))
+            .collect();
+        Verdict::fail(
+            "rollout order (/api/health started_at)",
+            format!("{order} (start times non-decreasing)"),
+            format!(
+                "{}: {}",
+                out_of_order.join("; "),
+                times
+                    .iter()
+                    .map(|(n, _, raw)| format!("{n} {raw}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    }
+}
+
+// --- heartbeats from /metrics --------------------------------------------------
+
+/// A unix-time gauge is at most `max_age_s` old. A value of 0 is inconclusive (the
+/// event has not happened since the process started); a missing metric is an error.
+pub fn judge_heartbeat(
+    snapshot: &Snapshot,
+    name: &str,
+    what: &str,
+    now: f64,
+    max_age_s: f64,
+) -> Result<Verdict, String> {
+    if !snapshot.has(name) {
+        return Err(format!(
+            "/metrics has no {name} (hint: the StageOS contract requires it; is the target older than the contract?)"
+        ));
+    }
+    let value = snapshot
+        .series(name)
+        .iter()
+        .map(|(_, v)| *v)
+        .fold(f64::MIN, f64::max);
+    if value <= 0.0 {
+        return Ok(Verdict::inconclusive(format!(
+            "{name} is 0: no {what} since the process started"
+        )));
+    }
+    let age = now - value;
+    let expected = format!("≤ {} old", fmt_age(max_age_s));
+    let actual = format!("last {what} {} ago", fmt_age(age.max(0.0)));
+    if age > max_age_s {
+        Ok(Verdict::fail(format!("{what} ({name})"), expected, actual))
+    } else {
+        Ok(Verdict::Pass {
+            summary: format!("{actual}, required {expected}"),
+        })
+    }
+}
+
+fn fmt_age(s: f64) -> String {
+    if s >= 2.0 * 3600.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else if s >= 120.0 {
+        format!("{:.0} min", s / 60.0)
+    } else {
+        format!("{s:.0} s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_tags_parse_and_order() {
+        let r = parse_release("v1.4.0-20261125").unwrap();
+        assert_eq!((r.major, r.minor, r.patch, r.date), (1, 4, 0, 20_261_125));
+        for bad in [
+            "1.4.0-20261125",
+            "v1.4-20261125",
+            "v1.4.0",
+            "v1.4.0-2026112",
+            "v1.4.0-20261332",
+            "v1.04.0-20261125",
+            "v1.4.0-20261125-rc1",
+            "v1.4.0-20260230",
+        ] {
+            assert!(parse_release(bad).is_none(), "{bad}");
+        }
+        assert!(parse_release("v1.10.0-20260101") > parse_release("v1.9.9-20261231"));
+        let tags: Vec<String> = [
+            "v1.4.0-20261125",
+            "v1.3.2-20261111",
+            "v1.3.10-20261101",
+            "latest",
+            "v1.5.0-20261201",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        assert_eq!(
+            previous_release("v1.4.0-20261125", &tags).as_deref(),
+            Some("v1.3.10-20261101")
+        );
+        assert_eq!(previous_release("v1.0.0-20260101", &tags), None);
+        assert_eq!(previous_release("dev", &tags), None);
+    }
+
+    #[test]
+    fn release_tag_gate() {
+        assert!(matches!(
+            judge_release_tag("v1.4.0-20261125", None),
+            Verdict::Pass { .. }
+        ));
+        assert!(matches!(
+            judge_release_tag("v1.4.0-20261125", Some("v1.4.0-20261125")),
+            Verdict::Pass { .. }
+        ));
+        assert!(matches!(
+            judge_release_tag("v1.4.0-20261125", Some("v1.4.1-20261126")),
+            Verdict::Fail { .. }
+        ));
+        let Verdict::Fail {
+            actual, expected, ..
+        } = judge_release_tag("1.4.2", None)
+        else {
+            panic!()
+        };
+        assert!(actual.contains("1.4.2") && expected.contains("vX.Y.Z"));
+    }
+
+    fn svc(version: &str, started: &str) -> ServiceRelease {
+        ServiceRelease {
+            version: version.into(),
+            commit: "abc1234".into(),
+            started_at: Some(started.into()),
+        }
+    }
+
+    #[test]
+    fn rollout_order() {
+        let api = svc("v2", "2026-11-25T14:00:00Z");
+        let worker = svc("v2", "2026-11-25T14:02:00Z");
+        let web = svc("v2", "2026-11-25T14:05:00Z");
+        assert!(matches!(
+            judge_rollout(&[("api", &api), ("worker", &worker), ("web", &web)]),
+            Verdict::Pass { .. }
+        ));
+        let early_web = svc("v2", "2026-11-25T13:59:00Z");
+        let Verdict::Fail { actual, .. } =
+            judge_rollout(&[("api", &api), ("worker", &worker), ("web", &early_web)])
+        else {
+            panic!()
+        };
+        assert!(
+            actual.contains("worker started 180 s after web"),
+            "{actual}"
+        );
+        let old = svc("v1", "2026-11-25T14:05:00Z");
+        let Verdict::Fail { actual, .. } =
+            judge_rollout(&[("api", &api), ("worker", &worker), ("web", &old)])
+        else {
+            panic!()
+        };
+        assert!(actual.contains("web reports v1"), "{actual}");
+        let no_time = ServiceRelease {
+            started_at: None,
+            ..svc("v2", "")
+        };
+        assert!(matches!(
+            judge_rollout(&[("api", &api), ("worker", &no_time)]),
+            Verdict::Fail { .. }
+        ));
+    }
+
+    #[test]
+    fn heartbeats() {
+        let s = Snapshot::parse(&format!(
+            "{RETENTION_PURGE_METRIC} 1000\n{ERROR_TRACKING_METRIC} 0\n"
+        ))
+        .unwrap();
+        assert!(matches!(
+            judge_heartbeat(
+                &s,
+                RETENTION_PURGE_METRIC,
+                "retention purge",
+                1000.0 + 3600.0,
+                93_600.0
+            ),
+            Ok(Verdict::Pass { .. })
+        ));
+        let Ok(Verdict::Fail { actual, .. }) = judge_heartbeat(
+            &s,
+            RETENTION_PURGE_METRIC,
+            "retention purge",
+            1000.0 + 3.0 * 86_400.0,
+            93_600.0,
+        ) else {
+            panic!()
+        };
+        assert_eq!(actual, "last retention purge 72.0 h ago");
+        assert!(matches!(
+            judge_heartbeat(&s, ERROR_TRACKING_METRIC, "error-tracking event", 5.0, 60.0),
+            Ok(Verdict::Inconclusive { .. })
+        ));
+        assert!(
+            judge_heartbeat(&Snapshot::default(), ERROR_TRACKING_METRIC, "x", 0.0, 1.0).is_err()
+        );
+    }
+
+    #[test]
+    fn settings_resolve() {
+        let cw = CloudWatchSettings {
+            region: "eu-west-1".into(),
+            endpoint_url: Some(Url::parse("http://127.0.0.1:4566").unwrap()),
+            load_balancer: String::new(),
+            namespace: String::new(),
+            deployed_at: None,
+        };
+        let s = resolve(None, &EnvSnapshot::default(), &cw).unwrap();
+        assert!(s.aws.is_none());
+        let file: ReleaseFileConfig = toml::from_str(
+            "previous_release = \"v1.3.0-20261101\"\n[aws]\necr_api_repository = \"a\"\necr_web_repository = \"w\"\njwt_key_id = \"j\"\n",
+        )
+        .unwrap();
+        let s = resolve(Some(&file), &EnvSnapshot::default(), &cw).unwrap();
+        let aws = s.aws.unwrap();
+        assert_eq!(aws.endpoint.region, "eu-west-1");
+        assert!(aws.endpoint.is_loopback());
+        assert_eq!(aws.ecr, Some(("a".into(), "w".into())));
+        assert_eq!(aws.secrets.len(), 1);
+        assert_eq!(aws.min_backup_retention_days, 7);
+        let half: ReleaseFileConfig =
+            toml::from_str("[aws]\necr_api_repository = \"a\"\n").unwrap();
+        assert!(resolve(Some(&half), &EnvSnapshot::default(), &cw).is_err());
+        let env = EnvSnapshot::from_pairs([(PREVIOUS_RELEASE_VAR, "latest")]);
+        assert!(
+            resolve(None, &env, &cw)
+                .unwrap_err()
+                .to_string()
+                .contains(PREVIOUS_RELEASE_VAR)
+        );
+    }
+}
