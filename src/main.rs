@@ -70,15 +70,8 @@ fn run(args: &RunArgs) -> ExitCode {
     let overrides = args.overrides();
     let (report, report_dir, step_summary, baseline) = match Settings::resolve(&overrides, &env) {
         Ok(settings) => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: failed to start the async runtime: {e}");
-                    return ExitStatus::CouldNotCheck.into();
-                }
+            let Some(runtime) = runtime() else {
+                return ExitStatus::CouldNotCheck.into();
             };
             let options = RunOptions {
                 selection,
@@ -169,15 +162,8 @@ fn run(args: &RunArgs) -> ExitCode {
 fn doctor(args: &RunArgs) -> ExitCode {
     let env = EnvSnapshot::capture();
     let redactor = Redactor::new();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: failed to start the async runtime: {e}");
-            return ExitStatus::CouldNotCheck.into();
-        }
+    let Some(runtime) = runtime() else {
+        return ExitStatus::CouldNotCheck.into();
     };
     let report = runtime.block_on(stageos_smoke::doctor::run(
         &args.overrides(),
@@ -222,15 +208,8 @@ fn canary(args: &CanaryArgs) -> ExitCode {
             return ExitStatus::CouldNotCheck.into();
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: failed to start the async runtime: {e}");
-            return ExitStatus::CouldNotCheck.into();
-        }
+    let Some(runtime) = runtime() else {
+        return ExitStatus::CouldNotCheck.into();
     };
     let options = RunOptions {
         selection: args.run.select.selection(),
@@ -314,15 +293,8 @@ fn sweep(args: &SweepArgs) -> ExitCode {
             return ExitStatus::CouldNotCheck.into();
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: failed to start the async runtime: {e}");
-            return ExitStatus::CouldNotCheck.into();
-        }
+    let Some(runtime) = runtime() else {
+        return ExitStatus::CouldNotCheck.into();
     };
     match runtime.block_on(stageos_smoke::sweep::run(
         &settings,
@@ -349,6 +321,20 @@ fn sweep(args: &SweepArgs) -> ExitCode {
         Err(e) => {
             eprintln!("error: {}", redactor.redact(&e));
             ExitStatus::CouldNotCheck.into()
+        }
+    }
+}
+
+/// The one async runtime of a command; `None` (after saying why) when it cannot start.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            None
         }
     }
 }
