@@ -574,7 +574,21 @@ async fn availability_requests() {
     assert_eq!(r.json["counts"]["tentative"], 0);
     assert_eq!(r.json["responses"][0]["note"], "yes");
 
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    // Poll (with a deadline) until the server reports the request closed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = t
+            .get(&format!("/api/availability-requests/{id}"), Role::Crew)
+            .await;
+        if r.json["status"] == "closed" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let r = t
         .post(&respond, Role::Member, json!({"status": "tentative"}))
         .await;
@@ -867,8 +881,15 @@ async fn files_signed_urls_and_scan() {
         .status,
         422
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    let r = Resp::from(t.http.get(short.as_str()).send().await.expect("get")).await;
+    // Poll (with a deadline) until the short-lived URL stops serving.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let r = loop {
+        let r = Resp::from(t.http.get(short.as_str()).send().await.expect("get")).await;
+        if r.status != 200 || std::time::Instant::now() >= deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!((r.status, r.code()), (403, "url_expired"));
 
     // Delete: 204, then 404 everywhere.
@@ -1316,7 +1337,20 @@ async fn fault_storage_signatures_and_infected() {
     let resp = t.http.get(tampered.as_str()).send().await.expect("get");
     assert_eq!(resp.status(), 200, "signature not checked");
 
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Poll (with a deadline, no fault) until the URL has expired.
+    t.server.set_faults(vec![]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let resp = t.http.get(url.as_str()).send().await.expect("get");
+        if resp.status() == 403 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the URL never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     t.server.set_faults(vec![Fault::ExpiryNotEnforced]);
     let resp = t.http.get(url.as_str()).send().await.expect("get");
     assert_eq!(resp.status(), 200, "expiry not enforced");
