@@ -244,6 +244,7 @@ impl FlowRun {
         if value.is_none() && self.stopped_by.is_none() {
             self.stopped_by = Some(id.to_owned());
         }
+        crate::progress::step_finished(&outcome);
         self.results.push(StepResult {
             flow: self.def.id.to_owned(),
             step: id.to_owned(),

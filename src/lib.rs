@@ -19,6 +19,7 @@ pub mod gates;
 pub mod http;
 pub mod interrupt;
 pub mod outcome;
+pub mod progress;
 pub mod report;
 pub mod runner;
 pub mod secrets;

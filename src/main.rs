@@ -77,9 +77,17 @@ fn run(args: &RunArgs) -> ExitCode {
                 selection,
                 concurrency: args.test_threads,
             };
+            let live = terminal_style(&env).color;
             let report = runtime.block_on(async {
                 stageos_smoke::interrupt::install_signal_handlers();
-                runner::run(&settings, &options, &env, &redactor).await
+                // Live progress only on a TTY without CI/NO_COLOR; plain otherwise.
+                let ticker = live.then(stageos_smoke::progress::spawn_ticker);
+                let report = runner::run(&settings, &options, &env, &redactor).await;
+                if let Some(t) = ticker {
+                    t.abort();
+                    stageos_smoke::progress::clear();
+                }
+                report
             });
             let baseline = stageos_smoke::gates::history::baseline_p95(
                 &report.target,

@@ -187,6 +187,7 @@ async fn run_flow(
     def: &'static FlowDef,
     cx: Arc<RunContext>,
 ) -> (Vec<StepResult>, Vec<CleanupRecord>) {
+    crate::progress::flow_started();
     let mut flow = FlowRun::new(def, cx);
     let cleanups = flow.cleanups();
     let aborted = tokio::select! {
@@ -213,6 +214,7 @@ async fn run_flow(
             ),
         }],
     };
+    crate::progress::flow_finished();
     (flow.finish(aborted), cleaned)
 }
 
