@@ -27,6 +27,8 @@
 //! Rollout order and the release tag need no AWS: they run against reference
 //! servers started here.
 
+mod harness;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -56,23 +58,7 @@ const SERVICES: [&str; 5] = ["ecr", "secretsmanager", "rds", "backup", "s3"];
 const DEPLOYED: &str = "v1.4.0-20261125";
 const PREVIOUS: &str = "v1.3.0-20261101";
 
-type TestResult = Result<Completion, Failed>;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-fn check(cond: bool, msg: impl FnOnce() -> String) -> Result<(), Failed> {
-    if cond {
-        Ok(())
-    } else {
-        Err(Failed::from(msg()))
-    }
-}
+use harness::{TestResult, check, runtime};
 
 fn fail(msg: impl std::fmt::Display) -> Failed {
     Failed::from(msg.to_string())

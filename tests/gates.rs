@@ -8,6 +8,8 @@
 //! is printed to stderr — never a silent pass. Each CloudWatch trial uses its own
 //! `LoadBalancer` / `Canary` dimension value instead of resetting the emulator.
 
+mod harness;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,23 +38,7 @@ use stageos_smoke::selection::Selection;
 /// The emulator endpoint variable.
 const ENDPOINT_VAR: &str = "STAGEOS_TEST_CLOUDWATCH_ENDPOINT";
 
-type TestResult = Result<Completion, Failed>;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-fn check(cond: bool, msg: impl FnOnce() -> String) -> Result<(), Failed> {
-    if cond {
-        Ok(())
-    } else {
-        Err(Failed::from(msg()))
-    }
-}
+use harness::{TestResult, check, runtime};
 
 /// The emulator endpoint, or the reason the trial is skipped.
 fn emulator() -> Result<String, String> {
