@@ -647,28 +647,49 @@ fn classify_transport(e: reqwest::Error, method: &str, url: &str, timeout: Durat
             after_ms: timeout.as_millis(),
         };
     }
-    let chain = error_chain(&e);
+    let is_redirect = e.is_redirect();
+    // Without the URL: a host named `tls-staging…` or `dns…` must not steer the
+    // classification (the URL is in the message already).
+    let chain = error_chain(&e.without_url());
+    let (cause, hint) = classify_cause(&chain, is_redirect);
+    ExecError::Transport {
+        method: method.to_owned(),
+        url: url.to_owned(),
+        cause: format!("{cause} ({})", one_line(&chain)),
+        hint: hint.to_owned(),
+    }
+}
+
+/// The cause and the fix of a transport error, from its source chain (URL removed).
+///
+/// TLS is tested before DNS: rustls names a certificate's subject `DnsName(…)`,
+/// which must not read as a resolver failure.
+fn classify_cause(chain: &str, is_redirect: bool) -> (&'static str, &'static str) {
     let lower = chain.to_lowercase();
-    let (cause, hint) = if lower.contains("connection refused") {
+    if lower.contains("connection refused") {
         (
             "connection refused",
             "is the target up and the URL right? check --target / STAGEOS_BASE_URL",
         )
-    } else if lower.contains("dns")
-        || lower.contains("failed to lookup")
-        || lower.contains("name or service not known")
-    {
-        (
-            "DNS lookup failed",
-            "check the host name in --target / STAGEOS_BASE_URL",
-        )
-    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+    } else if lower.contains("certificate")
+        || lower.contains("invalid peer")
+        || lower.contains("tls")
+        || lower.contains("handshake")
     {
         (
             "TLS certificate not accepted",
             "fix the certificate, or name the host in insecure_tls_hosts for a test environment",
         )
-    } else if e.is_redirect() || lower.contains("redirect") {
+    } else if lower.contains("dns error")
+        || lower.contains("failed to lookup address")
+        || lower.contains("name or service not known")
+        || lower.contains("name resolution")
+    {
+        (
+            "DNS lookup failed",
+            "check the host name in --target / STAGEOS_BASE_URL and the resolver of this machine",
+        )
+    } else if is_redirect || lower.contains("redirect") {
         (
             "too many redirects",
             "the target redirects in a loop; check its routing",
@@ -678,12 +699,6 @@ fn classify_transport(e: reqwest::Error, method: &str, url: &str, timeout: Durat
             "connection failed",
             "check network reachability of the target",
         )
-    };
-    ExecError::Transport {
-        method: method.to_owned(),
-        url: url.to_owned(),
-        cause: format!("{cause} ({})", one_line(&chain)),
-        hint: hint.to_owned(),
     }
 }
 
@@ -754,7 +769,9 @@ impl Response {
         s
     }
 
-    fn decode_error(&self, expected: &str, detail: String) -> ExecError {
+    /// A could-not-check error: this body is not the `expected` kind of document
+    /// (e.g. an HTML error page where JSON or a PDF was due).
+    pub fn decode_error(&self, expected: &str, detail: String) -> ExecError {
         ExecError::Decode(Box::new(DecodeError {
             method: self.method.clone(),
             path: self.path.clone(),
@@ -861,5 +878,49 @@ impl Response {
             ),
         )?;
         Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::classify_cause;
+
+    #[test]
+    fn transport_causes_are_named_from_the_chain() {
+        // Shapes of hyper-util / rustls / std error chains, URL already removed.
+        let cases = [
+            (
+                "error sending request: client error (Connect): tcp connect error: Connection refused (os error 111)",
+                "connection refused",
+            ),
+            (
+                "error sending request: client error (Connect): dns error: failed to lookup address information: Temporary failure in name resolution",
+                "DNS lookup failed",
+            ),
+            (
+                "error sending request: client error (Connect): dns error: failed to lookup address information: Name or service not known",
+                "DNS lookup failed",
+            ),
+            (
+                "error sending request: client error (Connect): invalid peer certificate: UnknownIssuer",
+                "TLS certificate not accepted",
+            ),
+            // rustls names the certificate's subject `DnsName(…)`: still TLS.
+            (
+                "error sending request: client error (Connect): invalid peer certificate: certificate not valid for name \"10.0.0.1\"; certificate is only valid for DnsName(\"stageos.example\")",
+                "TLS certificate not accepted",
+            ),
+            (
+                "error sending request: client error (Connect): received corrupt message of type InvalidContentType",
+                "connection failed",
+            ),
+        ];
+        for (chain, want) in cases {
+            assert_eq!(classify_cause(chain, false).0, want, "{chain}");
+        }
+        assert_eq!(
+            classify_cause("error following redirect", true).0,
+            "too many redirects"
+        );
     }
 }

@@ -111,6 +111,11 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
             "pdf-corrupt",
             Red("pdf-corrupt", &["invoice::pdf_downloads_and_parses"]),
         ),
+        // Served an HTML error page instead of the PDF: could not check (an error).
+        (
+            "pdf-is-error-page",
+            Red("pdf-is-error-page", &["invoice::pdf_downloads_and_parses"]),
+        ),
         (
             "pdf-missing-number",
             Red(

@@ -4,14 +4,18 @@
 //!
 //! The hostile server is a raw TCP listener on loopback that answers `/api/health`
 //! sanely (so the run gets past its reachability check) and everything else with
-//! the misbehaviour under test.
+//! the misbehaviour under test. The same responder sits behind a self-signed TLS
+//! certificate for the "certificate invalid" case. The DNS case runs the CLI in a
+//! network namespace of its own (`unshare -n`) with a `.invalid` host, so no query
+//! can leave the machine. `/metrics` with malformed lines and a PDF that is an
+//! HTML error page are reference-server faults, run through the CLI here too.
 
 mod common;
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 use common::*;
 
@@ -29,7 +33,7 @@ enum Hostile {
 
 const HEALTH: &str = r#"{"status":"ok","version":"v1.0.0-20261125","commit":"abc","checks":{"database":{"status":"ok","latency_ms":1},"queue":{"status":"ok","latency_ms":1},"storage":{"status":"ok","latency_ms":1}},"migrations":{"status":"in_sync","pending":0}}"#;
 
-async fn read_head(sock: &mut TcpStream) -> Option<String> {
+async fn read_head<S: AsyncRead + Unpin>(sock: &mut S) -> Option<String> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -42,7 +46,7 @@ async fn read_head(sock: &mut TcpStream) -> Option<String> {
     Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
-async fn respond(mut sock: TcpStream, mode: Hostile) {
+async fn respond<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, mode: Hostile) {
     let Some(head) = read_head(&mut sock).await else {
         return;
     };
@@ -176,74 +180,152 @@ async fn hostile_server(mode: Hostile) -> (String, tokio::task::JoinHandle<()>) 
     (url, task)
 }
 
-async fn run_against(mode: Hostile, needle: &str) {
-    let (url, server) = hostile_server(mode).await;
-    let dir = temp_dir(&format!("hostile-{mode:?}"));
+/// A self-signed certificate for 127.0.0.1 and a TLS listener serving `mode`.
+async fn hostile_tls_server(mode: Hostile) -> (String, tokio::task::JoinHandle<()>) {
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.cert.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A client that refuses the certificate ends here.
+                if let Ok(tls) = acceptor.accept(sock).await {
+                    respond(tls, mode).await;
+                }
+            });
+        }
+    });
+    (url, task)
+}
+
+/// One CLI run that must end "could not check" with the cause in `step`.
+struct Case<'a> {
+    /// For messages and the report directory.
+    label: &'a str,
+    /// `--target` (none: the embedded reference).
+    target: Option<&'a str>,
+    /// Reference faults (`--fault`).
+    faults: &'a [&'a str],
+    /// Extra lines for the environment's config table.
+    config: &'a str,
+    /// A program (and its arguments) the CLI runs under, e.g. `unshare -n`.
+    wrapper: &'a [&'a str],
+    /// The one selected step (`--exact`).
+    step: &'a str,
+    /// What the `<error>` message must name.
+    needle: &'a str,
+}
+
+async fn run_case(case: Case<'_>) {
+    let label = case.label;
+    let dir = temp_dir(&format!("hostile-{label}"));
     let cfg = dir.join("stageos-smoke.toml");
-    std::fs::write(&cfg, "default_environment = \"hostile\"\n[environments.hostile]\nrequest_timeout_ms = 1500\nstep_timeout_ms = 4000\nmax_body_bytes = 1048576\n").unwrap();
-    let mut cmd = cli();
-    cmd.args([
-        "run",
-        "--exact",
-        "auth::login_with_password",
-        "--target",
-        &url,
-        "--config",
-    ])
-    .arg(&cfg)
-    .arg("--report-dir")
-    .arg(&dir)
-    .envs(fake_remote_secrets());
+    std::fs::write(
+        &cfg,
+        format!(
+            "default_environment = \"hostile\"\n[environments.hostile]\nrequest_timeout_ms = 1500\nstep_timeout_ms = 4000\nmax_body_bytes = 1048576\n{}",
+            case.config
+        ),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_stageos-smoke");
+    let mut cmd = match case.wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = cli_with_program(program);
+            c.args(args).arg(bin);
+            c
+        }
+        None => cli(),
+    };
+    cmd.args(["run", "--exact", case.step, "--config"])
+        .arg(&cfg)
+        .arg("--report-dir")
+        .arg(&dir);
+    if let Some(target) = case.target {
+        cmd.args(["--target", target]).envs(fake_remote_secrets());
+    }
+    for fault in case.faults {
+        cmd.args(["--fault", fault]);
+    }
     // A guard against a hang of the suite itself (not a speed assertion).
     let out = tokio::time::timeout(
         Duration::from_secs(120),
         tokio::task::spawn_blocking(move || cmd.output().expect("run cli")),
     )
     .await
-    .unwrap_or_else(|_| panic!("{mode:?}: the suite hung"))
+    .unwrap_or_else(|_| panic!("{label}: the suite hung"))
     .unwrap();
-    server.abort();
     let (stdout, stderr) = text(&out);
     assert_eq!(
         out.status.code(),
         Some(3),
-        "{mode:?}: exit code\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        "{label}: exit code\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(
         !stderr.contains("panicked"),
-        "{mode:?}: the suite panicked:\n{stderr}"
+        "{label}: the suite panicked:\n{stderr}"
     );
     let xml = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
     let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
     let cases: Vec<_> = report
         .test_suites
         .iter()
-        .flat_map(|s| &s.test_cases)
+        .flat_map(|s| s.test_cases.iter().map(move |c| (s.name.as_str(), c)))
         .collect();
     assert_eq!(
         cases.len(),
         1,
-        "{mode:?}: exactly the selected step is reported"
+        "{label}: exactly the selected step is reported"
     );
-    let case = cases[0];
-    assert_eq!(case.name.as_str(), "login_with_password");
-    match &case.status {
+    let (flow, testcase) = cases[0];
+    assert_eq!(
+        format!("{flow}::{}", testcase.name.as_str()),
+        case.step,
+        "{label}: the testcase"
+    );
+    match &testcase.status {
         quick_junit::TestCaseStatus::NonSuccess {
             kind: quick_junit::NonSuccessKind::Error,
             message: Some(m),
             ..
         } => {
             assert!(
-                m.as_str().contains(needle),
-                "{mode:?}: message does not name the cause `{needle}`: {}",
+                m.as_str().contains(case.needle),
+                "{label}: message does not name the cause `{}`: {}",
+                case.needle,
                 m.as_str()
             );
         }
-        other => panic!("{mode:?}: expected an <error>, got {other:?}"),
+        other => panic!("{label}: expected an <error>, got {other:?}"),
     }
     junit_check(&dir.join("junit.xml"));
 }
 
+async fn run_against(mode: Hostile, needle: &str) {
+    let (url, server) = hostile_server(mode).await;
+    run_case(Case {
+        label: &format!("{mode:?}"),
+        target: Some(&url),
+        faults: &[],
+        config: "",
+        wrapper: &[],
+        step: "auth::login_with_password",
+        needle,
+    })
+    .await;
+    server.abort();
+}
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_targets_are_errors_in_the_right_testcase() {
     let cases = [
@@ -263,4 +345,90 @@ async fn hostile_targets_are_errors_in_the_right_testcase() {
         .iter()
         .map(|(mode, needle)| run_against(*mode, needle));
     futures::future::join_all(runs).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_signed_certificate_is_an_error_and_insecure_tls_hosts_lets_it_through() {
+    let (url, server) = hostile_tls_server(Hostile::HtmlErrorPage).await;
+    run_case(Case {
+        label: "tls-self-signed",
+        target: Some(&url),
+        faults: &[],
+        config: "",
+        wrapper: &[],
+        step: "auth::login_with_password",
+        needle: "TLS certificate not accepted",
+    })
+    .await;
+    // The same server with its host named as a test environment's: the handshake
+    // passes and the run meets the HTML page behind it, so the error above was
+    // the certificate's.
+    run_case(Case {
+        label: "tls-insecure-host",
+        target: Some(&url),
+        faults: &[],
+        config: "insecure_tls_hosts = [\"127.0.0.1\"]\n",
+        wrapper: &[],
+        step: "auth::login_with_password",
+        needle: "text/html",
+    })
+    .await;
+    server.abort();
+}
+
+/// `unshare -n` (root) or `unshare -rn` (user namespaces), whichever works here.
+fn network_namespace_wrapper() -> &'static [&'static str] {
+    for wrapper in [&["unshare", "-n"][..], &["unshare", "-rn"][..]] {
+        let ok = std::process::Command::new(wrapper[0])
+            .args(&wrapper[1..])
+            .arg("true")
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return wrapper;
+        }
+    }
+    panic!(
+        "the DNS-failure case needs a network namespace so that no DNS query leaves this machine: \
+         `unshare -n` (as root) or `unshare -rn` (user namespaces) must work"
+    );
+}
+
+#[tokio::test]
+async fn dns_failure_is_an_error() {
+    // `.invalid` never resolves (RFC 6761), and in a namespace with no network a
+    // resolver cannot be reached at all: nothing leaves the machine.
+    run_case(Case {
+        label: "dns-failure",
+        target: Some("https://stageos-smoke-test.invalid:8443"),
+        faults: &[],
+        config: "",
+        wrapper: network_namespace_wrapper(),
+        step: "auth::login_with_password",
+        needle: "DNS lookup failed",
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_metrics_and_a_pdf_that_is_not_a_pdf_are_errors() {
+    let metrics = run_case(Case {
+        label: "metrics-malformed",
+        target: None,
+        faults: &["metrics-malformed"],
+        config: "",
+        wrapper: &[],
+        step: "metrics::metrics_scraped",
+        needle: "malformed Prometheus exposition at line",
+    });
+    let pdf = run_case(Case {
+        label: "pdf-is-error-page",
+        target: None,
+        faults: &["pdf-is-error-page"],
+        config: "",
+        wrapper: &[],
+        step: "invoice::pdf_downloads_and_parses",
+        needle: "text/html; charset=utf-8 that is not the expected PDF",
+    });
+    futures::future::join(metrics, pdf).await;
 }

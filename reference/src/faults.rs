@@ -56,6 +56,8 @@ pub enum Fault {
     PdfCorrupt,
     /// Rendered invoice PDFs lack the invoice number.
     PdfMissingNumber,
+    /// The renderer's HTML error page is stored (and served) instead of the PDF.
+    PdfIsErrorPage,
     /// PDF jobs stay `running` forever.
     JobNeverFinishes,
     /// Signed storage URLs accept any signature.
@@ -137,6 +139,7 @@ const UNIT_FAULTS: &[(&str, Fault)] = &[
     ("invoice-total-off-by-cent", Fault::InvoiceTotalOffByCent),
     ("pdf-corrupt", Fault::PdfCorrupt),
     ("pdf-missing-number", Fault::PdfMissingNumber),
+    ("pdf-is-error-page", Fault::PdfIsErrorPage),
     ("job-never-finishes", Fault::JobNeverFinishes),
     ("signature-not-checked", Fault::SignatureNotChecked),
     ("expiry-not-enforced", Fault::ExpiryNotEnforced),
@@ -203,6 +206,9 @@ impl Fault {
             Fault::InvoiceTotalOffByCent => "invoice total_cents is subtotal + tax + 1",
             Fault::PdfCorrupt => "rendered invoice PDFs are truncated garbage, not a valid PDF",
             Fault::PdfMissingNumber => "rendered invoice PDFs do not name the invoice number",
+            Fault::PdfIsErrorPage => {
+                "the invoice 'PDF' is the renderer's HTML error page, served as text/html"
+            }
             Fault::JobNeverFinishes => "invoice PDF jobs stay running forever",
             Fault::SignatureNotChecked => "storage URLs are served whatever their signature",
             Fault::ExpiryNotEnforced => "expired storage URLs still work",

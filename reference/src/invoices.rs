@@ -535,12 +535,17 @@ pub(crate) async fn work_one(state: AppState) -> bool {
         bytes.truncate(bytes.len() / 3);
         bytes.reverse();
     }
+    let mut content_type = "application/pdf";
+    if state.has_fault(&Fault::PdfIsErrorPage) {
+        bytes = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Renderer unavailable</h1></body></html>".to_vec();
+        content_type = "text/html; charset=utf-8";
+    }
     let now = api::now();
     let file = FileRecord {
         id: Uuid::new_v4(),
         key: crate::files::new_key(),
         filename: format!("{}.pdf", invoice.number),
-        content_type: "application/pdf".to_owned(),
+        content_type: content_type.to_owned(),
         size_bytes: bytes.len() as u64,
         sha256: hex::encode(Sha256::digest(&bytes)),
         upload_status: "completed".to_owned(),

@@ -12,14 +12,14 @@ use serde_json::json;
 use crate::catalogue::{FlowDef, StepDef};
 use crate::credentials::Role;
 use crate::flow::FlowRun;
-use crate::http::{CheckFailure, ExecError, StepError, ensure, ensure_eq};
+use crate::http::{ExecError, StepError, ensure, ensure_eq};
 use crate::wait::{Backoff, Poll, poll_until};
 
 use super::common::{
     check_smoke_tagging, create_event, download_url, session_as, smoke_event_body,
 };
 use super::model::{Invoice, InvoiceLineInput, Job, JobAccepted};
-use super::pdf::pdf_text_off_runtime;
+use super::pdf::read_pdf;
 
 /// The invoice flow's steps.
 pub static FLOW: FlowDef = FlowDef {
@@ -308,21 +308,7 @@ pub async fn run(flow: &mut FlowRun) {
                 let (link, _) = download_url(&acc, &redactor, &file_id, "").await?;
                 let resp = acc.get(&link.url).without_bearer().send().await?;
                 resp.expect_status(200)?;
-                ensure(
-                    resp.content_type().starts_with("application/pdf"),
-                    "Content-Type of the invoice PDF",
-                    "application/pdf",
-                    resp.content_type(),
-                )?;
-                let text =
-                    pdf_text_off_runtime(resp.body.clone())
-                        .await
-                        .map_err(|e| CheckFailure {
-                            what: "the invoice PDF".into(),
-                            expected: "a PDF lopdf can read".into(),
-                            actual: e,
-                        })?;
-                Ok(text)
+                read_pdf(&resp, "the invoice PDF").await
             })
             .await
         }

@@ -3,14 +3,49 @@
 
 use lopdf::{Document, LoadOptions};
 
+use crate::http::{CheckFailure, Response, StepError, ensure};
+
 /// Largest size one stream may decompress to.
 pub const MAX_DECOMPRESSED: usize = 16 * 1024 * 1024;
 
 /// Most pages read.
 pub const MAX_PAGES: usize = 200;
 
-/// Parse `bytes` as a PDF and return the text of all its pages, whitespace
-/// collapsed to single spaces. The error says why it is not a readable PDF.
+/// The text of a PDF the target served (`what` names it in messages).
+///
+/// A body that neither says it is a PDF (Content-Type) nor starts like one
+/// (`%PDF-`) is an error page or some other document: the suite could not see the
+/// PDF, so that is a could-not-check error, like HTML where JSON was due. A body
+/// served as `application/pdf` that lopdf cannot read is a broken renderer: a
+/// failed check. So is a real PDF served under another Content-Type.
+pub async fn read_pdf(resp: &Response, what: &str) -> Result<String, StepError> {
+    let says_pdf = resp.content_type().starts_with("application/pdf");
+    if !says_pdf && !resp.body.starts_with(b"%PDF-") {
+        return Err(resp
+            .decode_error(
+                "PDF",
+                "neither its Content-Type nor its first bytes (%PDF-) are a PDF's".into(),
+            )
+            .into());
+    }
+    ensure(
+        says_pdf,
+        format!("Content-Type of {what}"),
+        "application/pdf",
+        resp.content_type(),
+    )?;
+    pdf_text_off_runtime(resp.body.clone())
+        .await
+        .map_err(|actual| {
+            CheckFailure {
+                what: what.to_owned(),
+                expected: "a PDF lopdf can read".into(),
+                actual,
+            }
+            .into()
+        })
+}
+
 /// [`pdf_text`] on a blocking thread: parsing is CPU work that must not stall the
 /// runtime's workers (and with them every other flow's timings).
 pub async fn pdf_text_off_runtime(bytes: bytes::Bytes) -> Result<String, String> {
@@ -19,6 +54,8 @@ pub async fn pdf_text_off_runtime(bytes: bytes::Bytes) -> Result<String, String>
         .map_err(|e| format!("the PDF parser crashed: {e}"))?
 }
 
+/// Parse `bytes` as a PDF and return the text of all its pages, whitespace
+/// collapsed to single spaces. The error says why it is not a readable PDF.
 pub fn pdf_text(bytes: &[u8]) -> Result<String, String> {
     if !bytes.starts_with(b"%PDF-") {
         let head: String = String::from_utf8_lossy(&bytes[..bytes.len().min(16)])

@@ -83,7 +83,12 @@ pub fn assert_messages_name_expected_and_actual(report: &RunReport) {
 
 /// The CLI binary.
 pub fn cli() -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_stageos-smoke"));
+    cli_with_program(env!("CARGO_BIN_EXE_stageos-smoke"))
+}
+
+/// `program` (the CLI, or a wrapper that runs it) with the suite's variables cleared.
+pub fn cli_with_program(program: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(program);
     // A clean environment for the suite's own variables: the test says what it wants.
     for (k, _) in std::env::vars() {
         if k.starts_with("STAGEOS_") || k == "GITHUB_STEP_SUMMARY" {
