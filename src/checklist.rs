@@ -142,8 +142,11 @@ pub fn pattern_matches(pattern: &str, name: &str) -> bool {
 pub enum ItemStatus {
     /// ✓ its testcases that ran passed.
     Passed,
-    /// ✗ one of its testcases failed or could not check.
+    /// ✗ one of its testcases failed.
     Failed,
+    /// ⚠ none failed, but one could not check (the target could not be judged):
+    /// kept apart from ✗ as the run's `<error>`s are from its `<failure>`s.
+    CouldNotCheck,
     /// – none of its testcases ran here.
     NotRun,
     /// ☐ a person must confirm it.
@@ -158,6 +161,7 @@ impl ItemStatus {
         match self {
             ItemStatus::Passed => "✓",
             ItemStatus::Failed => "✗",
+            ItemStatus::CouldNotCheck => "⚠",
             ItemStatus::NotRun => "–",
             ItemStatus::Manual => "☐",
             ItemStatus::NotApplicable => "n/a",
@@ -169,6 +173,7 @@ impl ItemStatus {
         match self {
             ItemStatus::Passed => "passed",
             ItemStatus::Failed => "failed",
+            ItemStatus::CouldNotCheck => "could not check",
             ItemStatus::NotRun => "not run here",
             ItemStatus::Manual => "manual",
             ItemStatus::NotApplicable => "not applicable here",
@@ -203,7 +208,7 @@ pub struct ItemResult {
     pub verification: Verification,
     /// What became of it.
     pub status: ItemStatus,
-    /// ✓ ✗ – ☐ n/a.
+    /// ✓ ✗ ⚠ – ☐ n/a.
     pub mark: &'static str,
     /// The testcases behind it that this run reported (automated items).
     pub testcases: Vec<TestcaseResult>,
@@ -225,6 +230,8 @@ pub struct ChecklistCounts {
     pub passed: usize,
     /// ✗.
     pub failed: usize,
+    /// ⚠ automated items that ran but could not be judged.
+    pub could_not_check: usize,
     /// Automated items none of whose testcases ran.
     pub not_run: usize,
     /// Open boxes.
@@ -265,13 +272,12 @@ fn judge(list: &Checklist, item: &Item, report: &RunReport) -> ItemResult {
                     });
                 }
             }
-            let bad = testcases
-                .iter()
-                .any(|t| matches!(t.status, "failed" | "error"));
-            let ran = testcases.iter().any(|t| t.status == "passed");
-            if bad {
+            let has = |status: &str| testcases.iter().any(|t| t.status == status);
+            if has("failed") {
                 (ItemStatus::Failed, None)
-            } else if ran {
+            } else if has("error") {
+                (ItemStatus::CouldNotCheck, None)
+            } else if has("passed") {
                 (ItemStatus::Passed, None)
             } else if testcases.is_empty() {
                 (
@@ -324,6 +330,7 @@ pub fn evaluate_with(list: &Checklist, report: &RunReport) -> ChecklistReport {
         match i.status {
             ItemStatus::Passed => c.passed += 1,
             ItemStatus::Failed => c.failed += 1,
+            ItemStatus::CouldNotCheck => c.could_not_check += 1,
             ItemStatus::NotRun => c.not_run += 1,
             ItemStatus::Manual => c.manual += 1,
             ItemStatus::NotApplicable => c.not_applicable += 1,
@@ -351,6 +358,9 @@ pub fn headline(c: &ChecklistCounts) -> String {
     );
     if c.failed > 0 {
         let _ = write!(h, ", {} failed", c.failed);
+    }
+    if c.could_not_check > 0 {
+        let _ = write!(h, ", {} could not be checked", c.could_not_check);
     }
     if c.not_run > 0 {
         let _ = write!(h, "; {} automated items not run here", c.not_run);
@@ -418,7 +428,9 @@ pub fn markdown(c: &ChecklistReport) -> String {
             );
         }
         let detail = match i.status {
-            ItemStatus::Passed | ItemStatus::Failed => testcase_summary(i),
+            ItemStatus::Passed | ItemStatus::Failed | ItemStatus::CouldNotCheck => {
+                testcase_summary(i)
+            }
             ItemStatus::NotRun => {
                 let tc = testcase_summary(i);
                 let note = i.note.clone().unwrap_or_default();
@@ -498,6 +510,7 @@ pub fn html(c: &ChecklistReport) -> String {
         let colour = match i.status {
             ItemStatus::Passed => "#1a7f37",
             ItemStatus::Failed => "#cf222e",
+            ItemStatus::CouldNotCheck => "#9a6700",
             _ => "#59636e",
         };
         let detail = match i.status {
@@ -831,8 +844,8 @@ mod tests {
         );
         assert_eq!(
             get("3.2").status,
-            ItemStatus::Failed,
-            "an error fails the item"
+            ItemStatus::CouldNotCheck,
+            "an error is not a failure: the item could not be checked"
         );
         assert_eq!(get("1.2").status, ItemStatus::Manual);
         assert_eq!(get("2.1").status, ItemStatus::NotApplicable);
@@ -846,15 +859,17 @@ mod tests {
         );
         assert_eq!(c.counts.total, 43);
         assert_eq!(c.counts.passed, 1);
-        // 3.2 and 6.1 (api_health_ok errored) and 6.2.
-        assert_eq!(c.counts.failed, 3);
-        assert_eq!(c.counts.verified, 4);
+        // 6.2 failed; 3.2 and 6.1 (api_health_ok errored) could not be checked.
+        assert_eq!(c.counts.failed, 1);
+        assert_eq!(c.counts.could_not_check, 2);
+        assert_eq!(get("6.1").mark, "⚠");
+        assert_eq!(c.counts.verified, 2);
         assert_eq!(c.counts.manual, 4);
         assert_eq!(c.counts.not_applicable, 10);
         assert_eq!(c.counts.automated, 29);
         assert!(
             c.headline
-                .starts_with("4 of 43 verified automatically, 1 passed, 4 manual items open"),
+                .starts_with("2 of 43 verified automatically, 1 passed, 4 manual items open, 1 failed, 2 could not be checked"),
             "{}",
             c.headline
         );
