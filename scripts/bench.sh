@@ -26,7 +26,14 @@ start_reference() {  # $1 = latency ms
 measure() {  # $1 = label, rest = extra args
   local label=$1; shift
   local dir="$out/$label"
-  /usr/bin/time -f '%e %U %S %M' -o "$dir.time" target/release/stageos-smoke run --report-dir "$dir" "$@" > "$dir.out" 2>&1 || true
+  local code=0
+  /usr/bin/time -f '%e %U %S %M' -o "$dir.time" target/release/stageos-smoke run --report-dir "$dir" "$@" > "$dir.out" 2>&1 || code=$?
+  # A benchmark of a red run measures the wrong thing: say so and stop.
+  if [ "$code" -ne 0 ]; then
+    echo "error: the $label run exited $code (not green); see $dir.out" >&2
+    tail -20 "$dir.out" >&2
+    exit 1
+  fi
   python3 - "$dir" "$label" <<'PY'
 import json, sys
 d, label = sys.argv[1], sys.argv[2]

@@ -30,6 +30,11 @@ pub struct FlowDef {
     pub roles: &'static [Role],
     /// Whether it needs the Owner's TOTP seed.
     pub needs_owner_totp: bool,
+    /// It watches the whole run rather than doing work of its own (the metrics
+    /// flow: a scrape at the start, the rest once every other flow finished). It
+    /// does not take a `--test-threads` slot, and its waiting is not on the
+    /// critical path.
+    pub observes_run: bool,
     /// Its steps, in order.
     pub steps: &'static [StepDef],
 }

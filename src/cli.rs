@@ -272,6 +272,9 @@ macro_rules! environment_help {
                               MEMBER, CREW, ACCOUNTANT); or users.<role> in the config file
   STAGEOS_<ROLE>_PASSWORD     its password (never read from the config file)
   STAGEOS_OWNER_TOTP_SECRET   the Owner's base32 TOTP seed
+  STAGEOS_WEBHOOK_MODE        receiver | delivery-log (default: receiver for a target on this
+                              machine or with webhook_public_url set, else delivery-log)
+  STAGEOS_WEBHOOK_PUBLIC_URL  the URL the target reaches the suite's receiver at
   GITHUB_STEP_SUMMARY         when set, summary.md is appended to it
   NO_COLOR, CI                when set (non-empty), the terminal output has no colour
 Only the credentials of the selected flows are required."

@@ -39,6 +39,10 @@ pub const ENVIRONMENT_VAR: &str = "STAGEOS_ENVIRONMENT";
 pub const REPORT_DIR_VAR: &str = "STAGEOS_REPORT_DIR";
 /// Environment variable listing embedded-reference faults (comma separated), for demos and tests.
 pub const FAULTS_VAR: &str = "STAGEOS_REFERENCE_FAULTS";
+/// `receiver` or `delivery-log` (overrides `webhook_mode`).
+pub const WEBHOOK_MODE_VAR: &str = "STAGEOS_WEBHOOK_MODE";
+/// The URL the target reaches the receiver at (overrides `webhook_public_url`).
+pub const WEBHOOK_PUBLIC_URL_VAR: &str = "STAGEOS_WEBHOOK_PUBLIC_URL";
 /// Default config file name, read when present in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "stageos-smoke.toml";
 
@@ -157,6 +161,8 @@ pub enum WebhookMode {
 pub struct WebhookSettings {
     /// Mode.
     pub mode: WebhookMode,
+    /// Why this mode (for skip reasons and `doctor`).
+    pub mode_reason: String,
     /// Bind address of the receiver.
     pub bind: std::net::SocketAddr,
     /// Public URL of the receiver, if it differs from the bound address.
@@ -167,6 +173,7 @@ impl Default for WebhookSettings {
     fn default() -> Self {
         Self {
             mode: WebhookMode::Receiver,
+            mode_reason: "the target runs on this machine".into(),
             bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             public_url: None,
         }
@@ -274,6 +281,12 @@ impl EnvSnapshot {
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
         }
+    }
+
+    /// Whether a variable is set to the empty string (a CI secret that did not
+    /// resolve, typically): never silently the same as unset.
+    pub fn is_set_but_empty(&self, key: &str) -> bool {
+        self.vars.get(key).is_some_and(|v| v.is_empty())
     }
 
     /// A variable, if set and non-empty.
@@ -404,6 +417,16 @@ impl Settings {
             None => EnvironmentConfig::default(),
         };
 
+        if overrides.target.is_none() && env.is_set_but_empty(BASE_URL_VAR) {
+            // Unset means "the embedded reference"; an empty value is a pipeline
+            // whose secret did not resolve, and must not turn into a green run
+            // against the in-process server.
+            return Err(ConfigError::Invalid {
+                what: BASE_URL_VAR.into(),
+                value: String::new(),
+                reason: "set but empty (hint: set it to the deployed StageOS URL, or unset it to run against the embedded reference)".into(),
+            });
+        }
         let target_text = overrides
             .target
             .clone()
@@ -448,7 +471,7 @@ impl Settings {
             insecure_tls_hosts: section.insecure_tls_hosts.clone(),
         };
         let step_timeout = Duration::from_millis(section.step_timeout_ms.unwrap_or(60_000));
-        let webhook = webhook_settings(&section)?;
+        let webhook = webhook_settings(&section, &target, env)?;
         let gates = crate::gates::settings::resolve(
             section.gates.as_ref(),
             &profile.gates,
@@ -485,11 +508,21 @@ impl Settings {
     }
 }
 
-fn webhook_settings(section: &EnvironmentConfig) -> Result<WebhookSettings, ConfigError> {
-    let mut w = WebhookSettings {
-        mode: section.webhook_mode.unwrap_or_default(),
-        ..WebhookSettings::default()
-    };
+/// The webhook receiver settings for `target`.
+///
+/// Without an explicit mode the suite decides: a target on this machine (the
+/// embedded reference, a loopback URL) or a configured `webhook_public_url` /
+/// `webhook_bind` means the receiver; a remote target that was told nowhere to
+/// deliver means delivery-log mode, since it cannot reach 127.0.0.1 and the
+/// receiver steps would fail on a healthy deploy. An explicit `receiver` that the
+/// target cannot reach is a configuration error, for the same reason.
+fn webhook_settings(
+    section: &EnvironmentConfig,
+    target: &TargetSpec,
+    env: &EnvSnapshot,
+) -> Result<WebhookSettings, ConfigError> {
+    let mut w = WebhookSettings::default();
+    let bind_given = section.webhook_bind.is_some();
     if let Some(b) = &section.webhook_bind {
         w.bind = b
             .parse()
@@ -499,14 +532,18 @@ fn webhook_settings(section: &EnvironmentConfig) -> Result<WebhookSettings, Conf
                 reason: format!("{e} (hint: give an address like 0.0.0.0:8099)"),
             })?;
     }
-    if let Some(u) = &section.webhook_public_url {
-        let url = Url::parse(u)
+    let (public_text, public_what) = match env.get(WEBHOOK_PUBLIC_URL_VAR) {
+        Some(u) => (Some(u.to_owned()), WEBHOOK_PUBLIC_URL_VAR),
+        None => (section.webhook_public_url.clone(), "webhook_public_url"),
+    };
+    if let Some(u) = public_text {
+        let url = Url::parse(&u)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"));
         w.public_url =
             Some(
                 url.ok_or_else(|| ConfigError::Invalid {
-                    what: "webhook_public_url".into(),
+                    what: public_what.into(),
                     value: u.clone(),
                     reason:
                         "not an http(s) URL (hint: the URL the target can reach the receiver at)"
@@ -514,6 +551,61 @@ fn webhook_settings(section: &EnvironmentConfig) -> Result<WebhookSettings, Conf
                 })?,
             );
     }
+    let explicit = match env.get(WEBHOOK_MODE_VAR) {
+        Some("receiver") => Some(WebhookMode::Receiver),
+        Some("delivery-log") => Some(WebhookMode::DeliveryLog),
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                what: WEBHOOK_MODE_VAR.into(),
+                value: other.to_owned(),
+                reason: "not a webhook mode (hint: receiver or delivery-log)".into(),
+            });
+        }
+        None => section.webhook_mode,
+    };
+    let remote = match target {
+        TargetSpec::Embedded { .. } => None,
+        TargetSpec::Remote { base_url } => {
+            (!crate::gates::settings::is_loopback(base_url)).then_some(base_url)
+        }
+    };
+    let reachable_receiver = w.public_url.is_some() || bind_given;
+    (w.mode, w.mode_reason) = match (explicit, remote) {
+        (Some(WebhookMode::DeliveryLog), _) => (
+            WebhookMode::DeliveryLog,
+            "webhook_mode = \"delivery-log\"".to_owned(),
+        ),
+        (Some(WebhookMode::Receiver), Some(url)) if !reachable_receiver => {
+            return Err(ConfigError::Invalid {
+                what: "webhook_mode".into(),
+                value: "receiver".into(),
+                reason: format!(
+                    "{} cannot deliver to a receiver on {} (hint: set webhook_public_url / {WEBHOOK_PUBLIC_URL_VAR} and webhook_bind, or use webhook_mode = \"delivery-log\")",
+                    url.origin().ascii_serialization(),
+                    w.bind
+                ),
+            });
+        }
+        (Some(WebhookMode::Receiver), _) => (
+            WebhookMode::Receiver,
+            "webhook_mode = \"receiver\"".to_owned(),
+        ),
+        (None, None) => (
+            WebhookMode::Receiver,
+            "the target runs on this machine".to_owned(),
+        ),
+        (None, Some(_)) if reachable_receiver => (
+            WebhookMode::Receiver,
+            "webhook_public_url or webhook_bind is set".to_owned(),
+        ),
+        (None, Some(url)) => (
+            WebhookMode::DeliveryLog,
+            format!(
+                "{} is not on this machine and no webhook_public_url is set, so it cannot reach the suite's receiver",
+                url.origin().ascii_serialization()
+            ),
+        ),
+    };
     Ok(w)
 }
 
@@ -609,5 +701,59 @@ mod tests {
         };
         let s = Settings::resolve(&o, &env).unwrap();
         assert_eq!(s.target_label(), "embedded");
+    }
+
+    #[test]
+    fn empty_base_url_is_an_error_not_the_embedded_reference() {
+        let env = EnvSnapshot::from_pairs([(BASE_URL_VAR, "")]);
+        let msg = Settings::resolve(&Overrides::default(), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains(BASE_URL_VAR) && msg.contains("set but empty"),
+            "{msg}"
+        );
+        let s = Settings::resolve(&Overrides::default(), &EnvSnapshot::default()).unwrap();
+        assert_eq!(s.target_label(), "embedded", "unset still means embedded");
+    }
+
+    #[test]
+    fn webhook_mode_follows_whether_the_target_can_reach_the_receiver() {
+        let mode = |pairs: &[(&str, &str)]| {
+            Settings::resolve(
+                &Overrides::default(),
+                &EnvSnapshot::from_pairs(pairs.to_vec()),
+            )
+            .map(|s| (s.webhook.mode, s.webhook.mode_reason))
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(mode(&[]).unwrap().0, WebhookMode::Receiver, "embedded");
+        assert_eq!(
+            mode(&[(BASE_URL_VAR, "http://127.0.0.1:8080")]).unwrap().0,
+            WebhookMode::Receiver
+        );
+        let (m, why) = mode(&[(BASE_URL_VAR, "https://staging.stageos.example")]).unwrap();
+        assert_eq!(m, WebhookMode::DeliveryLog);
+        assert!(why.contains("https://staging.stageos.example"), "{why}");
+        assert_eq!(
+            mode(&[
+                (BASE_URL_VAR, "https://staging.stageos.example"),
+                (WEBHOOK_PUBLIC_URL_VAR, "https://hooks.ci.example/x"),
+            ])
+            .unwrap()
+            .0,
+            WebhookMode::Receiver
+        );
+        let err = mode(&[
+            (BASE_URL_VAR, "https://staging.stageos.example"),
+            (WEBHOOK_MODE_VAR, "receiver"),
+        ])
+        .unwrap_err();
+        assert!(err.contains("cannot deliver to a receiver"), "{err}");
+        assert_eq!(
+            mode(&[(WEBHOOK_MODE_VAR, "delivery-log")]).unwrap().0,
+            WebhookMode::DeliveryLog
+        );
+        assert!(mode(&[(WEBHOOK_MODE_VAR, "sometimes")]).is_err());
     }
 }

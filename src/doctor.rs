@@ -219,7 +219,7 @@ pub async fn run(
             report
                 .checks
                 .push(Check::new("config", CheckStatus::Fail, e.to_string()));
-            for name in ["credentials", "target", "clock", "cloudwatch"] {
+            for name in ["credentials", "webhooks", "target", "clock", "cloudwatch"] {
                 report
                     .checks
                     .push(skip(name, "needs a valid configuration"));
@@ -248,6 +248,7 @@ pub async fn run(
     ));
     let (_, totp_needed) = required_secrets(&flows);
     report.checks.push(credentials(&settings, &flows, env));
+    report.checks.push(webhooks(&settings, &flows));
 
     // The target: start the embedded reference, or use the configured URL.
     let (base_url, server) = match &settings.target {
@@ -340,6 +341,37 @@ fn credentials(settings: &Settings, flows: &[&catalogue::FlowDef], env: &EnvSnap
             if totp { ", Owner TOTP seed valid" } else { "" }
         ),
     )
+}
+
+/// How the webhooks flow will observe deliveries, and why.
+fn webhooks(settings: &Settings, flows: &[&catalogue::FlowDef]) -> Check {
+    if !flows.iter().any(|f| f.id == "webhooks") {
+        return skip("webhooks", "the webhooks flow is not selected");
+    }
+    let w = &settings.webhook;
+    match w.mode {
+        crate::config::WebhookMode::Receiver => Check::new(
+            "webhooks",
+            CheckStatus::Ok,
+            format!(
+                "receiver mode ({}): the receiver binds {}{}",
+                w.mode_reason,
+                w.bind,
+                w.public_url
+                    .as_ref()
+                    .map(|u| format!(", the target delivers to {u}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        crate::config::WebhookMode::DeliveryLog => Check::new(
+            "webhooks",
+            CheckStatus::Warn,
+            format!(
+                "delivery-log mode ({}): deliveries are judged by the target's own log (hint: set webhook_public_url and webhook_bind to receive them end to end)",
+                w.mode_reason
+            ),
+        ),
+    }
 }
 
 async fn target_and_clock(

@@ -40,9 +40,19 @@ pub struct RunContext {
     pub webhook: crate::config::WebhookSettings,
     /// Verification-gate settings (thresholds, expected release, CloudWatch).
     pub gates: Arc<crate::gates::GateSettings>,
+    /// Turns `true` once every flow that does not observe the run has finished.
+    pub others_done: tokio::sync::watch::Receiver<bool>,
 }
 
 impl RunContext {
+    /// Wait until every working flow of the run has finished (observer flows:
+    /// see [`crate::catalogue::FlowDef::observes_run`]). Bounded by those flows'
+    /// own step timeouts; returns at once if the sender is gone.
+    pub async fn other_flows_finished(&self) {
+        let mut rx = self.others_done.clone();
+        let _ = rx.wait_for(|done| *done).await;
+    }
+
     /// The run id.
     pub fn run_id(&self) -> &str {
         &self.http.run_id

@@ -143,6 +143,7 @@ pub async fn run_keeping_server(
         return (fail(format!("target unreachable: {e}")), target.server);
     }
 
+    let (others_done_tx, others_done) = tokio::sync::watch::channel(false);
     let cx = Arc::new(RunContext {
         base_url: target.base_url.clone(),
         credentials: Arc::new(target.credentials),
@@ -153,12 +154,36 @@ pub async fn run_keeping_server(
         wait_deadline: settings.wait_deadline,
         webhook: settings.webhook.clone(),
         gates: Arc::new(settings.gates.clone()),
+        others_done,
     });
-    let results: Vec<(Vec<StepResult>, Vec<CleanupRecord>)> = stream::iter(flows.iter().copied())
-        .map(|def| run_flow(def, cx.clone()))
-        .buffered(options.concurrency.max(1))
-        .collect()
-        .await;
+    // Working flows share the concurrency limit; observer flows (the metrics
+    // flow) run beside them from the start and are told when the rest is done.
+    let (observers, workers): (Vec<_>, Vec<_>) = flows
+        .iter()
+        .copied()
+        .enumerate()
+        .partition(|(_, d)| d.observes_run);
+    let work = async {
+        let done: Vec<_> = stream::iter(workers)
+            .map(|(i, def)| {
+                let cx = cx.clone();
+                async move { (i, run_flow(def, cx).await) }
+            })
+            .buffered(options.concurrency.max(1))
+            .collect()
+            .await;
+        let _ = others_done_tx.send(true);
+        done
+    };
+    let watch = futures::future::join_all(observers.into_iter().map(|(i, def)| {
+        let cx = cx.clone();
+        async move { (i, run_flow(def, cx).await) }
+    }));
+    let (worked, watched) = tokio::join!(work, watch);
+    let mut indexed: Vec<_> = worked.into_iter().chain(watched).collect();
+    indexed.sort_by_key(|(i, _)| *i);
+    let results: Vec<(Vec<StepResult>, Vec<CleanupRecord>)> =
+        indexed.into_iter().map(|(_, r)| r).collect();
     let (steps, cleanups): (Vec<_>, Vec<_>) = results.into_iter().unzip();
     let steps = steps
         .into_iter()

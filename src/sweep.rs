@@ -27,6 +27,7 @@ pub static NEEDS: FlowDef = FlowDef {
     description: "Delete smoke-tagged leftovers of earlier runs",
     roles: &[Role::Owner, Role::Manager, Role::Accountant],
     needs_owner_totp: true,
+    observes_run: false,
     steps: &[],
 };
 
@@ -141,8 +142,9 @@ async fn delete(session: &Session, path: &str) -> Action {
     }
 }
 
-/// Delete smoke-tagged events, invoice PDFs and webhook endpoints created more
-/// than `older_than` ago on `base`; invoices are reported as kept.
+/// Delete smoke-tagged events, invoices (drafts, with their PDFs) and webhook
+/// endpoints created more than `older_than` ago on `base`; what cannot be deleted
+/// is reported as kept with the reason.
 pub async fn sweep(
     base: &url::Url,
     sessions: &SweepSessions,

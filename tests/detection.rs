@@ -301,6 +301,8 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
             ),
         ),
         ("jitter", Red("jitter:50", &[])),
+        // The target's clock 3 s behind ours: expiry is judged by its Date header.
+        ("clock", Red("clock:-3000", &[])),
     ])
 }
 
@@ -308,7 +310,7 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
 fn kind(f: &Fault) -> String {
     let name = f.to_string();
     match name.split_once(':') {
-        Some((k, _)) if ["latency", "error-rate", "jitter"].contains(&k) => k.to_owned(),
+        Some((k, _)) if ["latency", "error-rate", "jitter", "clock"].contains(&k) => k.to_owned(),
         _ => name,
     }
 }

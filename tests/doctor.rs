@@ -50,7 +50,7 @@ fn embedded_reference_is_all_good() {
         Some(0),
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
-    for name in ["config", "credentials", "target", "clock"] {
+    for name in ["config", "credentials", "webhooks", "target", "clock"] {
         assert!(
             stdout
                 .lines()
@@ -60,9 +60,10 @@ fn embedded_reference_is_all_good() {
     }
     assert!(stdout.contains("skip cloudwatch"), "{stdout}");
     assert!(stdout.trim_end().ends_with("doctor: all good"), "{stdout}");
+    assert!(stdout.contains("receiver mode"), "{stdout}");
     assert_eq!(
         stdout.lines().count(),
-        6,
+        7,
         "one line per check and the verdict:\n{stdout}"
     );
 }
@@ -204,4 +205,36 @@ async fn a_server_clock_two_minutes_ahead_fails_the_clock_line() {
         clock.detail
     );
     assert_eq!(r.exit_status().code(), 3);
+}
+
+#[test]
+fn a_remote_target_without_a_public_receiver_url_is_warned_of_delivery_log_mode() {
+    // In a network namespace of its own: the target's name cannot resolve, and
+    // no query leaves the machine.
+    let wrapper = common::network_namespace_wrapper();
+    let mut cmd = common::cli_with_program(wrapper[0]);
+    cmd.args(&wrapper[1..])
+        .arg(env!("CARGO_BIN_EXE_stageos-smoke"));
+    cmd.args([
+        "doctor",
+        "--target",
+        "https://staging.stageos.invalid",
+        "--profile",
+        "post-deploy",
+    ]);
+    for (k, v) in secrets() {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run doctor");
+    let (stdout, _) = common::text(&out);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("webhooks"))
+        .unwrap_or_else(|| panic!("no webhooks line:\n{stdout}"));
+    assert!(
+        line.starts_with("WARN")
+            && line.contains("delivery-log mode")
+            && line.contains("webhook_public_url"),
+        "{line}"
+    );
 }

@@ -18,8 +18,7 @@ const WAIT: Duration = Duration::from_secs(5);
 
 struct Outcome {
     report: RunReport,
-    /// `kind:id` of smoke entities still on the server after the run (invoices
-    /// excluded: the contract has no way to delete one).
+    /// `kind:id` of smoke entities still on the server after the run.
     leftovers: Vec<String>,
     redactor: Redactor,
 }
@@ -489,4 +488,65 @@ async fn sweep_removes_smoke_leftovers_only() {
         "the sweep touched untagged data"
     );
     server.shutdown().await;
+}
+
+/// The metrics gates judge deltas between a scrape at the start of the run and one
+/// at its end: the second scrape comes after every other flow finished, even with
+/// one flow at a time (the metrics flow does not take a `--test-threads` slot).
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_scrapes_bracket_the_whole_run() {
+    for concurrency in [4, 1] {
+        let settings = Settings::resolve(
+            &Overrides {
+                target: Some("embedded".into()),
+                profile: Some("post-deploy".into()),
+                ..Overrides::default()
+            },
+            &EnvSnapshot::default(),
+        )
+        .expect("settings");
+        let options = RunOptions {
+            selection: Selection::default(),
+            concurrency,
+        };
+        let report = runner::run(
+            &settings,
+            &options,
+            &EnvSnapshot::default(),
+            &Redactor::new(),
+        )
+        .await;
+        let scraped = report
+            .steps
+            .iter()
+            .find(|s| s.full_name() == "metrics::metrics_scraped")
+            .expect("metrics_scraped ran");
+        assert_eq!(
+            scraped.outcome,
+            StepOutcome::Passed,
+            "{:?}",
+            scraped.outcome
+        );
+        let others = report.steps.iter().filter(|s| s.flow != "metrics");
+        let first_start = others
+            .clone()
+            .map(|s| s.start_ms)
+            .fold(f64::INFINITY, f64::min);
+        let last_end = others
+            .map(|s| s.start_ms + s.duration_ms)
+            .fold(0.0, f64::max);
+        // The first scrape is the metrics flow's first request, at the start of
+        // the run (its HTTP client is built first; the bound is not a timing
+        // target, only "before the run is under way": the run takes seconds).
+        assert!(
+            scraped.start_ms <= first_start + 500.0,
+            "concurrency {concurrency}: the first scrape began at {} ms, other flows at {first_start} ms",
+            scraped.start_ms
+        );
+        assert!(
+            scraped.start_ms + scraped.duration_ms >= last_end,
+            "concurrency {concurrency}: the second scrape ended at {} ms, before the last other step ended at {last_end} ms",
+            scraped.start_ms + scraped.duration_ms
+        );
+    }
 }

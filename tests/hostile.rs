@@ -376,24 +376,6 @@ async fn self_signed_certificate_is_an_error_and_insecure_tls_hosts_lets_it_thro
     server.abort();
 }
 
-/// `unshare -n` (root) or `unshare -rn` (user namespaces), whichever works here.
-fn network_namespace_wrapper() -> &'static [&'static str] {
-    for wrapper in [&["unshare", "-n"][..], &["unshare", "-rn"][..]] {
-        let ok = std::process::Command::new(wrapper[0])
-            .args(&wrapper[1..])
-            .arg("true")
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            return wrapper;
-        }
-    }
-    panic!(
-        "the DNS-failure case needs a network namespace so that no DNS query leaves this machine: \
-         `unshare -n` (as root) or `unshare -rn` (user namespaces) must work"
-    );
-}
-
 #[tokio::test]
 async fn dns_failure_is_an_error() {
     // `.invalid` never resolves (RFC 6761), and in a namespace with no network a

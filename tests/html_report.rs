@@ -146,6 +146,11 @@ fn chromium() -> Option<PathBuf> {
 
 fn render_in_chromium(html: &Path) {
     let Some(chromium) = chromium() else {
+        // In CI the screenshot is part of the proof: a missing browser is red.
+        assert!(
+            std::env::var_os("CI").is_none_or(|v| v.is_empty()),
+            "CI is set but there is no `chromium` on PATH: install Debian's `chromium` (.ci/run does)"
+        );
         eprintln!(
             "\n*** SKIPPED: Chromium screenshot of the HTML report: no `chromium` on PATH \
              (install Debian's `chromium`; .ci/run does). The HTML checks above ran. ***\n"

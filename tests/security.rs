@@ -258,3 +258,52 @@ fn production_profile_leaves_out_the_destructive_gates() {
         );
     }
 }
+
+/// A run against `server` (a loopback URL) of the audit flow's steps.
+async fn audit_run_against(server: &stageos_reference::RunningServer) -> RunReport {
+    let env = EnvSnapshot::from_pairs(server.credentials().env_lines());
+    let settings = Settings::resolve(
+        &Overrides {
+            target: Some(server.base_url()),
+            profile: Some("security".into()),
+            ..Default::default()
+        },
+        &env,
+    )
+    .expect("valid settings");
+    runner::run(&settings, &options(Some("audit::")), &env, &Redactor::new()).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_left_by_the_smoke_owner_is_replaced_one_by_someone_else_is_left_alone() {
+    let server =
+        stageos_reference::RunningServer::start(stageos_reference::ServerOptions::default())
+            .await
+            .expect("reference starts");
+    // What an interrupted run leaves: the plugin installed by the smoke Owner.
+    server
+        .install_plugin_as("google-calendar", stageos_reference::Role::Owner)
+        .expect("an owner");
+    let report = audit_run_against(&server).await;
+    assert!(
+        not_passed(&report).is_empty(),
+        "a leftover of our own must not wedge the audit flow: {:#?}",
+        not_passed(&report)
+    );
+    assert!(server.installed_plugins().is_empty(), "removed at the end");
+
+    // Installed by somebody else: could not check, and still installed.
+    server
+        .install_plugin_as("google-calendar", stageos_reference::Role::Manager)
+        .expect("a manager");
+    let report = audit_run_against(&server).await;
+    assert_eq!(
+        names_with(&report, "error"),
+        set(&["audit::owner_installs_plugin"])
+    );
+    assert_eq!(
+        server.installed_plugins(),
+        vec!["google-calendar".to_owned()]
+    );
+    server.shutdown().await;
+}

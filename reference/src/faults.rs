@@ -104,6 +104,13 @@ pub enum Fault {
         /// Upper bound of the random delay.
         max_ms: u64,
     },
+    /// Not a fault but a condition: the server's clock runs `ms` milliseconds off
+    /// (negative: behind) — its `Date` header and signed-URL expiry both. A suite
+    /// that judges expiry by the target's clock stays green under it.
+    ClockOffset {
+        /// Offset from the real time, in milliseconds.
+        ms: i64,
+    },
     /// Adds `ms` milliseconds to requests whose matched route is `route`
     /// (`*` matches every route).
     Latency {
@@ -169,6 +176,7 @@ impl Fault {
         });
         all.push(Fault::ErrorRate { percent: 5 });
         all.push(Fault::Jitter { max_ms: 50 });
+        all.push(Fault::ClockOffset { ms: -3000 });
         all
     }
 
@@ -245,6 +253,9 @@ impl Fault {
             Fault::Jitter { .. } => {
                 "not a fault: a random 0..=N ms delay on every request, for soak runs"
             }
+            Fault::ClockOffset { .. } => {
+                "not a fault: the server's clock (Date header, signed-URL expiry) is N ms off"
+            }
         }
     }
 
@@ -253,6 +264,7 @@ impl Fault {
             Fault::Latency { .. } => "latency",
             Fault::ErrorRate { .. } => "error-rate",
             Fault::Jitter { .. } => "jitter",
+            Fault::ClockOffset { .. } => "clock",
             other => UNIT_FAULTS
                 .iter()
                 .find(|(_, f)| f == other)
@@ -269,6 +281,7 @@ impl fmt::Display for Fault {
             Fault::Latency { route, ms } => f.pad(&format!("latency:{route}:{ms}")),
             Fault::ErrorRate { percent } => f.pad(&format!("error-rate:{percent}")),
             Fault::Jitter { max_ms } => f.pad(&format!("jitter:{max_ms}")),
+            Fault::ClockOffset { ms } => f.pad(&format!("clock:{ms}")),
             other => f.pad(other.kind_name()),
         }
     }
@@ -311,8 +324,14 @@ impl FromStr for Fault {
         {
             return Ok(Fault::Jitter { max_ms });
         }
+        if let Some(ms) = s.strip_prefix("clock:")
+            && let Ok(ms) = ms.parse::<i64>()
+        {
+            return Ok(Fault::ClockOffset { ms });
+        }
         let mut valid: Vec<&str> = UNIT_FAULTS.iter().map(|(name, _)| *name).collect();
         valid.push("jitter:<max ms>");
+        valid.push("clock:<offset ms, negative: behind>");
         valid.push("latency:<route>:<ms>");
         valid.push("error-rate:<percent 1-100>");
         Err(ParseFaultError {
@@ -355,6 +374,19 @@ impl FaultSet {
             .contains(fault)
     }
 
+    /// The server clock's offset from real time (the `clock:` condition), in ms.
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter_map(|f| match f {
+                Fault::ClockOffset { ms } => Some(*ms),
+                _ => None,
+            })
+            .sum()
+    }
+
     /// The share of failing requests of the active error-rate fault, if any.
     pub fn error_rate(&self) -> Option<u8> {
         self.inner
@@ -393,7 +425,7 @@ mod tests {
             assert_eq!(name.parse::<Fault>(), Ok(fault.clone()), "{name}");
             assert!(!fault.describe().is_empty());
         }
-        assert_eq!(Fault::catalogue().len(), UNIT_FAULTS.len() + 3);
+        assert_eq!(Fault::catalogue().len(), UNIT_FAULTS.len() + 4);
     }
 
     #[test]

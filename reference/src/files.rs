@@ -426,7 +426,7 @@ async fn download_url(
     let store = state.store();
     let file = readable(&store, &user, &id)?;
     downloadable(&state, file)?;
-    let now = api::now();
+    let now = state.now();
     let expires = now.unix_timestamp() + ttl;
     let url = signed_url(
         &store,
@@ -487,7 +487,7 @@ fn check_signature(
         }
     }
     let expires: i64 = expires_raw.parse().map_err(|_| invalid())?;
-    if expires < crate::unix_now() && !state.has_fault(&Fault::ExpiryNotEnforced) {
+    if expires < state.now().unix_timestamp() && !state.has_fault(&Fault::ExpiryNotEnforced) {
         return Err(signature_rejected("url_expired", "signed URL has expired"));
     }
     Ok(())

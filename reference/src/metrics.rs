@@ -376,6 +376,14 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     } else {
         next.run(request).await
     };
+    let mut response = response;
+    if state.faults().clock_offset_ms() != 0 {
+        // hyper only adds a Date header when there is none.
+        let date = httpdate::fmt_http_date(state.now().into());
+        if let Ok(v) = axum::http::HeaderValue::from_str(&date) {
+            response.headers_mut().insert(axum::http::header::DATE, v);
+        }
+    }
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     state

@@ -254,6 +254,13 @@ impl AppState {
         &self.inner.faults
     }
 
+    /// This server's idea of now: real time plus the `clock:` condition's offset.
+    /// Used where a client can observe the clock (Date header, signed-URL expiry).
+    pub fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc()
+            + time::Duration::milliseconds(self.inner.faults.clock_offset_ms())
+    }
+
     /// Whether `fault` is active.
     pub fn has_fault(&self, fault: &Fault) -> bool {
         self.inner.faults.has(fault)

@@ -37,6 +37,7 @@ pub static FLOW: FlowDef = FlowDef {
     description: "Audit log write path: auth, invoice and plugin actions each leave an entry with actor, target and client IP",
     roles: &[Role::Owner],
     needs_owner_totp: true,
+    observes_run: false,
     steps: &[
         StepDef {
             id: "owner_logs_in",
@@ -339,9 +340,27 @@ pub async fn run(flow: &mut FlowRun) {
     let installed = flow
         .step("owner_installs_plugin", async {
             let path = format!("/api/plugins/{PLUGIN_KEY}/install");
-            let resp = owner.post(&path).send().await?;
+            let mut resp = owner.post(&path).send().await?;
             if resp.status.as_u16() == 200 {
-                return Err(ExecError::Other(format!("plugin `{PLUGIN_KEY}` was already installed before this run, so no install (and no plugin.installed entry) can be attributed to it; it is left installed (hint: remove it on the target, or it is a leftover of an interrupted run)")).into());
+                // Already installed. By the smoke Owner: a leftover of an earlier,
+                // interrupted run of this suite — remove it and install afresh, or
+                // every later run would be stuck here. By anyone else: not ours to
+                // touch.
+                #[derive(serde::Deserialize)]
+                struct Installed {
+                    installed_by: String,
+                    installed_at: String,
+                }
+                let existing: Installed = resp.json()?;
+                if existing.installed_by != me {
+                    return Err(ExecError::Other(format!("plugin `{PLUGIN_KEY}` was installed by user {} at {}, not by the smoke Owner, so no install (and no plugin.installed entry) can be attributed to this run; it is left alone (hint: run the audit flow in an organisation without that plugin)", existing.installed_by, existing.installed_at)).into());
+                }
+                tracing::warn!(
+                    "plugin `{PLUGIN_KEY}` left installed by an earlier run of the smoke Owner (at {}): removing it first",
+                    existing.installed_at
+                );
+                owner.delete(&format!("/api/plugins/{PLUGIN_KEY}")).send().await?.expect_status(204)?;
+                resp = owner.post(&path).send().await?;
             }
             resp.expect_status(201)?;
             cleanups.delete_later(&owner, format!("/api/plugins/{PLUGIN_KEY}"), format!("plugin {PLUGIN_KEY}"));

@@ -24,6 +24,7 @@ pub static FLOW: FlowDef = FlowDef {
     description: "Login with password and TOTP, /api/me, refresh rotation and reuse detection, logout",
     roles: &[Role::Owner, Role::Manager, Role::Member],
     needs_owner_totp: true,
+    observes_run: false,
     steps: &[
         StepDef {
             id: "login_with_password",

@@ -24,6 +24,7 @@ pub static FLOW: FlowDef = FlowDef {
     description: "Availability requests: invite, respond as the invitees, refuse outsiders, count, close",
     roles: &[Role::Manager, Role::Crew, Role::Member, Role::Accountant],
     needs_owner_totp: false,
+    observes_run: false,
     steps: &[
         StepDef {
             id: "setup_event",

@@ -24,6 +24,7 @@ pub static FLOW: FlowDef = FlowDef {
     description: "P95 latency and error budget since the deploy against CloudWatch baselines; alarms in place",
     roles: &[],
     needs_owner_totp: false,
+    observes_run: false,
     steps: &[
         StepDef {
             id: "alb_metrics_read",

@@ -20,6 +20,7 @@ pub static FLOW: FlowDef = FlowDef {
     description: "Event dossier lifecycle: create, read, edit with If-Match, refusals, list by tag, delete",
     roles: &[Role::Manager],
     needs_owner_totp: false,
+    observes_run: false,
     steps: &[
         StepDef {
             id: "create_event",

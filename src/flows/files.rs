@@ -14,7 +14,7 @@ use url::Url;
 use crate::catalogue::{FlowDef, StepDef};
 use crate::credentials::Role;
 use crate::flow::{Cleanups, FlowRun};
-use crate::http::{ExecError, Session, StepError, ensure, ensure_eq};
+use crate::http::{CheckFailure, ExecError, Session, StepError, ensure, ensure_eq};
 use crate::secrets::Redactor;
 use crate::wait::{Backoff, Poll, poll_until, sleep_until_utc};
 
@@ -30,6 +30,7 @@ pub static FLOW: FlowDef = FlowDef {
     description: "Files: signed upload, scan, signed download, tampered and expired URLs, infected files, delete",
     roles: &[Role::Member],
     needs_owner_totp: false,
+    observes_run: false,
     steps: &[
         StepDef {
             id: "request_upload_url",
@@ -97,6 +98,10 @@ const FIXTURE: &[u8] = include_bytes!("../../fixtures/files/tech-rider.txt");
 const MAX_TTL: Duration = Duration::from_secs(15 * 60);
 /// Clock skew tolerated when judging `expires_at`.
 const SKEW: Duration = Duration::from_secs(30);
+
+/// How long after `expires_at` (by the target's Date header, whole seconds) an
+/// expired URL may still be served before that is a failure.
+const EXPIRY_GRACE: Duration = Duration::from_secs(5);
 
 /// The EICAR anti-virus test string, assembled at run time (stored reversed) so
 /// no scanner flags the repository or the binary.
@@ -440,9 +445,18 @@ pub async fn run(flow: &mut FlowRun) {
         }
 
         flow.step("expired_url_refused", async {
-            let (link, _) = download_url(&session, &redactor, &file_id, "ttl_secs=1").await?;
+            let (link, issued) = download_url(&session, &redactor, &file_id, "ttl_secs=1").await?;
             let expires = parse_time("expires_at", &link.expires_at)?;
-            let ahead = expires - OffsetDateTime::now_utc();
+            // Expiry is judged by the target's clock: its Date header (whole
+            // seconds) says how far it is ahead of ours, so a target whose clock
+            // lags ours is not taken for one that serves expired URLs.
+            let target_ahead = issued
+                .header("date")
+                .and_then(crate::doctor::parse_http_date)
+                .map(|d| d - OffsetDateTime::now_utc())
+                .unwrap_or(time::Duration::ZERO);
+            let expires_here = expires - target_ahead;
+            let ahead = expires_here - OffsetDateTime::now_utc();
             if ahead > time::Duration::seconds(60) {
                 return Err(ExecError::Other(format!(
                     "the target ignored ttl_secs=1 (URL valid {} s more); an expired URL cannot be checked within the run (hint: ttl_secs is a reference-server extension of the contract)",
@@ -450,10 +464,29 @@ pub async fn run(flow: &mut FlowRun) {
                 ))
                 .into());
             }
-            // The expiry is whole seconds: wait until it is strictly in the past.
-            sleep_until_utc(expires, Duration::from_millis(1100)).await;
-            let resp = session.get(&link.url).without_bearer().send().await?;
-            ensure_eq("status of an expired signed URL", 403, resp.status.as_u16())?;
+            // Whole seconds on both sides: wait until expiry is strictly past, then
+            // give the Date header's rounding a few seconds of polls.
+            sleep_until_utc(expires_here, Duration::from_millis(1100)).await;
+            poll_until(EXPIRY_GRACE, Backoff::default(), || async {
+                let resp = session.get(&link.url).without_bearer().send().await?;
+                match resp.status.as_u16() {
+                    403 => Ok(Poll::Ready(())),
+                    200 => Ok(Poll::Pending("served (200)".into())),
+                    other => Err(CheckFailure {
+                        what: "status of an expired signed URL".into(),
+                        expected: "403".into(),
+                        actual: other.to_string(),
+                    }
+                    .into()),
+                }
+            })
+            .await
+            .map_err(|e| {
+                e.into_step(
+                    "an expired signed URL",
+                    "403 once expires_at has passed by the target's clock",
+                )
+            })?;
             Ok(())
         })
         .await;

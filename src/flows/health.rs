@@ -18,6 +18,7 @@ pub static FLOW: FlowDef = FlowDef {
     description: "The deployment reports itself healthy and runs the expected release",
     roles: &[],
     needs_owner_totp: false,
+    observes_run: false,
     steps: &[
         StepDef {
             id: "api_health_ok",

@@ -2,9 +2,8 @@
 //! the suite's own half-up computation, the PDF renders through the background
 //! job, downloads, parses and names the invoice; Crew is refused.
 //!
-//! The contract has no `DELETE /api/invoices/{id}`: the invoice itself stays
-//! (tagged smoke + run id, for the sweep to report); its event and its rendered
-//! PDF file are guarded for deletion.
+//! The draft invoice (`DELETE /api/invoices/{id}`, added to the contract for
+//! drafts), its event and its rendered PDF file are guarded for deletion.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -27,6 +26,7 @@ pub static FLOW: FlowDef = FlowDef {
     description: "Invoices: create, totals half-up per line, PDF through the job queue, download, access control",
     roles: &[Role::Manager, Role::Accountant, Role::Crew],
     needs_owner_totp: false,
+    observes_run: false,
     steps: &[
         StepDef {
             id: "setup_event",

@@ -2,8 +2,9 @@
 //! failed jobs reviewed", "Stripe webhook success rate", "analytics aggregation
 //! completed", "no spike in IP anomaly logs or auth failures").
 //!
-//! The first step scrapes `/metrics`, observes for the profile's
-//! `metrics_observe_ms` while the run's other flows work, and scrapes again; every
+//! The first step scrapes `/metrics` at the start of the run, waits until every
+//! other flow of the run has finished (and at least the profile's
+//! `metrics_observe_ms`), and scrapes again at its end; every
 //! gate after it judges the two scrapes (counters as deltas, resets handled) with
 //! the pure functions of [`crate::gates::prom`]. A malformed exposition makes that
 //! first step an error naming the line, and the gates are skipped naming it.
@@ -22,10 +23,11 @@ pub static FLOW: FlowDef = FlowDef {
     description: "Prometheus metrics: queues, failed jobs, Stripe webhooks, analytics freshness, auth failures and IP anomalies",
     roles: &[],
     needs_owner_totp: false,
+    observes_run: true,
     steps: &[
         StepDef {
             id: "metrics_scraped",
-            description: "/metrics answers twice (start and end of the observation) with a well-formed Prometheus exposition",
+            description: "/metrics answers twice (start and end of the run) with a well-formed Prometheus exposition",
         },
         StepDef {
             id: "queue_depth_within_limits",
@@ -121,11 +123,14 @@ pub async fn run(flow: &mut FlowRun) {
         }
     };
     let observe_for = Duration::from_millis(th.metrics_observe_ms);
+    let cx = flow.cx().clone();
     let Some(s) = flow
         .step("metrics_scraped", async {
             let started = Instant::now();
             let start = scrape(&session).await?;
-            observe(observe_for).await;
+            // The second scrape comes at the end of the run: after every other
+            // flow finished, and no sooner than the profile's observation time.
+            tokio::join!(observe(observe_for), cx.other_flows_finished());
             let end = scrape(&session).await?;
             Ok(Scrapes {
                 start,

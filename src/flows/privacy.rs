@@ -23,6 +23,7 @@ pub static FLOW: FlowDef = FlowDef {
     description: "Privacy on a disposable user: JSON data export with profile and created objects, account erasure",
     roles: &[Role::Owner],
     needs_owner_totp: true,
+    observes_run: false,
     steps: &[
         StepDef {
             id: "owner_creates_disposable_user",

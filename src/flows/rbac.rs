@@ -298,6 +298,7 @@ pub fn build(text: &str) -> Result<Matrix, String> {
         description: "RBAC matrix: every role against every protected operation (fixtures/rbac-matrix.toml)",
         roles: &Role::ALL,
         needs_owner_totp: true,
+        observes_run: false,
         steps: Box::leak(steps.into_boxed_slice()),
     };
     Ok(Matrix {

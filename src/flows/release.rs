@@ -26,6 +26,7 @@ pub static FLOW: FlowDef = FlowDef {
     description: "Release readiness: release tag, rollout order, rollback images, secret rotation, backups, bucket settings, purge and error-tracking heartbeats",
     roles: &[],
     needs_owner_totp: false,
+    observes_run: false,
     steps: &[
         StepDef {
             id: "release_tag",

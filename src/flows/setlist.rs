@@ -22,6 +22,7 @@ pub static FLOW: FlowDef = FlowDef {
     description: "Setlists: create, edit, lock, refuse edits while locked, export as JSON, CSV and PDF",
     roles: &[Role::Manager],
     needs_owner_totp: false,
+    observes_run: false,
     steps: &[
         StepDef {
             id: "setup_event",

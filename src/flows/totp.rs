@@ -24,6 +24,7 @@ pub static FLOW: FlowDef = FlowDef {
     description: "TOTP lifecycle on a disposable user: setup, enable, MFA login, old and wrong codes, recovery codes, disable, delete",
     roles: &[Role::Owner],
     needs_owner_totp: true,
+    observes_run: false,
     steps: &[
         StepDef {
             id: "owner_creates_disposable_user",

@@ -4,7 +4,8 @@
 //! answered 500 and the retry arrives; the delivery log agrees with what the
 //! receiver saw; the endpoint is deleted.
 //!
-//! When the target cannot reach the suite (`webhook_mode = "delivery-log"`), the
+//! When the target cannot reach the suite (`webhook_mode = "delivery-log"`, or by
+//! default for a remote target with no `webhook_public_url`), the
 //! `delivery_log_only_*` steps check the target's delivery log alone and the
 //! receiver steps are skipped (and the other way round).
 
@@ -31,6 +32,7 @@ pub static FLOW: FlowDef = FlowDef {
     description: "Webhooks: endpoint, test and business deliveries, signatures, retry after a 500, delivery log, delete",
     roles: &[Role::Owner],
     needs_owner_totp: true,
+    observes_run: false,
     steps: &[
         StepDef {
             id: "owner_login",
@@ -202,7 +204,13 @@ pub async fn run(flow: &mut FlowRun) {
         Some(r)
     } else {
         for id in RECEIVER_STEPS {
-            flow.skip(id, "not run: delivery-log mode (webhook_mode = \"delivery-log\": the target cannot reach the suite, so only its delivery log is checked)");
+            flow.skip(
+                id,
+                format!(
+                    "not run: delivery-log mode ({}); only the target's delivery log is checked",
+                    cx.webhook.mode_reason
+                ),
+            );
         }
         None
     };

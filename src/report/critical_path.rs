@@ -8,16 +8,28 @@
 //! is left out). The critical path is the longest flow's chain, and
 //! `wall ÷ critical path` measures the suite's own overhead (1.0 = perfect).
 //!
+//! Observer flows (`FlowDef::observes_run`, the metrics flow) spend the run
+//! waiting for the others; that is not work, so they are left out.
+//!
 //! Shared work (one login per role reused by several flows) is not yet modelled as
 //! a dependency between flows; when it is, only this module changes.
 
 use crate::outcome::RunReport;
+
+fn is_observer(flow: &str) -> bool {
+    crate::flows::ALL
+        .iter()
+        .any(|d| d.id == flow && d.observes_run)
+}
 
 /// The critical path: `flow::step` names in order, and its length in milliseconds.
 /// A report without steps has an empty path of 0 ms.
 pub fn critical_path(report: &RunReport) -> (Vec<String>, f64) {
     let mut flows: Vec<(&str, Vec<String>, f64)> = Vec::new();
     for s in &report.steps {
+        if is_observer(&s.flow) {
+            continue;
+        }
         let i = match flows.iter().position(|(f, _, _)| *f == s.flow) {
             Some(i) => i,
             None => {

@@ -164,3 +164,21 @@ pub fn fake_remote_secrets() -> Vec<(String, String)> {
     ));
     v
 }
+
+/// `unshare -n` (root) or `unshare -rn` (user namespaces), whichever works here.
+pub fn network_namespace_wrapper() -> &'static [&'static str] {
+    for wrapper in [&["unshare", "-n"][..], &["unshare", "-rn"][..]] {
+        let ok = std::process::Command::new(wrapper[0])
+            .args(&wrapper[1..])
+            .arg("true")
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return wrapper;
+        }
+    }
+    panic!(
+        "this test needs a network namespace so that no DNS query leaves this machine: \
+         `unshare -n` (as root) or `unshare -rn` (user namespaces) must work"
+    );
+}
