@@ -188,6 +188,7 @@ mod tests {
             duration_ms: dur,
             requests: vec![],
             retries: vec![],
+            notes: vec![],
         }
     }
 

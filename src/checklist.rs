@@ -768,6 +768,7 @@ mod tests {
             duration_ms: 1.0,
             requests: Vec::new(),
             retries: Vec::new(),
+            notes: Vec::new(),
         }
     }
 

@@ -275,6 +275,8 @@ macro_rules! environment_help {
   STAGEOS_WEBHOOK_MODE        receiver | delivery-log (default: receiver for a target on this
                               machine or with webhook_public_url set, else delivery-log)
   STAGEOS_WEBHOOK_PUBLIC_URL  the URL the target reaches the suite's receiver at
+  STAGEOS_LATENCY_BUDGET_MS   per-request budget of auth::latency_within_budget (default:
+                              the environment's latency_budget_ms, else the profile's)
   GITHUB_STEP_SUMMARY         when set, summary.md is appended to it
   NO_COLOR, CI                when set (non-empty), the terminal output has no colour
 Only the credentials of the selected flows are required."

@@ -41,6 +41,8 @@ pub const REPORT_DIR_VAR: &str = "STAGEOS_REPORT_DIR";
 pub const FAULTS_VAR: &str = "STAGEOS_REFERENCE_FAULTS";
 /// `receiver` or `delivery-log` (overrides `webhook_mode`).
 pub const WEBHOOK_MODE_VAR: &str = "STAGEOS_WEBHOOK_MODE";
+/// Overrides the profile's (and the environment's) `latency_budget_ms`.
+pub const LATENCY_BUDGET_VAR: &str = "STAGEOS_LATENCY_BUDGET_MS";
 /// The URL the target reaches the receiver at (overrides `webhook_public_url`).
 pub const WEBHOOK_PUBLIC_URL_VAR: &str = "STAGEOS_WEBHOOK_PUBLIC_URL";
 /// Default config file name, read when present in the working directory.
@@ -123,6 +125,9 @@ pub struct EnvironmentConfig {
     pub request_timeout_ms: Option<u64>,
     /// Per-step deadline.
     pub step_timeout_ms: Option<u64>,
+    /// Per-request latency budget of the auth flow, overriding the profile's (a
+    /// staging environment on smaller machines than production, say).
+    pub latency_budget_ms: Option<u64>,
     /// Largest response body read, in bytes.
     pub max_body_bytes: Option<u64>,
     /// Hosts whose TLS certificates are not verified (explicit, per host).
@@ -449,13 +454,26 @@ impl Settings {
             .or_else(|| env.get(PROFILE_VAR).map(str::to_owned))
             .or_else(|| section.profile.clone())
             .unwrap_or_else(|| catalogue::default_profile().to_owned());
-        let profile = catalogue::profile(&profile_name)
+        let mut profile = catalogue::profile(&profile_name)
             .map_err(|reason| ConfigError::Invalid {
                 what: "profile".into(),
                 value: profile_name.clone(),
                 reason: format!("{reason} (hint: fix --profile or {PROFILE_VAR})"),
             })?
             .clone();
+        if let Some(text) = env.get(LATENCY_BUDGET_VAR) {
+            profile.latency_budget_ms =
+                text.parse()
+                    .ok()
+                    .filter(|ms| *ms > 0)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        what: LATENCY_BUDGET_VAR.into(),
+                        value: text.to_owned(),
+                        reason: "not a positive number of milliseconds (hint: e.g. 1500)".into(),
+                    })?;
+        } else if let Some(ms) = section.latency_budget_ms {
+            profile.latency_budget_ms = ms;
+        }
 
         let defaults = HttpSettings::default();
         let http = HttpSettings {
@@ -755,5 +773,21 @@ mod tests {
             WebhookMode::DeliveryLog
         );
         assert!(mode(&[(WEBHOOK_MODE_VAR, "sometimes")]).is_err());
+    }
+
+    #[test]
+    fn latency_budget_env_beats_environment_beats_profile() {
+        let budget = |pairs: &[(&str, &str)]| {
+            Settings::resolve(
+                &Overrides::default(),
+                &EnvSnapshot::from_pairs(pairs.to_vec()),
+            )
+            .map(|s| s.profile.latency_budget_ms)
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(budget(&[]).unwrap(), 1000, "the post-deploy profile's");
+        assert_eq!(budget(&[(LATENCY_BUDGET_VAR, "2500")]).unwrap(), 2500);
+        let err = budget(&[(LATENCY_BUDGET_VAR, "fast")]).unwrap_err();
+        assert!(err.contains(LATENCY_BUDGET_VAR), "{err}");
     }
 }

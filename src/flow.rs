@@ -59,6 +59,27 @@ impl RunContext {
     }
 }
 
+/// Where a step notes what it measured (see [`FlowRun::notes`]).
+#[derive(Clone, Debug)]
+pub struct Notes(crate::http::Recorder);
+
+impl Notes {
+    /// Note a measurement or a warning for the running step.
+    pub fn add(&self, text: impl Into<String>) {
+        self.0.note(text);
+    }
+
+    /// Note a gate verdict's numbers (a pass or a warning; a failure or an
+    /// inconclusive verdict carries its numbers in its own message).
+    pub fn verdict(&self, v: &crate::gates::Verdict) {
+        match v {
+            crate::gates::Verdict::Pass { summary } => self.add(summary.clone()),
+            crate::gates::Verdict::Warn { summary } => self.add(format!("warning: {summary}")),
+            _ => {}
+        }
+    }
+}
+
 /// A delete the flow owes the target: run at the end of the flow whether its steps
 /// passed, failed or panicked, unless the flow disarmed it after deleting itself.
 #[derive(Clone, Debug)]
@@ -158,6 +179,12 @@ impl FlowRun {
         }
     }
 
+    /// A handle for steps to note what they measured (clone it into step futures):
+    /// notes taken while a step runs are reported with it.
+    pub fn notes(&self) -> Notes {
+        Notes(self.recorder.clone())
+    }
+
     /// The flow's cleanup registry (clone it into step futures).
     pub fn cleanups(&self) -> Cleanups {
         self.cleanups.clone()
@@ -206,6 +233,7 @@ impl FlowRun {
             .unwrap_or_else(|| panic!("step `{id}` is not declared in flow `{}`", self.def.id));
         let first_request = self.recorder.len();
         let first_retry = self.recorder.retry_count();
+        let first_note = self.recorder.note_count();
         let started = Instant::now();
         let deadline = self.cx.step_timeout;
         let result = tokio::time::timeout(deadline, AssertUnwindSafe(fut).catch_unwind()).await;
@@ -264,6 +292,7 @@ impl FlowRun {
             duration_ms: duration.as_secs_f64() * 1000.0,
             requests: self.recorder.since(first_request),
             retries: self.recorder.retries_since(first_retry),
+            notes: self.recorder.notes_since(first_note),
         });
         value
     }
@@ -285,6 +314,7 @@ impl FlowRun {
             duration_ms: 0.0,
             requests: Vec::new(),
             retries: Vec::new(),
+            notes: Vec::new(),
         });
     }
 
@@ -318,6 +348,7 @@ impl FlowRun {
                     duration_ms: 0.0,
                     requests: Vec::new(),
                     retries: Vec::new(),
+                    notes: Vec::new(),
                 });
             } else {
                 self.skip(def.id, reason.clone());
@@ -333,5 +364,33 @@ impl FlowRun {
         let mut results = std::mem::take(&mut self.results);
         results.sort_by_key(|r| order(&r.step));
         results
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Notes;
+    use crate::gates::Verdict;
+    use crate::http::Recorder;
+
+    #[test]
+    fn verdicts_leave_their_numbers_and_warnings_on_the_step() {
+        let recorder = Recorder::new(std::time::Instant::now());
+        let notes = Notes(recorder.clone());
+        notes.verdict(&Verdict::Pass {
+            summary: "p95 24.1 ms ≤ 78.8 ms".into(),
+        });
+        notes.verdict(&Verdict::Warn {
+            summary: "burn rate 7.2× ≥ 6× slow burn".into(),
+        });
+        // Failures and inconclusive verdicts carry their numbers in their message.
+        notes.verdict(&Verdict::inconclusive("12 requests < 100"));
+        assert_eq!(
+            recorder.notes_since(0),
+            vec![
+                "p95 24.1 ms ≤ 78.8 ms".to_owned(),
+                "warning: burn rate 7.2× ≥ 6× slow burn".to_owned()
+            ]
+        );
     }
 }

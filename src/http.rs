@@ -155,6 +155,7 @@ pub struct Recorder {
     run_start: Instant,
     records: Arc<Mutex<Vec<RequestRecord>>>,
     retries: Arc<Mutex<Vec<String>>>,
+    notes: Arc<Mutex<Vec<String>>>,
 }
 
 impl Recorder {
@@ -164,6 +165,7 @@ impl Recorder {
             run_start,
             records: Arc::default(),
             retries: Arc::default(),
+            notes: Arc::default(),
         }
     }
 
@@ -177,6 +179,26 @@ impl Recorder {
     /// Number of retries so far.
     pub fn retry_count(&self) -> usize {
         self.retries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Note what a step measured (a gate's number and threshold) or warns of; it is
+    /// reported with the step that is running.
+    pub fn note(&self, text: impl Into<String>) {
+        self.notes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(text.into());
+    }
+
+    /// How many notes were taken so far.
+    pub fn note_count(&self) -> usize {
+        self.notes.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Notes from index `from` on.
+    pub fn notes_since(&self, from: usize) -> Vec<String> {
+        let n = self.notes.lock().unwrap_or_else(|e| e.into_inner());
+        n.get(from..).map(<[_]>::to_vec).unwrap_or_default()
     }
 
     /// Retry notes from index `from` on: each names the request and what went wrong.

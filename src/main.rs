@@ -1,6 +1,23 @@
 //! `stageos-smoke`: thin binary. Capture the environment, parse options, run,
 //! write reports, map the verdict to a documented exit code.
 
+/// `print!` that ignores a closed stdout (`stageos-smoke run | head`): the reports
+/// are already on disk and the exit code must stay the verdict's, not a panic's.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
+/// `println!` that ignores a closed stdout (see [`out!`]).
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -34,7 +51,7 @@ fn checklist(args: &ChecklistArgs) -> ExitCode {
         .unwrap_or_else(|| catalogue::default_profile().to_owned());
     match catalogue::profile(&name) {
         Ok(profile) => {
-            print!("{}", stageos_smoke::checklist::render_plan(&name, profile));
+            out!("{}", stageos_smoke::checklist::render_plan(&name, profile));
             ExitStatus::Passed.into()
         }
         Err(e) => {
@@ -58,7 +75,7 @@ fn list(args: &ListArgs) -> ExitCode {
     };
     let flows = catalogue::profile_flows(profile);
     for (f, s) in runner::planned_steps(&flows, &args.select.selection()) {
-        println!("{}::{}: test", f.id, s.id);
+        outln!("{}::{}: test", f.id, s.id);
     }
     ExitStatus::Passed.into()
 }
@@ -137,14 +154,14 @@ fn run(args: &RunArgs) -> ExitCode {
             )
         }
     };
-    print!(
+    out!(
         "{}",
         report::terminal::render_styled(&report, &redactor, terminal_style(&env))
     );
     if let Some(e) = &report.run_error {
         eprintln!("error: {}", redactor.redact(e));
     }
-    println!(
+    outln!(
         "release checklist: {}",
         stageos_smoke::checklist::evaluate(&report).headline
     );
@@ -157,7 +174,7 @@ fn run(args: &RunArgs) -> ExitCode {
     ) {
         Ok(paths) => {
             let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-            println!("reports: {}", names.join(", "));
+            outln!("reports: {}", names.join(", "));
         }
         Err(e) => {
             eprintln!("error: {e}");
@@ -179,7 +196,7 @@ fn doctor(args: &RunArgs) -> ExitCode {
         &env,
         &redactor,
     ));
-    print!("{}", report.render(&redactor, terminal_style(&env)));
+    out!("{}", report.render(&redactor, terminal_style(&env)));
     report.exit_status().into()
 }
 
@@ -231,7 +248,7 @@ fn canary(args: &CanaryArgs) -> ExitCode {
         loop {
             let started = std::time::Instant::now();
             let report = runner::run(&settings, &options, &env, &redactor).await;
-            print!(
+            out!(
                 "{}",
                 report::terminal::render_styled(&report, &redactor, terminal_style(&env))
             );
@@ -248,7 +265,7 @@ fn canary(args: &CanaryArgs) -> ExitCode {
                 eprintln!("error: {e}");
             }
             if args.no_publish {
-                println!("canary: not published (--no-publish)");
+                outln!("canary: not published (--no-publish)");
             } else {
                 match stageos_smoke::canary::publish(
                     &report,
@@ -258,9 +275,10 @@ fn canary(args: &CanaryArgs) -> ExitCode {
                 )
                 .await
                 {
-                    Ok(n) => println!(
+                    Ok(n) => outln!(
                         "canary: published {n} datums to {} (Canary={})",
-                        args.namespace, args.name
+                        args.namespace,
+                        args.name
                     ),
                     Err(e) => {
                         // Reported, and never hiding the run's own verdict.
@@ -312,9 +330,9 @@ fn sweep(args: &SweepArgs) -> ExitCode {
     )) {
         Ok(report) => {
             for item in &report.items {
-                println!("{} {}: {:?}", item.kind, item.id, item.action);
+                outln!("{} {}: {:?}", item.kind, item.id, item.action);
             }
-            println!(
+            outln!(
                 "swept {} smoke entities older than {} s on {}",
                 report.items.len(),
                 args.older_than.as_secs(),

@@ -91,6 +91,10 @@ pub struct StepResult {
     /// Retries of idempotent requests during the step, one note each. A step that
     /// passed with retries is flaky, never a plain pass.
     pub retries: Vec<String>,
+    /// What the step measured, for a gate its number and threshold ("p95 24.1 ms
+    /// ≤ 78.8 ms"); a warning starts with `warning:`. Shown even when it passed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl StepResult {

@@ -76,6 +76,7 @@ pub fn could_not_start(
             duration_ms: 0.0,
             requests: Vec::new(),
             retries: Vec::new(),
+            notes: Vec::new(),
         })
         .collect();
     RunReport {

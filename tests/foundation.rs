@@ -150,6 +150,39 @@ fn healthy_run_passes_and_reports_round_trip() {
     }
     assert!(listed.iter().filter(|s| s.starts_with("auth::")).count() >= 10);
     assert_reports_agree(&dir, &listed);
+    // A passing gate still shows the number it judged and its threshold: in
+    // JUnit's <system-out>, in summary.json's notes and on the terminal.
+    let (junit, _) = junit_cases(&dir.join("junit.xml"));
+    let gate = junit
+        .test_suites
+        .iter()
+        .flat_map(|s| &s.test_cases)
+        .find(|c| c.name.as_str() == "stripe_webhook_success_ratio")
+        .expect("gate testcase present");
+    let out_text = gate
+        .system_out
+        .as_ref()
+        .map(|t| t.as_str().to_owned())
+        .unwrap_or_default();
+    assert!(
+        out_text.contains("Stripe webhook success") && out_text.contains('≥'),
+        "no number and threshold on the passing gate: {out_text:?}"
+    );
+    let sum = summary(&dir.join("summary.json"));
+    let notes = sum["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "stripe_webhook_success_ratio")
+        .and_then(|s| s["notes"].as_array())
+        .expect("notes in summary.json");
+    assert_eq!(notes[0].as_str(), Some(out_text.as_str()));
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("metrics::stripe_webhook_success_ratio: Stripe webhook success")),
+        "{stdout}"
+    );
 }
 
 #[test]

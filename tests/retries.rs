@@ -113,6 +113,7 @@ fn a_pass_after_a_retry_is_flaky_in_every_report() {
         duration_ms: 1.0,
         requests: vec![],
         retries,
+        notes: vec![],
     };
     let report = RunReport {
         run_id: "smoke-x".into(),

@@ -132,13 +132,14 @@ pub async fn run(flow: &mut FlowRun) {
         );
         return;
     }
+    let notes = flow.notes();
     flow.step("alarms_present", async {
         let alarms = cloudwatch::describe_alarms(&client, &cw)
             .await
             .map_err(|e| ExecError::Other(e.to_string()))?;
-        cloudwatch::alarms_verdict(&alarms, &th.alarms)
-            .into_step(th.on_inconclusive)
-            .map(|_| ())
+        let verdict = cloudwatch::alarms_verdict(&alarms, &th.alarms);
+        notes.verdict(&verdict);
+        verdict.into_step(th.on_inconclusive).map(|_| ())
     })
     .await;
 }

@@ -97,14 +97,21 @@ pub async fn report_verdict(
     verdict: Result<Verdict, String>,
     on_inconclusive: OnInconclusive,
 ) {
-    let result = match verdict {
-        Ok(v) => v.into_step(on_inconclusive),
-        Err(msg) => Err(StepError::Exec(ExecError::Other(msg))),
+    let (result, judged) = match verdict {
+        Ok(v) => (v.clone().into_step(on_inconclusive), Some(v)),
+        Err(msg) => (Err(StepError::Exec(ExecError::Other(msg))), None),
     };
     match result {
         Ok(Some(reason)) => flow.skip(id, reason),
         other => {
-            flow.step(id, async move { other.map(|_| ()) }).await;
+            let notes = flow.notes();
+            flow.step(id, async move {
+                if let Some(v) = &judged {
+                    notes.verdict(v);
+                }
+                other.map(|_| ())
+            })
+            .await;
         }
     }
 }

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use crate::catalogue::{FlowDef, StepDef};
-use crate::flow::FlowRun;
+use crate::flow::{FlowRun, Notes};
 use crate::gates::aws::{self, AwsCallError, AwsClients};
 use crate::gates::release::{self as rel, AwsResources, ServiceRelease};
 use crate::gates::{GateSettings, OnInconclusive, Verdict};
@@ -86,10 +86,8 @@ async fn fetch_release(session: &Session, path_or_url: &str) -> Result<ServiceRe
 }
 
 /// A verdict as the step's result (inconclusive per the profile).
-fn verdict_step(v: Verdict, on: OnInconclusive) -> Result<(), StepError> {
-    if let Verdict::Pass { summary } | Verdict::Warn { summary } = &v {
-        tracing::info!("{summary}");
-    }
+fn verdict_step(notes: &Notes, v: Verdict, on: OnInconclusive) -> Result<(), StepError> {
+    notes.verdict(&v);
     match v.into_step(on)? {
         None => Ok(()),
         // Inconclusive inside a step that already ran: a could-not-check, never a pass.
@@ -99,6 +97,7 @@ fn verdict_step(v: Verdict, on: OnInconclusive) -> Result<(), StepError> {
 
 /// Run the release flow.
 pub async fn run(flow: &mut FlowRun) {
+    let notes = flow.notes();
     let gates: Arc<GateSettings> = flow.cx().gates.clone();
     let on = gates.thresholds.on_inconclusive;
     let session = match flow.session("release") {
@@ -114,6 +113,7 @@ pub async fn run(flow: &mut FlowRun) {
         .step("release_tag", async {
             let api = fetch_release(&session, "/api/health").await?;
             verdict_step(
+                &notes,
                 rel::judge_release_tag(&api.version, gates.expect_version.as_deref()),
                 on,
             )?;
@@ -127,6 +127,7 @@ pub async fn run(flow: &mut FlowRun) {
 }
 
 async fn rollout_order(flow: &mut FlowRun, session: &Session, gates: &GateSettings) {
+    let notes = flow.notes();
     let (Some(worker), Some(web)) = (gates.services.get("worker"), gates.services.get("web"))
     else {
         flow.skip(
@@ -144,6 +145,7 @@ async fn rollout_order(flow: &mut FlowRun, session: &Session, gates: &GateSettin
             .await
             .map_err(|e| exec(format!("service `web`: {e}")))?;
         verdict_step(
+            &notes,
             rel::judge_rollout(&[("api", &api), ("worker", &worker_h), ("web", &web_h)]),
             gates.thresholds.on_inconclusive,
         )
@@ -157,6 +159,7 @@ async fn aws_gates(
     gates: &GateSettings,
     deployed: Option<String>,
 ) {
+    let notes = flow.notes();
     let Some(res) = gates.release.aws.clone() else {
         let reason = rel::no_aws_configured();
         for id in [
@@ -193,6 +196,7 @@ async fn aws_gates(
                 );
             }
             verdict_step(
+                &notes,
                 aws::judge_secrets_rotated(&ages, now, res.max_rotation_age_days),
                 on,
             )
@@ -208,6 +212,7 @@ async fn aws_gates(
                     .await
                     .map_err(aws_err)?;
                 verdict_step(
+                    &notes,
                     aws::judge_backup_retention(db, days, res.min_backup_retention_days),
                     on,
                 )
@@ -223,6 +228,7 @@ async fn aws_gates(
                 .await
                 .map_err(aws_err)?;
             verdict_step(
+                &notes,
                 aws::judge_restore_tested(
                     &jobs,
                     res.restore_resource_type.as_deref(),
@@ -256,7 +262,7 @@ async fn aws_gates(
                 let status = aws::fetch_bucket_versioning(&clients, bucket)
                     .await
                     .map_err(aws_err)?;
-                verdict_step(aws::judge_versioning(bucket, status.as_deref()), on)
+                verdict_step(&notes, aws::judge_versioning(bucket, status.as_deref()), on)
             })
             .await;
             flow.step("files_bucket_encrypted", async {
@@ -264,6 +270,7 @@ async fn aws_gates(
                     .await
                     .map_err(aws_err)?;
                 verdict_step(
+                    &notes,
                     aws::judge_encryption(
                         bucket,
                         &algorithms,
@@ -286,6 +293,7 @@ async fn rollback_images(
     previous: Option<String>,
     on: OnInconclusive,
 ) {
+    let notes = flow.notes();
     let Some((api_repo, web_repo)) = res.ecr.clone() else {
         flow.skip(
             "rollback_images",
@@ -321,6 +329,7 @@ async fn rollback_images(
             }
         };
         verdict_step(
+            &notes,
             aws::judge_rollback_images(&previous, (&api_repo, &api_tags), (&web_repo, &web_tags)),
             on,
         )

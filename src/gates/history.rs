@@ -239,6 +239,7 @@ mod tests {
                 duration_ms: ms,
                 requests: vec![],
                 retries: vec![],
+                notes: vec![],
             }],
             run_error: None,
             cleanups: vec![],

@@ -266,7 +266,10 @@ pub fn gate_queue_depth(end: &Snapshot, th: &Thresholds) -> Result<Verdict, Stri
         .filter(|(q, d)| **d > th.queue_limit(q))
         .map(|(q, d)| format!("{q}={d} (limit {})", th.queue_limit(q)))
         .collect();
-    let all: Vec<String> = depths.iter().map(|(q, d)| format!("{q}={d}")).collect();
+    let all: Vec<String> = depths
+        .iter()
+        .map(|(q, d)| format!("{q}={d} ≤ {}", th.queue_limit(q)))
+        .collect();
     Ok(if over.is_empty() {
         Verdict::Pass {
             summary: format!("queue depth {}", all.join(", ")),

@@ -89,16 +89,14 @@ impl Verdict {
         }
     }
 
-    /// Map onto the step model. `Ok(None)` passed (a warning is logged), `Ok(Some(reason))`
+    /// Map onto the step model. `Ok(None)` passed (a warning is noted on the step), `Ok(Some(reason))`
     /// is a skip with that reason, `Err` a failed check (or, for an inconclusive verdict
     /// under [`OnInconclusive::Error`], a could-not-check error).
     pub fn into_step(self, on_inconclusive: OnInconclusive) -> Result<Option<String>, StepError> {
         match self {
             Verdict::Pass { .. } => Ok(None),
-            Verdict::Warn { summary } => {
-                tracing::warn!("gate warning: {summary}");
-                Ok(None)
-            }
+            // The step notes the warning (see `flow::Notes::verdict`).
+            Verdict::Warn { .. } => Ok(None),
             Verdict::Fail { what, expected, actual } => Err(CheckFailure { what, expected, actual }.into()),
             Verdict::Inconclusive { reason } => match on_inconclusive {
                 OnInconclusive::Skip => Ok(Some(format!("inconclusive: {reason}"))),

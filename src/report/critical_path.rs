@@ -75,6 +75,7 @@ mod tests {
             duration_ms: ms,
             requests: vec![],
             retries: vec![],
+            notes: vec![],
         }
     }
 

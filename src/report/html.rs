@@ -223,6 +223,14 @@ impl<'a> Page<'a> {
                 }
             }
         }
+        if !s.notes.is_empty() {
+            self.out.push_str("<ul class=\"notes\">");
+            for note in &s.notes {
+                let n = self.t(note);
+                let _ = write!(self.out, "<li>{n}</li>");
+            }
+            self.out.push_str("</ul>");
+        }
     }
 
     fn waterfall(&mut self) {
@@ -630,6 +638,7 @@ mod tests {
                 duration_ms: ms / 2.0,
             }],
             retries: vec![],
+            notes: vec![],
         }
     }
 

@@ -69,6 +69,10 @@ fn testcase(step: &StepResult) -> TestCase {
     let mut tc = TestCase::new(step.step.as_str(), status);
     tc.set_classname(step.flow.as_str())
         .set_time(ms(step.duration_ms));
+    // What a gate measured, shown by CI even for a pass (a warning included).
+    if !step.notes.is_empty() {
+        tc.set_system_out(step.notes.join("\n"));
+    }
     tc
 }
 

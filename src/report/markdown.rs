@@ -93,7 +93,11 @@ pub fn render(report: &RunReport) -> String {
             icon(&s.outcome),
             s.full_name(),
             s.duration_ms,
-            cell(s.outcome.message().unwrap_or(&s.description))
+            cell(&match (s.outcome.message(), s.notes.is_empty()) {
+                (Some(m), _) => m.to_owned(),
+                (None, false) => s.notes.join("; "),
+                (None, true) => s.description.clone(),
+            })
         );
     }
     out.push_str(&crate::checklist::markdown(&crate::checklist::evaluate(

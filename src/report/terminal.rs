@@ -77,6 +77,8 @@ pub fn render_styled(report: &RunReport, redactor: &Redactor, style: Style) -> S
             let _ = write!(out, ": {}", one_line(m));
         } else if let Some(r) = s.retries.first() {
             let _ = write!(out, ": passed after a retry ({})", one_line(r));
+        } else if !s.notes.is_empty() {
+            let _ = write!(out, ": {}", one_line(&s.notes.join("; ")));
         }
         out.push('\n');
     }
@@ -166,6 +168,7 @@ mod tests {
             duration_ms: 12.0,
             requests: vec![],
             retries: vec![],
+            notes: vec![],
         }
     }
 

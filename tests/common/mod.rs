@@ -95,6 +95,11 @@ pub fn cli_with_program(program: &str) -> std::process::Command {
             c.env_remove(k);
         }
     }
+    // The CLI tests check reports, secrets, exit codes — not latency, which
+    // tests/foundation.rs and tests/detection.rs judge in-process. Under a loaded
+    // 2-core CI machine the first login once took 1006 ms against the 1000 ms
+    // budget: that must not turn an unrelated test red.
+    c.env("STAGEOS_LATENCY_BUDGET_MS", "10000");
     c
 }
 
