@@ -125,6 +125,9 @@ pub struct EnvironmentConfig {
     pub request_timeout_ms: Option<u64>,
     /// Per-step deadline.
     pub step_timeout_ms: Option<u64>,
+    /// Age beyond which the `housekeeping` flow deletes smoke data left by killed
+    /// runs, e.g. `1h` (the default), `30m`.
+    pub sweep_older_than: Option<String>,
     /// Per-request latency budget of the auth flow, overriding the profile's (a
     /// staging environment on smaller machines than production, say).
     pub latency_budget_ms: Option<u64>,
@@ -382,6 +385,8 @@ pub struct Settings {
     pub step_summary: Option<PathBuf>,
     /// Deadline of one wait for background work (jobs, scans, webhook deliveries).
     pub wait_deadline: Duration,
+    /// The housekeeping flow deletes smoke data older than this.
+    pub sweep_older_than: Duration,
     /// Webhook receiver settings.
     pub webhook: WebhookSettings,
     /// Verification gates.
@@ -502,6 +507,14 @@ impl Settings {
             .clone()
             .or_else(|| env.get(REPORT_DIR_VAR).map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("reports"));
+        let sweep_older_than = match &section.sweep_older_than {
+            None => Duration::from_secs(3600),
+            Some(text) => crate::sweep::parse_age(text).map_err(|reason| ConfigError::Invalid {
+                what: "sweep_older_than".into(),
+                value: text.clone(),
+                reason,
+            })?,
+        };
         Ok(Settings {
             target,
             profile_name,
@@ -512,6 +525,7 @@ impl Settings {
             user_emails: section.users,
             step_summary: env.get("GITHUB_STEP_SUMMARY").map(PathBuf::from),
             wait_deadline,
+            sweep_older_than,
             webhook,
             gates,
         })

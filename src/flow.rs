@@ -38,6 +38,8 @@ pub struct RunContext {
     pub wait_deadline: Duration,
     /// Webhook receiver settings.
     pub webhook: crate::config::WebhookSettings,
+    /// The housekeeping flow deletes smoke data older than this.
+    pub sweep_older_than: Duration,
     /// Verification-gate settings (thresholds, expected release, CloudWatch).
     pub gates: Arc<crate::gates::GateSettings>,
     /// Turns `true` once every flow that does not observe the run has finished.

@@ -153,6 +153,7 @@ pub async fn run_keeping_server(
         step_timeout: settings.step_timeout,
         latency_budget: Duration::from_millis(settings.profile.latency_budget_ms),
         wait_deadline: settings.wait_deadline,
+        sweep_older_than: settings.sweep_older_than,
         webhook: settings.webhook.clone(),
         gates: Arc::new(settings.gates.clone()),
         others_done,

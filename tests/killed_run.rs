@@ -1,5 +1,7 @@
 //! A run killed half-way (SIGKILL: no cleanup guard can run) leaves smoke data
-//! behind; the next `stageos-smoke sweep` removes it, and only it.
+//! behind; the next run's housekeeping step removes it, and so does
+//! `stageos-smoke sweep` (only smoke data: `tests/flows.rs` checks untagged data
+//! survives a sweep).
 
 mod common;
 
@@ -9,9 +11,10 @@ use stageos_reference::{RunningServer, ServerOptions};
 
 use common::*;
 
+/// Start a reference, run the dossier flow against it and SIGKILL the run once it
+/// has created smoke data. Returns the server, the CLI environment and what was left.
 #[cfg(unix)]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sweep_removes_what_a_killed_run_left() {
+async fn killed_run_leftovers() -> (RunningServer, Vec<(String, String)>, Vec<String>) {
     let server = RunningServer::start(ServerOptions::default())
         .await
         .expect("reference starts");
@@ -43,7 +46,51 @@ async fn sweep_removes_what_a_killed_run_left() {
     server.set_faults(vec![]);
     let left = server.smoke_entities();
     assert!(!left.is_empty(), "a killed run should leave its data");
+    (server, env, left)
+}
 
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_runs_housekeeping_removes_what_a_killed_run_left() {
+    let (server, env, left) = killed_run_leftovers().await;
+    // The leftovers are seconds old: this run sweeps anything older than 0 s.
+    let dir = temp_dir("housekeeping");
+    let cfg = dir.join("stageos-smoke.toml");
+    std::fs::write(
+        &cfg,
+        "default_environment = \"next\"\n[environments.next]\nsweep_older_than = \"0s\"\n",
+    )
+    .unwrap();
+    let mut next = cli();
+    next.args(["run", "housekeeping::", "--config"])
+        .arg(&cfg)
+        .arg("--report-dir")
+        .arg(&dir)
+        .envs(env);
+    let out = tokio::task::spawn_blocking(move || next.output().expect("run cli"))
+        .await
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "next run failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "{} leftover(s) older than 0 s deleted",
+            left.len()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        server.smoke_entities().is_empty(),
+        "the next run left {:?} (had {left:?})",
+        server.smoke_entities()
+    );
+    server.shutdown().await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_removes_what_a_killed_run_left() {
+    let (server, env, left) = killed_run_leftovers().await;
     let mut sweep = cli();
     sweep.args(["sweep", "--older-than", "0s"]).envs(env);
     let out = tokio::task::spawn_blocking(move || sweep.output().expect("run sweep"))

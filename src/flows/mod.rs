@@ -9,6 +9,7 @@ pub mod disposable;
 pub mod dossier;
 pub mod files;
 pub mod health;
+pub mod housekeeping;
 pub mod invoice;
 pub mod metrics;
 pub mod model;
@@ -26,6 +27,7 @@ use crate::flow::FlowRun;
 /// Every flow, in run and report order.
 pub static ALL: &[&FlowDef] = &[
     &health::FLOW,
+    &housekeeping::FLOW,
     &metrics::FLOW,
     &baseline::FLOW,
     &release::FLOW,
@@ -51,6 +53,7 @@ pub fn generated() -> [&'static FlowDef; 1] {
 pub async fn run(flow: &mut FlowRun, id: &str) {
     match id {
         "health" => health::run(flow).await,
+        "housekeeping" => housekeeping::run(flow).await,
         "metrics" => metrics::run(flow).await,
         "baseline" => baseline::run(flow).await,
         "release" => release::run(flow).await,
