@@ -277,6 +277,15 @@ fn judge(list: &Checklist, item: &Item, report: &RunReport) -> ItemResult {
                 (ItemStatus::Failed, None)
             } else if has("error") {
                 (ItemStatus::CouldNotCheck, None)
+            } else if let Some(why) = testcases.iter().find_map(|t| {
+                t.message
+                    .as_deref()
+                    .filter(|m| t.status == "skipped" && m.starts_with("inconclusive"))
+            }) {
+                // A gate that could not judge (too little traffic, no baseline)
+                // leaves its item unverified even when a sibling passed: reading
+                // the numbers is not judging them.
+                (ItemStatus::NotRun, Some(format!("not verified: {why}")))
             } else if has("passed") {
                 (ItemStatus::Passed, None)
             } else if testcases.is_empty() {
@@ -907,5 +916,34 @@ mod tests {
             );
         }
         assert!(text.contains("29 of 43 automated"), "{text}");
+    }
+
+    #[test]
+    fn an_inconclusive_gate_leaves_its_item_unverified() {
+        let c = evaluate(&report(vec![
+            step("baseline", "alb_metrics_read", StepOutcome::Passed),
+            step(
+                "baseline",
+                "p95_latency_vs_baseline",
+                StepOutcome::Skipped {
+                    reason: "inconclusive: 12 requests < 100 in the window".into(),
+                },
+            ),
+            step(
+                "baseline",
+                "error_budget_burn_rate",
+                StepOutcome::Skipped {
+                    reason: "inconclusive: 12 requests < 100 in the window".into(),
+                },
+            ),
+        ]));
+        let item = c.items.iter().find(|i| i.id == "8.1").unwrap();
+        assert_eq!(item.status, ItemStatus::NotRun, "reading is not judging");
+        assert!(
+            item.note.as_deref().unwrap().contains("12 requests < 100"),
+            "{:?}",
+            item.note
+        );
+        assert_eq!(c.counts.passed, 0);
     }
 }

@@ -212,6 +212,19 @@ impl FlowRun {
         )
     }
 
+    /// The Owner's TOTP seed, or an error naming the variable to set.
+    pub fn owner_totp_seed(&self) -> Result<String, ExecError> {
+        self.cx
+            .credentials
+            .owner_totp_secret()
+            .map(|s| secrecy::ExposeSecret::expose_secret(s).to_owned())
+            .ok_or_else(|| {
+                ExecError::Other(
+                    "no TOTP seed for the Owner (hint: set STAGEOS_OWNER_TOTP_SECRET)".into(),
+                )
+            })
+    }
+
     /// The configured login of a role.
     pub fn user(&self, role: Role) -> Result<UserCredential, ExecError> {
         self.cx.credentials.user(role).cloned().ok_or_else(|| {

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 use totp_rs::Totp;
@@ -59,16 +59,7 @@ impl OwnerLogin {
     /// The Owner's login and a new session of `flow`.
     pub fn prepare(flow: &FlowRun) -> Result<Self, ExecError> {
         let user = flow.user(Role::Owner)?;
-        let seed = flow
-            .cx()
-            .credentials
-            .owner_totp_secret()
-            .map(|s| s.expose_secret().to_owned())
-            .ok_or_else(|| {
-                ExecError::Other(
-                    "no TOTP seed for the Owner (hint: set STAGEOS_OWNER_TOTP_SECRET)".into(),
-                )
-            })?;
+        let seed = flow.owner_totp_seed()?;
         Ok(Self {
             user,
             seed,

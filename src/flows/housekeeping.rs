@@ -6,8 +6,6 @@
 
 use std::fmt::Write as _;
 
-use secrecy::ExposeSecret;
-
 use crate::catalogue::{FlowDef, StepDef};
 use crate::credentials::Role;
 use crate::flow::FlowRun;
@@ -34,15 +32,7 @@ pub async fn run(flow: &mut FlowRun) {
     let cx = flow.cx().clone();
     let notes = flow.notes();
     let setup = (|| {
-        let seed = cx
-            .credentials
-            .owner_totp_secret()
-            .map(|s| s.expose_secret().to_owned())
-            .ok_or_else(|| {
-                ExecError::Other(
-                    "no TOTP seed for the Owner (hint: set STAGEOS_OWNER_TOTP_SECRET)".into(),
-                )
-            })?;
+        let seed = flow.owner_totp_seed()?;
         let logins = [Role::Manager, Role::Accountant, Role::Owner]
             .map(|role| Ok::<_, ExecError>((flow.user(role)?, flow.session(role.as_str())?)));
         Ok::<_, ExecError>((seed, logins))

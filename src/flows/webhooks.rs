@@ -12,7 +12,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
 use serde_json::json;
 
 use crate::catalogue::{FlowDef, StepDef};
@@ -154,16 +153,7 @@ fn seen(received: &[Received], delivery_id: &str) -> (u32, Option<u16>) {
 /// Run the webhooks flow.
 pub async fn run(flow: &mut FlowRun) {
     let setup = (|| {
-        let seed = flow
-            .cx()
-            .credentials
-            .owner_totp_secret()
-            .map(|s| s.expose_secret().to_owned())
-            .ok_or_else(|| {
-                ExecError::Other(
-                    "no TOTP seed for the Owner (hint: set STAGEOS_OWNER_TOTP_SECRET)".into(),
-                )
-            })?;
+        let seed = flow.owner_totp_seed()?;
         Ok::<_, ExecError>((flow.user(Role::Owner)?, flow.session("owner")?, seed))
     })();
     let (owner, session, seed) = match setup {
