@@ -52,6 +52,8 @@ use stageos_smoke::selection::Selection;
 const AWS_ENDPOINT_VAR: &str = "STAGEOS_TEST_AWS_ENDPOINT";
 /// The CloudWatch tests' variable: the same ministack serves both.
 const CW_ENDPOINT_VAR: &str = "STAGEOS_TEST_CLOUDWATCH_ENDPOINT";
+/// Where these trials find the emulator, in order.
+const EMULATOR_VARS: &[&str] = &[AWS_ENDPOINT_VAR, CW_ENDPOINT_VAR];
 /// The services the trials need from the emulator.
 const SERVICES: [&str; 5] = ["ecr", "secretsmanager", "rds", "backup", "s3"];
 /// The reference server's default release and the one before it.
@@ -64,34 +66,9 @@ fn fail(msg: impl std::fmt::Display) -> Failed {
     Failed::from(msg.to_string())
 }
 
-/// The emulator endpoint, or the reason the trial is skipped.
-fn emulator() -> Result<String, String> {
-    let (var, value) = [AWS_ENDPOINT_VAR, CW_ENDPOINT_VAR]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|x| !x.is_empty()).map(|x| (*v, x)))
-        .ok_or_else(|| {
-            format!(
-                "neither {AWS_ENDPOINT_VAR} nor {CW_ENDPOINT_VAR} is set: the AWS emulator is not running (hint: scripts/cw-emulator.sh start && eval \"$(scripts/cw-emulator.sh env)\")"
-            )
-        })?;
-    let url = url::Url::parse(&value).map_err(|e| format!("{var}={value} is not a URL: {e}"))?;
-    if !stageos_smoke::gates::settings::is_loopback(&url) {
-        return Err(format!(
-            "{var}={value} is not on loopback: these tests never talk to real AWS"
-        ));
-    }
-    Ok(value.trim_end_matches('/').to_owned())
-}
-
 /// Run `f` with the emulator endpoint, or report the trial ignored with the reason.
 fn with_emulator(f: impl FnOnce(String) -> Result<(), Failed>) -> TestResult {
-    match emulator() {
-        Ok(e) => f(e).map(|()| Completion::Completed),
-        Err(reason) => {
-            eprintln!("SKIPPED (emulator): {reason}");
-            Ok(Completion::ignored_with(reason))
-        }
-    }
+    harness::with_emulator(EMULATOR_VARS, f)
 }
 
 fn endpoint(ep: &str) -> AwsEndpoint {

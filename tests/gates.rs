@@ -37,35 +37,19 @@ use stageos_smoke::selection::Selection;
 
 /// The emulator endpoint variable.
 const ENDPOINT_VAR: &str = "STAGEOS_TEST_CLOUDWATCH_ENDPOINT";
+/// Where these trials find the emulator, in order.
+const EMULATOR_VARS: &[&str] = &[ENDPOINT_VAR];
 
 use harness::{TestResult, check, runtime};
 
-/// The emulator endpoint, or the reason the trial is skipped.
+/// The emulator endpoint these trials use, or why they are skipped (see [`harness::emulator`]).
 fn emulator() -> Result<String, String> {
-    let Some(e) = std::env::var(ENDPOINT_VAR).ok().filter(|v| !v.is_empty()) else {
-        return Err(format!(
-            "{ENDPOINT_VAR} is not set: the CloudWatch emulator is not running (hint: scripts/cw-emulator.sh start && eval \"$(scripts/cw-emulator.sh env)\")"
-        ));
-    };
-    let url =
-        url::Url::parse(&e).map_err(|err| format!("{ENDPOINT_VAR}={e} is not a URL: {err}"))?;
-    if !stageos_smoke::gates::settings::is_loopback(&url) {
-        return Err(format!(
-            "{ENDPOINT_VAR}={e} is not on loopback: these tests never talk to real AWS"
-        ));
-    }
-    Ok(e.trim_end_matches('/').to_owned())
+    harness::emulator(EMULATOR_VARS)
 }
 
 /// Run `f` with the emulator endpoint, or report the trial ignored with the reason.
 fn with_emulator(f: impl FnOnce(String) -> Result<(), Failed>) -> TestResult {
-    match emulator() {
-        Ok(e) => f(e).map(|()| Completion::Completed),
-        Err(reason) => {
-            eprintln!("SKIPPED (emulator): {reason}");
-            Ok(Completion::ignored_with(reason))
-        }
-    }
+    harness::with_emulator(EMULATOR_VARS, f)
 }
 
 async fn start(
