@@ -32,6 +32,7 @@ use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use url::Url;
 
 use super::settings::is_loopback;
+use super::stats::rfc3339;
 use super::verdict::Verdict;
 
 /// Seconds per day.
@@ -304,16 +305,6 @@ fn fmt_days(secs: i64) -> String {
     } else {
         format!("{d:.1} days")
     }
-}
-
-fn rfc3339(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
 }
 
 // --- ECR: rollback images ------------------------------------------------------

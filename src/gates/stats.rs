@@ -102,16 +102,7 @@ impl Window {
 
     /// RFC 3339 `start … end`, for messages.
     pub fn label(&self) -> String {
-        let f = |t: i64| {
-            time::OffsetDateTime::from_unix_timestamp(t)
-                .ok()
-                .and_then(|d| {
-                    d.format(&time::format_description::well_known::Rfc3339)
-                        .ok()
-                })
-                .unwrap_or_else(|| t.to_string())
-        };
-        format!("{} … {}", f(self.start), f(self.end))
+        format!("{} … {}", rfc3339(self.start), rfc3339(self.end))
     }
 }
 
@@ -575,6 +566,17 @@ pub fn judge_rate(
             summary: format!("{what}: {actual}, {expected}"),
         }
     }
+}
+
+/// Unix seconds as RFC 3339, for messages (the number itself if out of range).
+pub fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
 }
 
 #[cfg(test)]
