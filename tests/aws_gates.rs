@@ -60,7 +60,7 @@ const SERVICES: [&str; 5] = ["ecr", "secretsmanager", "rds", "backup", "s3"];
 const DEPLOYED: &str = "v1.4.0-20261125";
 const PREVIOUS: &str = "v1.3.0-20261101";
 
-use harness::{TestResult, check, runtime};
+use harness::{TestResult, check, runtime, summary};
 
 fn fail(msg: impl std::fmt::Display) -> Failed {
     Failed::from(msg.to_string())
@@ -135,22 +135,6 @@ impl ReleaseRun {
         let _ = std::fs::remove_dir_all(&dir);
         Ok(report)
     }
-}
-
-fn summary(report: &RunReport) -> String {
-    report
-        .steps
-        .iter()
-        .map(|s| {
-            format!(
-                "{} {}: {}",
-                s.outcome.label(),
-                s.full_name(),
-                s.outcome.message().unwrap_or("")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn outcomes(report: &RunReport) -> BTreeMap<String, &StepOutcome> {

@@ -40,7 +40,7 @@ const ENDPOINT_VAR: &str = "STAGEOS_TEST_CLOUDWATCH_ENDPOINT";
 /// Where these trials find the emulator, in order.
 const EMULATOR_VARS: &[&str] = &[ENDPOINT_VAR];
 
-use harness::{TestResult, check, runtime};
+use harness::{TestResult, check, runtime, summary};
 
 /// The emulator endpoint these trials use, or why they are skipped (see [`harness::emulator`]).
 fn emulator() -> Result<String, String> {
@@ -133,22 +133,6 @@ fn outcome<'r>(report: &'r RunReport, name: &str) -> Result<&'r StepOutcome, Fai
                     .collect::<Vec<_>>()
             ))
         })
-}
-
-fn summary(report: &RunReport) -> String {
-    report
-        .steps
-        .iter()
-        .map(|s| {
-            format!(
-                "{} {}: {}",
-                s.outcome.label(),
-                s.full_name(),
-                s.outcome.message().unwrap_or("")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn is_passed(o: &StepOutcome) -> bool {

@@ -59,3 +59,20 @@ pub fn check(cond: bool, msg: impl FnOnce() -> String) -> Result<(), Failed> {
         Err(Failed::from(msg()))
     }
 }
+
+/// One line per step (`outcome flow::step: message`), for failure messages.
+pub fn summary(report: &stageos_smoke::outcome::RunReport) -> String {
+    report
+        .steps
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {}: {}",
+                s.outcome.label(),
+                s.full_name(),
+                s.outcome.message().unwrap_or("")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
