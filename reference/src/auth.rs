@@ -6,8 +6,12 @@
 //! access tokens of that session, whose `sid` claim names it). Refresh
 //! tokens are opaque and stored by SHA-256 digest only. Faults from
 //! [`crate::Fault`] are consulted exactly where the behaviour they break lives.
+//!
+//! The auth domain owns the sessions ([`SessionStore`]: refresh tokens,
+//! revoked families, MFA challenges, login failures); it reads the user
+//! records of [`crate::users`], which sits below it.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -21,6 +25,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::credentials::Role;
@@ -30,10 +35,9 @@ use crate::extract::{
 };
 use crate::faults::Fault;
 use crate::jwt::{self, ACCESS_TTL_SECS, Claims};
-use crate::state::{
-    AppState, MfaChallenge, RefreshRecord, RefreshStatus, Store, UserRecord, token_digest,
-};
+use crate::state::Shared;
 use crate::unix_now;
+use crate::users::{self, UserRecord};
 
 /// Failed logins per email before 429.
 pub const EMAIL_FAILURE_LIMIT: usize = 5;
@@ -51,17 +55,91 @@ const MFA_MAX_FAILURES: u32 = 5;
 /// Recovery codes handed out by `totp/enable`.
 pub const RECOVERY_CODE_COUNT: usize = 10;
 
+/// SHA-256 hex of an opaque token; the store never keeps tokens in clear.
+pub(crate) fn token_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// State of one refresh token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RefreshStatus {
+    /// May be exchanged once.
+    Active,
+    /// Already exchanged; presenting it again is reuse.
+    Rotated,
+}
+
+/// A refresh token (stored by digest).
+#[derive(Clone, Debug)]
+pub(crate) struct RefreshRecord {
+    pub user_id: Uuid,
+    pub family: Uuid,
+    pub expires_at: i64,
+    pub status: RefreshStatus,
+}
+
+/// A pending second factor after a correct password.
+#[derive(Clone, Debug)]
+pub(crate) struct MfaChallenge {
+    pub user_id: Uuid,
+    pub expires_at: i64,
+    pub failures: u32,
+}
+
+/// Sessions and the login rate limiter.
+#[derive(Debug, Default)]
+pub struct SessionStore {
+    pub(crate) refresh_tokens: HashMap<String, RefreshRecord>,
+    pub(crate) revoked_families: HashSet<Uuid>,
+    pub(crate) mfa_challenges: HashMap<String, MfaChallenge>,
+    pub(crate) login_failures: HashMap<String, VecDeque<Instant>>,
+}
+
+impl SessionStore {
+    /// Revokes a refresh-token family (and with it the access tokens of that session).
+    pub fn revoke_family(&mut self, family: Uuid) {
+        self.revoked_families.insert(family);
+    }
+
+    /// Whether the session `family` was revoked.
+    pub fn is_revoked(&self, family: &Uuid) -> bool {
+        self.revoked_families.contains(family)
+    }
+
+    /// Revokes every refresh family and pending MFA challenge of `user_id`.
+    pub fn end_sessions(&mut self, user_id: Uuid) {
+        let families: Vec<Uuid> = self
+            .refresh_tokens
+            .values()
+            .filter(|r| r.user_id == user_id)
+            .map(|r| r.family)
+            .collect();
+        for family in families {
+            self.revoke_family(family);
+        }
+        self.mfa_challenges.retain(|_, c| c.user_id != user_id);
+    }
+}
+
+/// What the auth domain needs of the store: the sessions, beside the users.
+pub trait Host: users::Host {
+    /// The sessions.
+    fn sessions(&self) -> &SessionStore;
+    /// The sessions, to change.
+    fn sessions_mut(&mut self) -> &mut SessionStore;
+}
+
 /// The auth routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes<S: Host>() -> Router<Shared<S>> {
     Router::new()
-        .route("/api/auth/login", post(login))
-        .route("/api/auth/mfa/verify", post(mfa_verify))
-        .route("/api/auth/totp/setup", post(totp_setup))
-        .route("/api/auth/totp/enable", post(totp_enable))
-        .route("/api/auth/totp/disable", post(totp_disable))
-        .route("/api/auth/refresh", post(refresh))
-        .route("/api/auth/logout", post(logout))
-        .route("/api/me", get(me))
+        .route("/api/auth/login", post(login::<S>))
+        .route("/api/auth/mfa/verify", post(mfa_verify::<S>))
+        .route("/api/auth/totp/setup", post(totp_setup::<S>))
+        .route("/api/auth/totp/enable", post(totp_enable::<S>))
+        .route("/api/auth/totp/disable", post(totp_disable::<S>))
+        .route("/api/auth/refresh", post(refresh::<S>))
+        .route("/api/auth/logout", post(logout::<S>))
+        .route("/api/me", get(me::<S>))
 }
 
 /// `{id, email, role}`.
@@ -139,7 +217,7 @@ fn prune(failures: &mut VecDeque<Instant>, now: Instant) {
 }
 
 /// Seconds until the caller may try again, if any key is over its limit.
-fn retry_after(store: &mut Store, keys: &[(String, usize)], now: Instant) -> Option<u64> {
+fn retry_after(store: &mut SessionStore, keys: &[(String, usize)], now: Instant) -> Option<u64> {
     keys.iter()
         .filter_map(|(key, limit)| {
             let failures = store.login_failures.get_mut(key)?;
@@ -154,7 +232,7 @@ fn retry_after(store: &mut Store, keys: &[(String, usize)], now: Instant) -> Opt
         .max()
 }
 
-fn record_failure(store: &mut Store, keys: &[(String, usize)], now: Instant) {
+fn record_failure(store: &mut SessionStore, keys: &[(String, usize)], now: Instant) {
     for (key, _) in keys {
         store
             .login_failures
@@ -174,7 +252,7 @@ fn user_view(user: &UserRecord) -> UserView {
     }
 }
 
-fn access_token(state: &AppState, user: &UserRecord, family: Uuid) -> Result<String, ApiError> {
+fn access_token<S>(state: &Shared<S>, user: &UserRecord, family: Uuid) -> Result<String, ApiError> {
     let now = unix_now();
     let claims = Claims {
         sub: user.id,
@@ -187,7 +265,7 @@ fn access_token(state: &AppState, user: &UserRecord, family: Uuid) -> Result<Str
     jwt::encode(state.jwt_key(), &claims).map_err(|e| ApiError::internal(e.to_string()))
 }
 
-fn new_refresh_token(store: &mut Store, user_id: Uuid, family: Uuid) -> String {
+fn new_refresh_token(store: &mut SessionStore, user_id: Uuid, family: Uuid) -> String {
     let token = random_token();
     store.refresh_tokens.insert(
         token_digest(&token),
@@ -201,7 +279,7 @@ fn new_refresh_token(store: &mut Store, user_id: Uuid, family: Uuid) -> String {
     token
 }
 
-fn refresh_cookie_header(state: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
+fn refresh_cookie_header<S>(state: &Shared<S>, value: &str, max_age: i64) -> Option<HeaderValue> {
     let mut cookie = format!("{REFRESH_COOKIE}={value}");
     if !state.has_fault(&Fault::RefreshCookieNoHttpOnly) {
         cookie.push_str("; HttpOnly");
@@ -215,8 +293,8 @@ fn refresh_cookie_header(state: &AppState, value: &str, max_age: i64) -> Option<
     HeaderValue::from_str(&cookie).ok()
 }
 
-fn tokens_response(
-    state: &AppState,
+fn tokens_response<S>(
+    state: &Shared<S>,
     user: &UserRecord,
     family: Uuid,
     refresh: &str,
@@ -238,7 +316,7 @@ fn tokens_response(
 }
 
 /// Starts a new session (refresh family) for `user`.
-fn start_session(store: &mut Store, user: &UserRecord) -> (Uuid, String) {
+fn start_session(store: &mut SessionStore, user: &UserRecord) -> (Uuid, String) {
     let family = Uuid::new_v4();
     let refresh = new_refresh_token(store, user.id, family);
     (family, refresh)
@@ -246,8 +324,8 @@ fn start_session(store: &mut Store, user: &UserRecord) -> (Uuid, String) {
 
 // ---------- handlers ----------
 
-async fn login(
-    State(state): State<AppState>,
+async fn login<S: Host>(
+    State(state): State<Shared<S>>,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, ApiError> {
@@ -258,7 +336,7 @@ async fn login(
         (format!("ip:{ip}"), IP_FAILURE_LIMIT),
     ];
     let mut store = state.store();
-    if let Some(secs) = retry_after(&mut store, &keys, now) {
+    if let Some(secs) = retry_after(store.sessions_mut(), &keys, now) {
         state.metrics().auth_failure("rate_limited");
         store.audit(
             "auth.login_blocked",
@@ -269,6 +347,7 @@ async fn login(
         return Err(ApiError::rate_limited(secs));
     }
     let user = store
+        .users()
         .user_by_email(&email)
         .filter(|u| u.password_matches(&body.password))
         .cloned()
@@ -277,7 +356,7 @@ async fn login(
             state
                 .has_fault(&Fault::DeletedUserCanLogin)
                 .then(|| {
-                    store.erased_users.values().find(|u| {
+                    store.users().erased_users.values().find(|u| {
                         u.email.eq_ignore_ascii_case(&email) && u.password_matches(&body.password)
                     })
                 })
@@ -285,7 +364,7 @@ async fn login(
                 .cloned()
         });
     let Some(user) = user else {
-        record_failure(&mut store, &keys, now);
+        record_failure(store.sessions_mut(), &keys, now);
         state.metrics().auth_failure("invalid_credentials");
         store.audit(
             "auth.login_failed",
@@ -299,10 +378,10 @@ async fn login(
             "email or password is wrong",
         ));
     };
-    store.login_failures.remove(&keys[0].0);
+    store.sessions_mut().login_failures.remove(&keys[0].0);
     if user.totp_secret.is_some() {
         let mfa_token = random_token();
-        store.mfa_challenges.insert(
+        store.sessions_mut().mfa_challenges.insert(
             token_digest(&mfa_token),
             MfaChallenge {
                 user_id: user.id,
@@ -312,7 +391,7 @@ async fn login(
         );
         return Ok(Json(json!({"mfa_required": true, "mfa_token": mfa_token})).into_response());
     }
-    let (family, refresh) = start_session(&mut store, &user);
+    let (family, refresh) = start_session(store.sessions_mut(), &user);
     store.audit(
         "auth.login",
         Some(user.id),
@@ -345,8 +424,8 @@ fn generate_recovery_codes() -> Vec<String> {
         .collect()
 }
 
-async fn mfa_verify(
-    State(state): State<AppState>,
+async fn mfa_verify<S: Host>(
+    State(state): State<Shared<S>>,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<MfaVerifyBody>,
 ) -> Result<Response, ApiError> {
@@ -354,6 +433,7 @@ async fn mfa_verify(
     let digest = token_digest(&body.mfa_token);
     let now = unix_now();
     let challenge = store
+        .sessions()
         .mfa_challenges
         .get(&digest)
         .filter(|c| c.expires_at > now)
@@ -366,8 +446,8 @@ async fn mfa_verify(
             "the MFA token is unknown or expired; log in again",
         ));
     };
-    let Some(user) = store.users.get(&challenge.user_id).cloned() else {
-        store.mfa_challenges.remove(&digest);
+    let Some(user) = store.users().users.get(&challenge.user_id).cloned() else {
+        store.sessions_mut().mfa_challenges.remove(&digest);
         return Err(ApiError::unauthorized());
     };
     let accepted = if state.has_fault(&Fault::TotpNotChecked) {
@@ -384,7 +464,7 @@ async fn mfa_verify(
         })
     } else if let Some(recovery) = body.recovery_code.as_deref() {
         let wanted = token_digest(&normalise_recovery_code(recovery));
-        match store.users.get_mut(&user.id) {
+        match store.users_mut().users.get_mut(&user.id) {
             // Fault: the code stays valid after use.
             Some(record) if state.has_fault(&Fault::RecoveryCodeReusable) => {
                 record.recovery_codes.contains(&wanted)
@@ -404,10 +484,11 @@ async fn mfa_verify(
         ));
     };
     if !accepted {
-        if let Some(c) = store.mfa_challenges.get_mut(&digest) {
+        let challenges = &mut store.sessions_mut().mfa_challenges;
+        if let Some(c) = challenges.get_mut(&digest) {
             c.failures += 1;
             if c.failures >= MFA_MAX_FAILURES {
-                store.mfa_challenges.remove(&digest);
+                challenges.remove(&digest);
             }
         }
         state.metrics().auth_failure("invalid_mfa_code");
@@ -419,8 +500,8 @@ async fn mfa_verify(
         );
         return Err(invalid_mfa_code());
     }
-    store.mfa_challenges.remove(&digest);
-    let (family, refresh) = start_session(&mut store, &user);
+    store.sessions_mut().mfa_challenges.remove(&digest);
+    let (family, refresh) = start_session(store.sessions_mut(), &user);
     store.audit(
         "auth.login",
         Some(user.id),
@@ -431,13 +512,17 @@ async fn mfa_verify(
     tokens_response(&state, &user, family, &refresh)
 }
 
-fn code_ok(state: &AppState, secret: &[u8], code: &str) -> bool {
+fn code_ok<S>(state: &Shared<S>, secret: &[u8], code: &str) -> bool {
     state.has_fault(&Fault::TotpNotChecked) || crate::totp::check(secret, code, unix_now() as u64)
 }
 
-async fn totp_setup(State(state): State<AppState>, auth: AuthUser) -> Result<Response, ApiError> {
+async fn totp_setup<S: Host>(
+    State(state): State<Shared<S>>,
+    auth: AuthUser,
+) -> Result<Response, ApiError> {
     let mut store = state.store();
     let user = store
+        .users_mut()
         .users
         .get_mut(&auth.id)
         .ok_or_else(ApiError::unauthorized)?;
@@ -457,14 +542,15 @@ async fn totp_setup(State(state): State<AppState>, auth: AuthUser) -> Result<Res
     Ok(Json(json!({"secret": secret, "otpauth_url": url})).into_response())
 }
 
-async fn totp_enable(
-    State(state): State<AppState>,
+async fn totp_enable<S: Host>(
+    State(state): State<Shared<S>>,
     ClientIp(ip): ClientIp,
     auth: AuthUser,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Response, ApiError> {
     let mut store = state.store();
     let user = store
+        .users_mut()
         .users
         .get_mut(&auth.id)
         .ok_or_else(ApiError::unauthorized)?;
@@ -501,14 +587,15 @@ async fn totp_enable(
     Ok(Json(json!({"recovery_codes": codes})).into_response())
 }
 
-async fn totp_disable(
-    State(state): State<AppState>,
+async fn totp_disable<S: Host>(
+    State(state): State<Shared<S>>,
     ClientIp(ip): ClientIp,
     auth: AuthUser,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<StatusCode, ApiError> {
     let mut store = state.store();
     let user = store
+        .users_mut()
         .users
         .get_mut(&auth.id)
         .ok_or_else(ApiError::unauthorized)?;
@@ -540,8 +627,8 @@ async fn totp_disable(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn refresh(
-    State(state): State<AppState>,
+async fn refresh<S: Host>(
+    State(state): State<Shared<S>>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -551,18 +638,19 @@ async fn refresh(
     };
     let digest = token_digest(&token);
     let mut store = state.store();
-    let record = store
+    let sessions = store.sessions();
+    let record = sessions
         .refresh_tokens
         .get(&digest)
         .filter(|r| r.expires_at > unix_now())
-        .filter(|r| !store.revoked_families.contains(&r.family))
+        .filter(|r| !sessions.revoked_families.contains(&r.family))
         .cloned();
     let Some(record) = record else {
         state.metrics().auth_failure("invalid_refresh_token");
         return Err(invalid_refresh());
     };
     if record.status == RefreshStatus::Rotated && !state.has_fault(&Fault::RefreshReuseAccepted) {
-        store.revoke_family(record.family);
+        store.sessions_mut().revoke_family(record.family);
         state.metrics().auth_failure("refresh_token_reused");
         store.audit(
             "auth.refresh_reused",
@@ -576,16 +664,16 @@ async fn refresh(
             "this refresh token was already used; the session is revoked",
         ));
     }
-    let Some(user) = store.users.get(&record.user_id).cloned() else {
+    let Some(user) = store.users().users.get(&record.user_id).cloned() else {
         return Err(invalid_refresh());
     };
     let next = if state.has_fault(&Fault::RefreshNotRotated) {
         token
     } else {
-        if let Some(old) = store.refresh_tokens.get_mut(&digest) {
+        if let Some(old) = store.sessions_mut().refresh_tokens.get_mut(&digest) {
             old.status = RefreshStatus::Rotated;
         }
-        new_refresh_token(&mut store, user.id, record.family)
+        new_refresh_token(store.sessions_mut(), user.id, record.family)
     };
     store.audit(
         "auth.refresh",
@@ -597,15 +685,20 @@ async fn refresh(
     tokens_response(&state, &user, record.family, &next)
 }
 
-async fn logout(
-    State(state): State<AppState>,
+async fn logout<S: Host>(
+    State(state): State<Shared<S>>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let bearer = bearer_token(&headers).and_then(|t| verify_access_token(&state, t).ok());
     let mut store = state.store();
-    let cookie_record =
-        refresh_cookie(&headers).and_then(|t| store.refresh_tokens.get(&token_digest(&t)).cloned());
+    let cookie_record = refresh_cookie(&headers).and_then(|t| {
+        store
+            .sessions()
+            .refresh_tokens
+            .get(&token_digest(&t))
+            .cloned()
+    });
     let families: Vec<(Uuid, Uuid)> = bearer
         .iter()
         .map(|c| (c.sub, c.sid))
@@ -616,7 +709,7 @@ async fn logout(
     }
     if !state.has_fault(&Fault::LogoutNotRevoking) {
         for (_, family) in &families {
-            store.revoke_family(*family);
+            store.sessions_mut().revoke_family(*family);
         }
     }
     for (user, family) in &families {
@@ -643,7 +736,7 @@ fn wrong_role(role: Role) -> Role {
     }
 }
 
-async fn me(State(state): State<AppState>, auth: AuthUser) -> Json<UserView> {
+async fn me<S: Host>(State(state): State<Shared<S>>, auth: AuthUser) -> Json<UserView> {
     let role = if state.has_fault(&Fault::MeWrongRole) {
         wrong_role(auth.role)
     } else {
@@ -671,7 +764,7 @@ mod tests {
 
     #[test]
     fn rate_limit_window() {
-        let mut store = Store::default();
+        let mut store = SessionStore::default();
         let keys = [("email:x".to_owned(), 2)];
         let t0 = Instant::now();
         assert_eq!(retry_after(&mut store, &keys, t0), None);

@@ -12,6 +12,8 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use serde::{Deserialize, Serialize};
 
+pub use crate::totp::normalise_totp_secret;
+
 /// A StageOS role (one organisation, five roles).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -111,15 +113,6 @@ fn random_password() -> String {
         .sample_iter(&Alphanumeric)
         .take(24)
         .map(char::from)
-        .collect()
-}
-
-/// Normalises a base32 TOTP secret: uppercase, no spaces, no padding.
-pub fn normalise_totp_secret(secret: &str) -> String {
-    secret
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '=')
-        .map(|c| c.to_ascii_uppercase())
         .collect()
 }
 

@@ -5,6 +5,10 @@
 //! carry the current version in `If-Match` (428 without it, 412 when stale);
 //! the `lost-update` fault ignores it. Deleting an event deletes its setlists
 //! and availability requests too.
+//!
+//! The events domain owns events and availability requests ([`EventStore`]).
+//! Setlists sit above it; a deletion reaches them through
+//! [`Host::event_deleted`].
 
 use std::collections::HashMap;
 
@@ -21,11 +25,12 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::{self, ALL_ROLES, IfMatch, OWNER_MANAGER};
 use crate::error::ApiError;
 use crate::extract::{AuthUser, ClientIp};
 use crate::faults::Fault;
-use crate::state::{AppState, Store};
+use crate::http::{self, ALL_ROLES, IfMatch, OWNER_MANAGER};
+use crate::state::Shared;
+use crate::{users, webhooks};
 
 /// Events and availability requests.
 #[derive(Debug, Default)]
@@ -34,6 +39,16 @@ pub struct EventStore {
     pub events: HashMap<Uuid, Event>,
     /// Availability requests by id.
     pub availability: HashMap<Uuid, AvailabilityRequest>,
+}
+
+/// What the events domain needs of the store.
+pub trait Host: users::Host + webhooks::Host {
+    /// Events and availability requests.
+    fn events(&self) -> &EventStore;
+    /// Events and availability requests, to change.
+    fn events_mut(&mut self) -> &mut EventStore;
+    /// Removes what hangs off the event `id`, which was just deleted.
+    fn event_deleted(&mut self, id: Uuid);
 }
 
 /// Where an event takes place.
@@ -129,7 +144,7 @@ impl AvailabilityRequest {
         for r in &self.responses {
             *counts.entry(r.status.as_str()).or_default() += 1;
         }
-        let status = if api::now() > self.respond_by {
+        let status = if http::now() > self.respond_by {
             "closed"
         } else {
             "open"
@@ -138,34 +153,39 @@ impl AvailabilityRequest {
             "id": self.id,
             "event_id": self.event_id,
             "message": self.message,
-            "respond_by": api::fmt_time(self.respond_by),
+            "respond_by": http::fmt_time(self.respond_by),
             "status": status,
             "responses": self.responses,
             "counts": counts,
             "tags": self.tags,
             "smoke_run_id": self.smoke_run_id,
             "created_by": self.created_by,
-            "created_at": api::fmt_time(self.created_at),
+            "created_at": http::fmt_time(self.created_at),
         })
     }
 }
 
 /// The event and availability routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes<S: Host>() -> Router<Shared<S>> {
     Router::new()
-        .route("/api/events", get(list_events).post(create_event))
+        .route("/api/events", get(list_events::<S>).post(create_event::<S>))
         .route(
             "/api/events/{id}",
-            get(get_event).patch(update_event).delete(delete_event),
+            get(get_event::<S>)
+                .patch(update_event::<S>)
+                .delete(delete_event::<S>),
         )
         .route(
             "/api/events/{id}/availability-requests",
-            post(create_availability),
+            post(create_availability::<S>),
         )
-        .route("/api/availability-requests/{id}", get(get_availability))
+        .route(
+            "/api/availability-requests/{id}",
+            get(get_availability::<S>),
+        )
         .route(
             "/api/availability-requests/{id}/respond",
-            post(respond_availability),
+            post(respond_availability::<S>),
         )
 }
 
@@ -198,10 +218,10 @@ struct EventUpdate {
 }
 
 fn validate_venue(v: &Venue) -> Result<(), ApiError> {
-    api::check_len("venue.name", &v.name, 1, 200)?;
-    api::check_len("venue.city", &v.city, 1, 120)?;
+    http::check_len("venue.name", &v.name, 1, 200)?;
+    http::check_len("venue.city", &v.city, 1, 120)?;
     if v.country.len() != 2 || !v.country.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(api::invalid(
+        return Err(http::invalid(
             "venue.country",
             "must be an ISO 3166-1 alpha-2 code",
         ));
@@ -210,19 +230,19 @@ fn validate_venue(v: &Venue) -> Result<(), ApiError> {
 }
 
 fn validate_event(e: &Event) -> Result<(), ApiError> {
-    api::check_len("title", &e.title, 1, 200)?;
+    http::check_len("title", &e.title, 1, 200)?;
     validate_venue(&e.venue)?;
-    api::check_len("timezone", &e.timezone, 1, 64)?;
-    api::check_len("notes", &e.notes, 0, 20000)?;
+    http::check_len("timezone", &e.timezone, 1, 64)?;
+    http::check_len("notes", &e.notes, 0, 20000)?;
     if e.ends_at < e.starts_at {
-        return Err(api::invalid("ends_at", "must not be before starts_at"));
+        return Err(http::invalid("ends_at", "must not be before starts_at"));
     }
     Ok(())
 }
 
 fn with_etag(status: StatusCode, event: &Event, location: bool) -> Response {
     let mut resp = (status, Json(event)).into_response();
-    if let Ok(v) = api::etag(event.version).parse() {
+    if let Ok(v) = http::etag(event.version).parse() {
         resp.headers_mut().insert(ETAG, v);
     }
     if location && let Ok(v) = format!("/api/events/{}", event.id).parse() {
@@ -231,16 +251,16 @@ fn with_etag(status: StatusCode, event: &Event, location: bool) -> Response {
     resp
 }
 
-async fn list_events(
-    State(state): State<AppState>,
+async fn list_events<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<Event>>, ApiError> {
-    api::require_role(&user, ALL_ROLES)?;
-    let tag = api::tag_filter(q.get("tag"))?;
+    http::require_role(&user, ALL_ROLES)?;
+    let tag = http::tag_filter(q.get("tag"))?;
     let store = state.store();
     let mut events: Vec<Event> = store
-        .events
+        .events()
         .events
         .values()
         .filter(|e| tag.as_ref().is_none_or(|t| e.tags.contains(t)))
@@ -250,23 +270,23 @@ async fn list_events(
     Ok(Json(events))
 }
 
-async fn create_event(
-    State(state): State<AppState>,
+async fn create_event<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    api::require_role(&user, OWNER_MANAGER)?;
-    let input: EventCreate = api::parse_body(&headers, &body)?;
-    let (tags, smoke_run_id) = api::tagging(&headers, input.tags, input.smoke_run_id)?;
-    let now = api::now();
+    http::require_role(&user, OWNER_MANAGER)?;
+    let input: EventCreate = http::parse_body(&headers, &body)?;
+    let (tags, smoke_run_id) = http::tagging(&headers, input.tags, input.smoke_run_id)?;
+    let now = http::now();
     let event = Event {
         id: Uuid::new_v4(),
         title: input.title,
         venue: input.venue,
-        starts_at: api::parse_time("starts_at", &input.starts_at)?,
-        ends_at: api::parse_time("ends_at", &input.ends_at)?,
+        starts_at: http::parse_time("starts_at", &input.starts_at)?,
+        ends_at: http::parse_time("ends_at", &input.ends_at)?,
         timezone: input.timezone,
         notes: input.notes.unwrap_or_default(),
         tags,
@@ -278,7 +298,7 @@ async fn create_event(
     };
     validate_event(&event)?;
     let mut store = state.store();
-    store.events.events.insert(event.id, event.clone());
+    store.events_mut().events.insert(event.id, event.clone());
     store.audit(
         "event.created",
         Some(user.id),
@@ -289,43 +309,43 @@ async fn create_event(
 }
 
 /// The event `id` (404 when absent).
-pub(crate) fn find_event<'a>(store: &'a Store, id: &Uuid) -> Result<&'a Event, ApiError> {
+pub(crate) fn find_event<'a, S: Host>(store: &'a S, id: &Uuid) -> Result<&'a Event, ApiError> {
     store
-        .events
+        .events()
         .events
         .get(id)
-        .ok_or_else(|| api::not_found("event"))
+        .ok_or_else(|| http::not_found("event"))
 }
 
-async fn get_event(
-    State(state): State<AppState>,
+async fn get_event<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    api::require_role(&user, ALL_ROLES)?;
-    let id = api::parse_id(&id, "event")?;
+    http::require_role(&user, ALL_ROLES)?;
+    let id = http::parse_id(&id, "event")?;
     let store = state.store();
-    let event = find_event(&store, &id)?;
+    let event = find_event(&*store, &id)?;
     Ok(with_etag(StatusCode::OK, event, false))
 }
 
-async fn update_event(
-    State(state): State<AppState>,
+async fn update_event<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    api::require_role(&user, OWNER_MANAGER)?;
-    let id = api::parse_id(&id, "event")?;
-    find_event(&state.store(), &id)?;
+    http::require_role(&user, OWNER_MANAGER)?;
+    let id = http::parse_id(&id, "event")?;
+    find_event(&*state.store(), &id)?;
     let lost_update = state.has_fault(&Fault::LostUpdate);
-    let wanted = api::if_match(&headers);
+    let wanted = http::if_match(&headers);
     if !lost_update && wanted == IfMatch::Missing {
-        return Err(api::precondition_required());
+        return Err(http::precondition_required());
     }
-    let input: EventUpdate = api::parse_body(&headers, &body)?;
+    let input: EventUpdate = http::parse_body(&headers, &body)?;
     if input.title.is_none()
         && input.venue.is_none()
         && input.starts_at.is_none()
@@ -334,28 +354,28 @@ async fn update_event(
         && input.notes.is_none()
         && input.tags.is_none()
     {
-        return Err(api::invalid("body", "at least one property is required"));
+        return Err(http::invalid("body", "at least one property is required"));
     }
     if let Some(tags) = &input.tags {
-        api::validate_tags(tags)?;
+        http::validate_tags(tags)?;
     }
     let starts_at = input
         .starts_at
         .as_deref()
-        .map(|s| api::parse_time("starts_at", s))
+        .map(|s| http::parse_time("starts_at", s))
         .transpose()?;
     let ends_at = input
         .ends_at
         .as_deref()
-        .map(|s| api::parse_time("ends_at", s))
+        .map(|s| http::parse_time("ends_at", s))
         .transpose()?;
 
     let mut store = state.store();
-    let Some(event) = store.events.events.get(&id) else {
-        return Err(api::not_found("event"));
+    let Some(event) = store.events().events.get(&id) else {
+        return Err(http::not_found("event"));
     };
     if !lost_update {
-        api::check_if_match(wanted, event.version, "event")?;
+        http::check_if_match(wanted, event.version, "event")?;
     }
     let mut next = event.clone();
     if let Some(v) = input.title {
@@ -381,8 +401,8 @@ async fn update_event(
     }
     validate_event(&next)?;
     next.version += 1;
-    next.updated_at = api::now();
-    store.events.events.insert(id, next.clone());
+    next.updated_at = http::now();
+    store.events_mut().events.insert(id, next.clone());
     store.audit(
         "event.updated",
         Some(user.id),
@@ -390,22 +410,22 @@ async fn update_event(
         &ip,
     );
     let data = serde_json::to_value(&next).unwrap_or_default();
-    crate::webhooks::emit(&state, &mut store, "event.updated", data);
+    webhooks::emit(&state, &mut store, "event.updated", data);
     Ok(with_etag(StatusCode::OK, &next, false))
 }
 
-async fn delete_event(
-    State(state): State<AppState>,
+async fn delete_event<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    api::require_role(&user, OWNER_MANAGER)?;
-    let id = api::parse_id(&id, "event")?;
+    http::require_role(&user, OWNER_MANAGER)?;
+    let id = http::parse_id(&id, "event")?;
     let mut store = state.store();
-    let version = find_event(&store, &id)?.version;
-    api::check_if_match(api::if_match(&headers), version, "event")?;
+    let version = find_event(&*store, &id)?.version;
+    http::check_if_match(http::if_match(&headers), version, "event")?;
     store.audit(
         "event.deleted",
         Some(user.id),
@@ -415,9 +435,10 @@ async fn delete_event(
     if state.has_fault(&Fault::DeleteNotDeleting) {
         return Ok(StatusCode::NO_CONTENT);
     }
-    store.events.events.remove(&id);
-    store.events.availability.retain(|_, r| r.event_id != id);
-    store.setlists.setlists.retain(|_, s| s.event_id != id);
+    let events = store.events_mut();
+    events.events.remove(&id);
+    events.availability.retain(|_, r| r.event_id != id);
+    store.event_deleted(id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -444,39 +465,39 @@ struct AvailabilityAnswer {
     note: Option<String>,
 }
 
-async fn create_availability(
-    State(state): State<AppState>,
+async fn create_availability<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    api::require_role(&user, OWNER_MANAGER)?;
-    let event_id = api::parse_id(&id, "event")?;
-    find_event(&state.store(), &event_id)?;
-    let input: AvailabilityCreate = api::parse_body(&headers, &body)?;
-    let (tags, smoke_run_id) = api::tagging(&headers, input.tags, input.smoke_run_id)?;
+    http::require_role(&user, OWNER_MANAGER)?;
+    let event_id = http::parse_id(&id, "event")?;
+    find_event(&*state.store(), &event_id)?;
+    let input: AvailabilityCreate = http::parse_body(&headers, &body)?;
+    let (tags, smoke_run_id) = http::tagging(&headers, input.tags, input.smoke_run_id)?;
     if input.member_ids.is_empty() || input.member_ids.len() > 500 {
-        return Err(api::invalid("member_ids", "must hold 1 to 500 ids"));
+        return Err(http::invalid("member_ids", "must hold 1 to 500 ids"));
     }
     let message = input.message.unwrap_or_default();
-    api::check_len("message", &message, 0, 5000)?;
-    let respond_by = api::parse_time("respond_by", &input.respond_by)?;
-    let now = api::now();
+    http::check_len("message", &message, 0, 5000)?;
+    let respond_by = http::parse_time("respond_by", &input.respond_by)?;
+    let now = http::now();
     if respond_by <= now {
-        return Err(api::invalid("respond_by", "must be in the future"));
+        return Err(http::invalid("respond_by", "must be in the future"));
     }
     let mut store = state.store();
     for (i, member) in input.member_ids.iter().enumerate() {
         if input.member_ids[..i].contains(member) {
-            return Err(api::invalid(&format!("member_ids[{i}]"), "duplicate id"));
+            return Err(http::invalid(&format!("member_ids[{i}]"), "duplicate id"));
         }
-        if !store.users.contains_key(member) {
-            return Err(api::invalid(&format!("member_ids[{i}]"), "unknown user"));
+        if !store.users().users.contains_key(member) {
+            return Err(http::invalid(&format!("member_ids[{i}]"), "unknown user"));
         }
     }
-    if !store.events.events.contains_key(&event_id) {
-        return Err(api::not_found("event"));
+    if !store.events().events.contains_key(&event_id) {
+        return Err(http::not_found("event"));
     }
     let request = AvailabilityRequest {
         id: Uuid::new_v4(),
@@ -500,42 +521,42 @@ async fn create_availability(
     };
     let view = request.view();
     let location = format!("/api/availability-requests/{}", request.id);
-    store.events.availability.insert(request.id, request);
+    store.events_mut().availability.insert(request.id, request);
     Ok((StatusCode::CREATED, [(LOCATION, location)], Json(view)).into_response())
 }
 
-async fn get_availability(
-    State(state): State<AppState>,
+async fn get_availability<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    api::require_role(&user, ALL_ROLES)?;
-    let id = api::parse_id(&id, "availability request")?;
+    http::require_role(&user, ALL_ROLES)?;
+    let id = http::parse_id(&id, "availability request")?;
     let store = state.store();
     let request = store
-        .events
+        .events()
         .availability
         .get(&id)
-        .ok_or_else(|| api::not_found("availability request"))?;
+        .ok_or_else(|| http::not_found("availability request"))?;
     Ok(Json(request.view()))
 }
 
-async fn respond_availability(
-    State(state): State<AppState>,
+async fn respond_availability<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    api::require_role(&user, ALL_ROLES)?;
-    let id = api::parse_id(&id, "availability request")?;
+    http::require_role(&user, ALL_ROLES)?;
+    let id = http::parse_id(&id, "availability request")?;
     {
         let store = state.store();
         let request = store
-            .events
+            .events()
             .availability
             .get(&id)
-            .ok_or_else(|| api::not_found("availability request"))?;
+            .ok_or_else(|| http::not_found("availability request"))?;
         if !request.responses.iter().any(|r| r.member_id == user.id) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -543,32 +564,32 @@ async fn respond_availability(
                 "only invited members may respond",
             ));
         }
-        if api::now() > request.respond_by {
-            return Err(api::conflict(
+        if http::now() > request.respond_by {
+            return Err(http::conflict(
                 "request_closed",
-                format!("responses closed at {}", api::fmt_time(request.respond_by)),
+                format!("responses closed at {}", http::fmt_time(request.respond_by)),
             ));
         }
     }
-    let input: AvailabilityAnswer = api::parse_body(&headers, &body)?;
+    let input: AvailabilityAnswer = http::parse_body(&headers, &body)?;
     if !["available", "unavailable", "tentative"].contains(&input.status.as_str()) {
-        return Err(api::invalid(
+        return Err(http::invalid(
             "status",
             "must be available, unavailable or tentative",
         ));
     }
     if let Some(note) = &input.note {
-        api::check_len("note", note, 0, 2000)?;
+        http::check_len("note", note, 0, 2000)?;
     }
     let mut store = state.store();
     let request = store
-        .events
+        .events_mut()
         .availability
         .get_mut(&id)
-        .ok_or_else(|| api::not_found("availability request"))?;
-    let now = api::now();
+        .ok_or_else(|| http::not_found("availability request"))?;
+    let now = http::now();
     if now > request.respond_by {
-        return Err(api::conflict("request_closed", "responses are closed"));
+        return Err(http::conflict("request_closed", "responses are closed"));
     }
     for r in request
         .responses

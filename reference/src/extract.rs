@@ -3,6 +3,10 @@
 //! Every protected route takes [`AuthUser`], so the access token is verified
 //! (signature, expiry, session not revoked, user still exists) in one place
 //! and a route cannot forget it.
+//!
+//! This is plumbing below the domains: the session and user checks are asked
+//! of the store through the [`Sessions`] trait, which the composition in
+//! [`crate::app`](mod@crate::app) answers from the `auth` and `users` stores.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,7 +20,7 @@ use uuid::Uuid;
 use crate::credentials::Role;
 use crate::error::ApiError;
 use crate::jwt::{self, Claims};
-use crate::state::AppState;
+use crate::state::Shared;
 
 /// Name of the refresh-token cookie.
 pub const REFRESH_COOKIE: &str = "stageos_refresh";
@@ -62,12 +66,24 @@ pub fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
+/// What the token checks need of the store: every store behind a router
+/// answers these, so every route can take [`AuthUser`].
+pub trait Sessions: Send + Sync + 'static {
+    /// Whether the session (`sid`) of the token is revoked.
+    fn session_revoked(&self, sid: &Uuid) -> bool;
+    /// Email and current role of the live user `id`.
+    fn live_user(&self, id: &Uuid) -> Option<(String, Role)>;
+}
+
 /// Verifies an access token against the key and the session store.
-pub fn verify_access_token(state: &AppState, token: &str) -> Result<Claims, ApiError> {
+pub fn verify_access_token<S: Sessions>(
+    state: &Shared<S>,
+    token: &str,
+) -> Result<Claims, ApiError> {
     let claims = jwt::decode(state.jwt_key(), token, crate::unix_now())
         .map_err(|_| ApiError::unauthorized())?;
     let store = state.store();
-    if store.revoked_families.contains(&claims.sid) || !store.users.contains_key(&claims.sub) {
+    if store.session_revoked(&claims.sid) || store.live_user(&claims.sub).is_none() {
         return Err(ApiError::unauthorized());
     }
     Ok(claims)
@@ -86,24 +102,23 @@ pub struct AuthUser {
     pub claims: Claims,
 }
 
-impl FromRequestParts<AppState> for AuthUser {
+impl<S: Sessions> FromRequestParts<Shared<S>> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &AppState,
+        state: &Shared<S>,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers).ok_or_else(ApiError::unauthorized)?;
         let claims = verify_access_token(state, token)?;
         let store = state.store();
-        let user = store
-            .users
-            .get(&claims.sub)
+        let (email, role) = store
+            .live_user(&claims.sub)
             .ok_or_else(ApiError::unauthorized)?;
         Ok(AuthUser {
-            id: user.id,
-            email: user.email.clone(),
-            role: user.role,
+            id: claims.sub,
+            email,
+            role,
             claims,
         })
     }

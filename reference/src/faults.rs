@@ -6,19 +6,29 @@
 //! kebab-case name, so it can be switched on from the command line
 //! (`--fault refresh-not-rotated`) or at runtime through
 //! [`crate::RunningServer::set_faults`].
+//!
+//! The names and the catalogue are derived from the enum (strum's `EnumIter`
+//! and `IntoStaticStr`, kebab-case), so a new variant is listed, named and
+//! parsed without touching a list. Only the parametrised conditions
+//! (`latency:`, `error-rate:`, `jitter:`, `clock:`) have a hand parser and a
+//! catalogue example.
 
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 
+use strum::IntoEnumIterator;
+
 /// One deliberate defect of the reference server.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, strum::EnumIter, strum::IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Fault {
     /// `POST /api/auth/refresh` hands back the same refresh token.
     RefreshNotRotated,
     /// An already rotated refresh token still works and nothing is revoked.
     RefreshReuseAccepted,
     /// The refresh cookie lacks `HttpOnly`.
+    #[strum(serialize = "refresh-cookie-no-httponly")]
     RefreshCookieNoHttpOnly,
     /// The refresh cookie lacks `Secure`.
     RefreshCookieNoSecure,
@@ -92,6 +102,14 @@ pub enum Fault {
     MetricsMalformed,
     /// `/api/health` reports another version and commit than the server was started with.
     VersionMismatch,
+    /// Adds `ms` milliseconds to requests whose matched route is `route`
+    /// (`*` matches every route).
+    Latency {
+        /// Route template as axum matched it, e.g. `/api/me`, or `*`.
+        route: String,
+        /// Added delay in milliseconds.
+        ms: u64,
+    },
     /// `percent` % of API requests (every route but `/api/health` and `/metrics`)
     /// answer 500, spread evenly.
     ErrorRate {
@@ -107,77 +125,48 @@ pub enum Fault {
     /// Not a fault but a condition: the server's clock runs `ms` milliseconds off
     /// (negative: behind) — its `Date` header and signed-URL expiry both. A suite
     /// that judges expiry by the target's clock stays green under it.
+    #[strum(serialize = "clock")]
     ClockOffset {
         /// Offset from the real time, in milliseconds.
         ms: i64,
     },
-    /// Adds `ms` milliseconds to requests whose matched route is `route`
-    /// (`*` matches every route).
-    Latency {
-        /// Route template as axum matched it, e.g. `/api/me`, or `*`.
-        route: String,
-        /// Added delay in milliseconds.
-        ms: u64,
-    },
 }
 
-const UNIT_FAULTS: &[(&str, Fault)] = &[
-    ("refresh-not-rotated", Fault::RefreshNotRotated),
-    ("refresh-reuse-accepted", Fault::RefreshReuseAccepted),
-    ("refresh-cookie-no-httponly", Fault::RefreshCookieNoHttpOnly),
-    ("refresh-cookie-no-secure", Fault::RefreshCookieNoSecure),
-    ("totp-not-checked", Fault::TotpNotChecked),
-    ("logout-not-revoking", Fault::LogoutNotRevoking),
-    ("me-wrong-role", Fault::MeWrongRole),
-    ("health-degraded", Fault::HealthDegraded),
-    ("crew-reads-invoices", Fault::CrewReadsInvoices),
-    ("crew-locks-setlist", Fault::CrewLocksSetlist),
-    (
-        "audit-missing-invoice-created",
-        Fault::AuditMissingInvoiceCreated,
-    ),
-    ("recovery-code-reusable", Fault::RecoveryCodeReusable),
-    ("old-totp-accepted", Fault::OldTotpAccepted),
-    ("export-missing-objects", Fault::ExportMissingObjects),
-    ("deleted-user-can-login", Fault::DeletedUserCanLogin),
-    ("lost-update", Fault::LostUpdate),
-    ("lock-not-enforced", Fault::LockNotEnforced),
-    ("export-missing-item", Fault::ExportMissingItem),
-    ("invoice-total-off-by-cent", Fault::InvoiceTotalOffByCent),
-    ("pdf-corrupt", Fault::PdfCorrupt),
-    ("pdf-missing-number", Fault::PdfMissingNumber),
-    ("pdf-is-error-page", Fault::PdfIsErrorPage),
-    ("job-never-finishes", Fault::JobNeverFinishes),
-    ("signature-not-checked", Fault::SignatureNotChecked),
-    ("expiry-not-enforced", Fault::ExpiryNotEnforced),
-    ("infected-downloadable", Fault::InfectedDownloadable),
-    ("webhook-signature-wrong", Fault::WebhookSignatureWrong),
-    ("webhook-no-retry", Fault::WebhookNoRetry),
-    ("delivery-log-lies", Fault::DeliveryLogLies),
-    ("delete-not-deleting", Fault::DeleteNotDeleting),
-    ("queue-depth-high", Fault::QueueDepthHigh),
-    ("jobs-failed-rising", Fault::JobsFailedRising),
-    ("stripe-failures", Fault::StripeFailures),
-    ("analytics-stale", Fault::AnalyticsStale),
-    ("retention-purge-stale", Fault::RetentionPurgeStale),
-    ("error-tracking-silent", Fault::ErrorTrackingSilent),
-    ("auth-failure-spike", Fault::AuthFailureSpike),
-    ("metrics-malformed", Fault::MetricsMalformed),
-    ("version-mismatch", Fault::VersionMismatch),
-];
-
 impl Fault {
-    /// One instance of every kind of fault (latency as `latency:/api/me:300`).
+    /// One instance of every kind of fault, in declaration order (latency as
+    /// `latency:/api/me:300`).
     pub fn catalogue() -> Vec<Fault> {
-        let mut all: Vec<Fault> = UNIT_FAULTS.iter().map(|(_, f)| f.clone()).collect();
-        all.push(Fault::Latency {
-            route: "/api/me".to_owned(),
-            ms: 300,
-        });
-        all.push(Fault::ErrorRate { percent: 5 });
-        all.push(Fault::Jitter { max_ms: 50 });
-        all.push(Fault::ClockOffset { ms: -3000 });
-        all
+        Fault::iter().map(Fault::example).collect()
+    }
+
+    /// `kind` with example parameters (unit faults are their own example).
+    fn example(kind: Fault) -> Fault {
+        match kind {
+            Fault::Latency { .. } => Fault::Latency {
+                route: "/api/me".to_owned(),
+                ms: 300,
+            },
+            Fault::ErrorRate { .. } => Fault::ErrorRate { percent: 5 },
+            Fault::Jitter { .. } => Fault::Jitter { max_ms: 50 },
+            Fault::ClockOffset { .. } => Fault::ClockOffset { ms: -3000 },
+            unit => unit,
+        }
+    }
+
+    /// Whether the fault carries parameters (`name:params` on the command line).
+    fn is_parametrised(&self) -> bool {
+        matches!(
+            self,
+            Fault::Latency { .. }
+                | Fault::ErrorRate { .. }
+                | Fault::Jitter { .. }
+                | Fault::ClockOffset { .. }
+        )
+    }
+
+    /// The faults without parameters, in declaration order.
+    fn unit_faults() -> impl Iterator<Item = Fault> {
+        Fault::iter().filter(|f| !f.is_parametrised())
     }
 
     /// What the fault breaks, in one sentence.
@@ -259,18 +248,9 @@ impl Fault {
         }
     }
 
+    /// The kebab-case kind name (`latency`, `refresh-not-rotated`, ...).
     fn kind_name(&self) -> &'static str {
-        match self {
-            Fault::Latency { .. } => "latency",
-            Fault::ErrorRate { .. } => "error-rate",
-            Fault::Jitter { .. } => "jitter",
-            Fault::ClockOffset { .. } => "clock",
-            other => UNIT_FAULTS
-                .iter()
-                .find(|(_, f)| f == other)
-                .map(|(name, _)| *name)
-                .unwrap_or("unknown"),
-        }
+        self.into()
     }
 }
 
@@ -300,8 +280,8 @@ impl FromStr for Fault {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        if let Some((_, fault)) = UNIT_FAULTS.iter().find(|(name, _)| *name == s) {
-            return Ok(fault.clone());
+        if let Some(fault) = Fault::unit_faults().find(|f| f.kind_name() == s) {
+            return Ok(fault);
         }
         if let Some(rest) = s.strip_prefix("latency:")
             && let Some((route, ms)) = rest.rsplit_once(':')
@@ -329,7 +309,7 @@ impl FromStr for Fault {
         {
             return Ok(Fault::ClockOffset { ms });
         }
-        let mut valid: Vec<&str> = UNIT_FAULTS.iter().map(|(name, _)| *name).collect();
+        let mut valid: Vec<&str> = Fault::unit_faults().map(|f| f.kind_name()).collect();
         valid.push("jitter:<max ms>");
         valid.push("clock:<offset ms, negative: behind>");
         valid.push("latency:<route>:<ms>");
@@ -425,7 +405,63 @@ mod tests {
             assert_eq!(name.parse::<Fault>(), Ok(fault.clone()), "{name}");
             assert!(!fault.describe().is_empty());
         }
-        assert_eq!(Fault::catalogue().len(), UNIT_FAULTS.len() + 4);
+        assert_eq!(Fault::catalogue().len(), Fault::unit_faults().count() + 4);
+    }
+
+    #[test]
+    fn catalogue_names_are_stable() {
+        // The names the CLI, the suite and the docs use; order included.
+        let names: Vec<String> = Fault::catalogue().iter().map(Fault::to_string).collect();
+        let expected = [
+            "refresh-not-rotated",
+            "refresh-reuse-accepted",
+            "refresh-cookie-no-httponly",
+            "refresh-cookie-no-secure",
+            "totp-not-checked",
+            "logout-not-revoking",
+            "me-wrong-role",
+            "health-degraded",
+            "crew-reads-invoices",
+            "crew-locks-setlist",
+            "audit-missing-invoice-created",
+            "recovery-code-reusable",
+            "old-totp-accepted",
+            "export-missing-objects",
+            "deleted-user-can-login",
+            "lost-update",
+            "lock-not-enforced",
+            "export-missing-item",
+            "invoice-total-off-by-cent",
+            "pdf-corrupt",
+            "pdf-missing-number",
+            "pdf-is-error-page",
+            "job-never-finishes",
+            "signature-not-checked",
+            "expiry-not-enforced",
+            "infected-downloadable",
+            "webhook-signature-wrong",
+            "webhook-no-retry",
+            "delivery-log-lies",
+            "delete-not-deleting",
+            "queue-depth-high",
+            "jobs-failed-rising",
+            "stripe-failures",
+            "analytics-stale",
+            "retention-purge-stale",
+            "error-tracking-silent",
+            "auth-failure-spike",
+            "metrics-malformed",
+            "version-mismatch",
+            "latency:/api/me:300",
+            "error-rate:5",
+            "jitter:50",
+            "clock:-3000",
+        ];
+        assert_eq!(names, expected);
+        // Bare parametrised names are not faults.
+        for bare in ["latency", "error-rate", "jitter", "clock", "clock-offset"] {
+            assert!(bare.parse::<Fault>().is_err(), "{bare}");
+        }
     }
 
     #[test]

@@ -10,6 +10,11 @@
 //!
 //! Extension: `download-url` takes an optional `ttl_secs` (1..=900, default
 //! 900) so a client can ask for a short-lived URL and watch it expire.
+//!
+//! The files domain owns the files, the scan queue and the storage signing
+//! key ([`FileStore`]). A file may hang off an event, a setlist, a user or an
+//! invoice; invoices sit above files (they store their rendered PDFs here),
+//! so the invoice check goes through [`Host::invoice_exists`].
 
 use std::collections::{HashMap, VecDeque};
 
@@ -28,13 +33,13 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::{self, ALL_ROLES, OWNER_ACCOUNTANT};
 use crate::credentials::Role;
 use crate::error::ApiError;
 use crate::extract::AuthUser;
 use crate::faults::Fault;
-use crate::state::{AppState, Store};
-use crate::workers;
+use crate::http::{self, ALL_ROLES, OWNER_ACCOUNTANT};
+use crate::state::Shared;
+use crate::{setlists, webhooks, workers};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -45,8 +50,8 @@ pub const LINK_TTL_SECS: i64 = 900;
 /// The EICAR anti-virus test string.
 pub const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
-/// Files by id and by storage key, and the scan queue.
-#[derive(Debug, Default)]
+/// Files by id and by storage key, the scan queue and the signing key.
+#[derive(Debug)]
 pub struct FileStore {
     /// Files.
     pub files: HashMap<Uuid, FileRecord>,
@@ -54,6 +59,46 @@ pub struct FileStore {
     pub by_key: HashMap<String, Uuid>,
     /// Files waiting for the scanner.
     pub scan_queue: VecDeque<Uuid>,
+    /// Key of the storage URL signatures.
+    pub(crate) storage_secret: [u8; 32],
+}
+
+impl Default for FileStore {
+    fn default() -> Self {
+        let mut storage_secret = [0u8; 32];
+        rand::fill(&mut storage_secret);
+        Self {
+            files: HashMap::new(),
+            by_key: HashMap::new(),
+            scan_queue: VecDeque::new(),
+            storage_secret,
+        }
+    }
+}
+
+impl FileStore {
+    /// Stores `file` under its id and storage key.
+    pub fn insert(&mut self, file: FileRecord) {
+        self.by_key.insert(file.key.clone(), file.id);
+        self.files.insert(file.id, file);
+    }
+
+    /// Removes the file `id` and its storage key.
+    pub fn remove(&mut self, id: &Uuid) -> Option<FileRecord> {
+        let file = self.files.remove(id)?;
+        self.by_key.remove(&file.key);
+        Some(file)
+    }
+}
+
+/// What the files domain needs of the store.
+pub trait Host: setlists::Host + workers::Host {
+    /// The files.
+    fn files(&self) -> &FileStore;
+    /// The files, to change.
+    fn files_mut(&mut self) -> &mut FileStore;
+    /// Whether the invoice `id` exists (for files whose parent is an invoice).
+    fn invoice_exists(&self, id: &Uuid) -> bool;
 }
 
 /// What a file belongs to.
@@ -117,15 +162,21 @@ pub fn new_key() -> String {
 }
 
 /// The file routes and the storage endpoints.
-pub fn routes() -> Router<AppState> {
+pub fn routes<S: Host>() -> Router<Shared<S>> {
     let storage = Router::new()
-        .route("/storage/{key}", get(storage_get).put(storage_put))
+        .route(
+            "/storage/{key}",
+            get(storage_get::<S>).put(storage_put::<S>),
+        )
         .layer(DefaultBodyLimit::disable());
     Router::new()
-        .route("/api/files/uploads", post(create_upload))
-        .route("/api/files/{id}", get(get_file).delete(delete_file))
-        .route("/api/files/{id}/complete", post(complete_upload))
-        .route("/api/files/{id}/download-url", get(download_url))
+        .route("/api/files/uploads", post(create_upload::<S>))
+        .route(
+            "/api/files/{id}",
+            get(get_file::<S>).delete(delete_file::<S>),
+        )
+        .route("/api/files/{id}/complete", post(complete_upload::<S>))
+        .route("/api/files/{id}/download-url", get(download_url::<S>))
         .merge(storage)
 }
 
@@ -152,49 +203,52 @@ pub fn verify(secret: &[u8], method: &Method, path: &str, expires: &str, sig: &s
     mac(secret, method, path, expires).is_some_and(|m| m.verify_slice(&sig).is_ok())
 }
 
-fn signed_url(store: &Store, base: &str, method: &Method, key: &str, expires: i64) -> String {
+fn signed_url<S: Host>(store: &S, base: &str, method: &Method, key: &str, expires: i64) -> String {
     let path = format!("/storage/{key}");
-    let sig = sign(&store.workers.storage_secret, method, &path, expires);
+    let sig = sign(&store.files().storage_secret, method, &path, expires);
     format!("{base}{path}?expires={expires}&sig={sig}")
 }
 
 // ---------- access ----------
 
 /// Whether `user` may read `parent`: `Err` is 403 (role) or 404 (absent).
-fn can_read_parent(store: &Store, user: &AuthUser, parent: &FileParent) -> Result<(), ApiError> {
+fn can_read_parent<S: Host>(
+    store: &S,
+    user: &AuthUser,
+    parent: &FileParent,
+) -> Result<(), ApiError> {
     match parent.kind.as_str() {
         "event" => store
-            .events
+            .events()
             .events
             .contains_key(&parent.id)
             .then_some(())
-            .ok_or_else(|| api::not_found("event")),
+            .ok_or_else(|| http::not_found("event")),
         "setlist" => store
-            .setlists
+            .setlists()
             .setlists
             .contains_key(&parent.id)
             .then_some(())
-            .ok_or_else(|| api::not_found("setlist")),
+            .ok_or_else(|| http::not_found("setlist")),
         "invoice" => {
-            api::require_role(user, OWNER_ACCOUNTANT)?;
+            http::require_role(user, OWNER_ACCOUNTANT)?;
             store
-                .invoices
-                .invoices
-                .contains_key(&parent.id)
+                .invoice_exists(&parent.id)
                 .then_some(())
-                .ok_or_else(|| api::not_found("invoice"))
+                .ok_or_else(|| http::not_found("invoice"))
         }
         "user" => {
             if parent.id != user.id && user.role != Role::Owner {
-                return Err(api::forbidden());
+                return Err(http::forbidden());
             }
             store
+                .users()
                 .users
                 .contains_key(&parent.id)
                 .then_some(())
-                .ok_or_else(|| api::not_found("user"))
+                .ok_or_else(|| http::not_found("user"))
         }
-        _ => Err(api::invalid(
+        _ => Err(http::invalid(
             "parent.type",
             "must be event, setlist, invoice or user",
         )),
@@ -202,13 +256,17 @@ fn can_read_parent(store: &Store, user: &AuthUser, parent: &FileParent) -> Resul
 }
 
 /// The file `id` if `user` may read it (404 otherwise: no existence leak).
-fn readable<'a>(store: &'a Store, user: &AuthUser, id: &Uuid) -> Result<&'a FileRecord, ApiError> {
+fn readable<'a, S: Host>(
+    store: &'a S,
+    user: &AuthUser,
+    id: &Uuid,
+) -> Result<&'a FileRecord, ApiError> {
     let file = store
-        .files
+        .files()
         .files
         .get(id)
-        .ok_or_else(|| api::not_found("file"))?;
-    can_read_parent(store, user, &file.parent).map_err(|_| api::not_found("file"))?;
+        .ok_or_else(|| http::not_found("file"))?;
+    can_read_parent(store, user, &file.parent).map_err(|_| http::not_found("file"))?;
     Ok(file)
 }
 
@@ -238,27 +296,27 @@ fn valid_content_type(ct: &str) -> bool {
     ct.split_once('/').is_some_and(|(a, b)| ok(a) && ok(b))
 }
 
-async fn create_upload(
-    State(state): State<AppState>,
+async fn create_upload<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    api::require_role(&user, ALL_ROLES)?;
-    let input: UploadCreate = api::parse_body(&headers, &body)?;
-    let (tags, smoke_run_id) = api::tagging(&headers, input.tags, input.smoke_run_id)?;
-    api::check_len("filename", &input.filename, 1, 255)?;
+    http::require_role(&user, ALL_ROLES)?;
+    let input: UploadCreate = http::parse_body(&headers, &body)?;
+    let (tags, smoke_run_id) = http::tagging(&headers, input.tags, input.smoke_run_id)?;
+    http::check_len("filename", &input.filename, 1, 255)?;
     if input.filename.contains(['/', '\\']) || input.filename.chars().any(char::is_control) {
-        return Err(api::invalid("filename", "must be a base name"));
+        return Err(http::invalid("filename", "must be a base name"));
     }
     if !valid_content_type(&input.content_type) {
-        return Err(api::invalid(
+        return Err(http::invalid(
             "content_type",
             "must be a lowercase MIME type",
         ));
     }
     if input.size_bytes > MAX_FILE_BYTES {
-        return Err(api::invalid("size_bytes", "must be at most 104857600"));
+        return Err(http::invalid("size_bytes", "must be at most 104857600"));
     }
     if input.sha256.len() != 64
         || !input
@@ -266,15 +324,15 @@ async fn create_upload(
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     {
-        return Err(api::invalid("sha256", "must be lowercase hex SHA-256"));
+        return Err(http::invalid("sha256", "must be lowercase hex SHA-256"));
     }
     let mut store = state.store();
     let parent = input.parent.unwrap_or(FileParent {
         kind: "user".to_owned(),
         id: user.id,
     });
-    can_read_parent(&store, &user, &parent)?;
-    let now = api::now();
+    can_read_parent(&*store, &user, &parent)?;
+    let now = http::now();
     let file = FileRecord {
         id: Uuid::new_v4(),
         key: new_key(),
@@ -295,8 +353,8 @@ async fn create_upload(
     };
     let expires = now.unix_timestamp() + LINK_TTL_SECS;
     let url = signed_url(
-        &store,
-        &api::base_url(&headers),
+        &*store,
+        &http::base_url(&headers),
         &Method::PUT,
         &file.key,
         expires,
@@ -306,7 +364,7 @@ async fn create_upload(
         "upload_url": url,
         "method": "PUT",
         "headers": { "Content-Type": file.content_type },
-        "expires_at": api::fmt_time(OffsetDateTime::from_unix_timestamp(expires).unwrap_or(now)),
+        "expires_at": http::fmt_time(OffsetDateTime::from_unix_timestamp(expires).unwrap_or(now)),
     });
     store.audit(
         "file.uploaded",
@@ -314,37 +372,36 @@ async fn create_upload(
         Some(format!("file:{}", file.id)),
         "unknown",
     );
-    store.files.by_key.insert(file.key.clone(), file.id);
-    store.files.files.insert(file.id, file);
+    store.files_mut().insert(file);
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-async fn get_file(
-    State(state): State<AppState>,
+async fn get_file<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<FileRecord>, ApiError> {
-    api::require_role(&user, ALL_ROLES)?;
-    let id = api::parse_id(&id, "file")?;
+    http::require_role(&user, ALL_ROLES)?;
+    let id = http::parse_id(&id, "file")?;
     let store = state.store();
-    Ok(Json(readable(&store, &user, &id)?.clone()))
+    Ok(Json(readable(&*store, &user, &id)?.clone()))
 }
 
-async fn delete_file(
-    State(state): State<AppState>,
+async fn delete_file<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    api::require_role(&user, ALL_ROLES)?;
-    let id = api::parse_id(&id, "file")?;
+    http::require_role(&user, ALL_ROLES)?;
+    let id = http::parse_id(&id, "file")?;
     let mut store = state.store();
-    let file = readable(&store, &user, &id)?;
+    let file = readable(&*store, &user, &id)?;
     let allowed = match file.created_by {
         Some(uploader) => uploader == user.id || user.role == Role::Owner,
         None => true,
     };
     if !allowed {
-        return Err(api::forbidden());
+        return Err(http::forbidden());
     }
     store.audit(
         "file.deleted",
@@ -355,33 +412,33 @@ async fn delete_file(
     if state.has_fault(&Fault::DeleteNotDeleting) {
         return Ok(StatusCode::NO_CONTENT);
     }
-    if let Some(file) = store.files.files.remove(&id) {
-        store.files.by_key.remove(&file.key);
-        store.files.scan_queue.retain(|f| *f != id);
+    let files = store.files_mut();
+    if files.remove(&id).is_some() {
+        files.scan_queue.retain(|f| *f != id);
     }
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn complete_upload(
-    State(state): State<AppState>,
+async fn complete_upload<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    api::require_role(&user, ALL_ROLES)?;
-    let id = api::parse_id(&id, "file")?;
+    http::require_role(&user, ALL_ROLES)?;
+    let id = http::parse_id(&id, "file")?;
     let mut store = state.store();
     let file = store
-        .files
+        .files_mut()
         .files
         .get_mut(&id)
         .filter(|f| f.created_by == Some(user.id))
-        .ok_or_else(|| api::not_found("file"))?;
+        .ok_or_else(|| http::not_found("file"))?;
     if file.upload_status == "completed" {
         let view = file.clone();
         return Ok((StatusCode::ACCEPTED, Json(view)).into_response());
     }
     let Some(bytes) = &file.bytes else {
-        return Err(api::conflict(
+        return Err(http::conflict(
             "upload_incomplete",
             "nothing has been uploaded yet",
         ));
@@ -397,60 +454,60 @@ async fn complete_upload(
     }
     file.upload_status = "completed".to_owned();
     file.scan_status = "pending".to_owned();
-    file.updated_at = api::now();
+    file.updated_at = http::now();
     let view = file.clone();
-    store.files.scan_queue.push_back(id);
+    store.files_mut().scan_queue.push_back(id);
     workers::ensure_started(&state, &mut store);
     workers::update_gauges(&state, &store);
-    store.workers.scan_notify.notify_one();
+    store.workers().scan_notify.notify_one();
     Ok((StatusCode::ACCEPTED, Json(view)).into_response())
 }
 
-async fn download_url(
-    State(state): State<AppState>,
+async fn download_url<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    api::require_role(&user, ALL_ROLES)?;
-    let id = api::parse_id(&id, "file")?;
+    http::require_role(&user, ALL_ROLES)?;
+    let id = http::parse_id(&id, "file")?;
     let ttl = match q.get("ttl_secs") {
         None => LINK_TTL_SECS,
         Some(raw) => raw
             .parse::<i64>()
             .ok()
             .filter(|t| (1..=LINK_TTL_SECS).contains(t))
-            .ok_or_else(|| api::invalid("ttl_secs", "must be 1 to 900"))?,
+            .ok_or_else(|| http::invalid("ttl_secs", "must be 1 to 900"))?,
     };
     let store = state.store();
-    let file = readable(&store, &user, &id)?;
+    let file = readable(&*store, &user, &id)?;
     downloadable(&state, file)?;
     let now = state.now();
     let expires = now.unix_timestamp() + ttl;
     let url = signed_url(
-        &store,
-        &api::base_url(&headers),
+        &*store,
+        &http::base_url(&headers),
         &Method::GET,
         &file.key,
         expires,
     );
     Ok(Json(json!({
         "url": url,
-        "expires_at": api::fmt_time(OffsetDateTime::from_unix_timestamp(expires).unwrap_or(now)),
+        "expires_at": http::fmt_time(OffsetDateTime::from_unix_timestamp(expires).unwrap_or(now)),
     })))
 }
 
 /// 409 unless the file is completed and clean.
-fn downloadable(state: &AppState, file: &FileRecord) -> Result<(), ApiError> {
+fn downloadable<S>(state: &Shared<S>, file: &FileRecord) -> Result<(), ApiError> {
     if file.upload_status != "completed" || file.scan_status == "pending" {
-        return Err(api::conflict(
+        return Err(http::conflict(
             "scan_pending",
             "file has not been scanned yet",
         ));
     }
     if file.scan_status == "infected" && !state.has_fault(&Fault::InfectedDownloadable) {
-        return Err(api::conflict(
+        return Err(http::conflict(
             "file_infected",
             "file failed the malware scan and cannot be downloaded",
         ));
@@ -465,8 +522,8 @@ fn signature_rejected(code: &'static str, message: &str) -> ApiError {
 }
 
 /// Checks signature, then expiry, of a storage request.
-fn check_signature(
-    state: &AppState,
+fn check_signature<S: Host>(
+    state: &Shared<S>,
     method: &Method,
     key: &str,
     q: &HashMap<String, String>,
@@ -475,7 +532,7 @@ fn check_signature(
     let expires_raw = q.get("expires").ok_or_else(invalid)?;
     let sig = q.get("sig").ok_or_else(invalid)?;
     if !state.has_fault(&Fault::SignatureNotChecked) {
-        let secret = state.store().workers.storage_secret;
+        let secret = state.store().files().storage_secret;
         if !verify(
             &secret,
             method,
@@ -493,8 +550,8 @@ fn check_signature(
     Ok(())
 }
 
-async fn storage_put(
-    State(state): State<AppState>,
+async fn storage_put<S: Host>(
+    State(state): State<Shared<S>>,
     Path(key): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
@@ -504,15 +561,15 @@ async fn storage_put(
     let (id, size, content_type, completed) = {
         let store = state.store();
         let id = *store
-            .files
+            .files()
             .by_key
             .get(&key)
-            .ok_or_else(|| api::not_found("file"))?;
+            .ok_or_else(|| http::not_found("file"))?;
         let file = store
-            .files
+            .files()
             .files
             .get(&id)
-            .ok_or_else(|| api::not_found("file"))?;
+            .ok_or_else(|| http::not_found("file"))?;
         (
             id,
             file.size_bytes,
@@ -559,12 +616,12 @@ async fn storage_put(
     let digest = hex::encode(Sha256::digest(&bytes));
     let mut store = state.store();
     let file = store
-        .files
+        .files_mut()
         .files
         .get_mut(&id)
-        .ok_or_else(|| api::not_found("file"))?;
+        .ok_or_else(|| http::not_found("file"))?;
     file.bytes = Some(bytes);
-    file.updated_at = api::now();
+    file.updated_at = http::now();
     Ok((StatusCode::OK, [(ETAG, format!("\"{digest}\""))]).into_response())
 }
 
@@ -596,25 +653,25 @@ fn content_disposition(name: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-async fn storage_get(
-    State(state): State<AppState>,
+async fn storage_get<S: Host>(
+    State(state): State<Shared<S>>,
     Path(key): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     check_signature(&state, &Method::GET, &key, &q)?;
     let store = state.store();
     let id = store
-        .files
+        .files()
         .by_key
         .get(&key)
-        .ok_or_else(|| api::not_found("file"))?;
+        .ok_or_else(|| http::not_found("file"))?;
     let file = store
-        .files
+        .files()
         .files
         .get(id)
-        .ok_or_else(|| api::not_found("file"))?;
+        .ok_or_else(|| http::not_found("file"))?;
     downloadable(&state, file)?;
-    let bytes = file.bytes.clone().ok_or_else(|| api::not_found("file"))?;
+    let bytes = file.bytes.clone().ok_or_else(|| http::not_found("file"))?;
     Ok((
         StatusCode::OK,
         [
@@ -635,14 +692,14 @@ pub fn is_infected(bytes: &[u8]) -> bool {
 }
 
 /// Scans one queued file; `false` when the queue is empty.
-pub(crate) async fn scan_one(state: AppState) -> bool {
+pub(crate) async fn scan_one<S: Host>(state: Shared<S>) -> bool {
     let (id, bytes) = {
         let mut store = state.store();
-        let Some(id) = store.files.scan_queue.pop_front() else {
+        let Some(id) = store.files_mut().scan_queue.pop_front() else {
             return false;
         };
         workers::update_gauges(&state, &store);
-        match store.files.files.get(&id) {
+        match store.files().files.get(&id) {
             Some(f) => (id, f.bytes.clone().unwrap_or_default()),
             None => return true,
         }
@@ -651,15 +708,15 @@ pub(crate) async fn scan_one(state: AppState) -> bool {
         .await
         .unwrap_or(true);
     let mut store = state.store();
-    let Some(file) = store.files.files.get_mut(&id) else {
+    let Some(file) = store.files_mut().files.get_mut(&id) else {
         return true;
     };
-    let now = api::now();
+    let now = http::now();
     file.scan_status = if infected { "infected" } else { "clean" }.to_owned();
     file.scanned_at = Some(now);
     file.updated_at = now;
     let data = serde_json::to_value(&*file).unwrap_or_default();
-    crate::webhooks::emit(&state, &mut store, "file.scanned", data);
+    webhooks::emit(&state, &mut store, "file.scanned", data);
     true
 }
 

@@ -5,6 +5,10 @@
 //! queues a job; the worker ([`work_one`], started by [`crate::workers`])
 //! renders the PDF with lopdf, stores it as a clean file whose parent is the
 //! invoice, and records the file id as the job's result.
+//!
+//! The invoices domain owns invoices, number sequences, jobs and the PDF
+//! queue ([`InvoiceStore`]). It sits above files (it stores rendered PDFs
+//! there) and events (an invoice names one).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -22,13 +26,14 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::{self, ALL_ROLES, OWNER_ACCOUNTANT};
+use crate::audit::AuditEntry;
 use crate::error::ApiError;
 use crate::extract::{AuthUser, ClientIp};
 use crate::faults::Fault;
-use crate::files::{FileParent, FileRecord};
-use crate::state::{AppState, AuditEntry};
-use crate::workers;
+use crate::files::{self, FileParent, FileRecord};
+use crate::http::{self, ALL_ROLES, OWNER_ACCOUNTANT};
+use crate::state::Shared;
+use crate::{webhooks, workers};
 
 /// Invoices, the yearly number sequences, jobs and the PDF queue.
 #[derive(Debug, Default)]
@@ -41,6 +46,14 @@ pub struct InvoiceStore {
     pub jobs: HashMap<Uuid, Job>,
     /// Queued job ids, oldest first.
     pub queue: VecDeque<Uuid>,
+}
+
+/// What the invoices domain needs of the store.
+pub trait Host: files::Host {
+    /// Invoices, jobs and the PDF queue.
+    fn invoices(&self) -> &InvoiceStore;
+    /// Invoices, jobs and the PDF queue, to change.
+    fn invoices_mut(&mut self) -> &mut InvoiceStore;
 }
 
 /// One computed invoice line.
@@ -134,15 +147,18 @@ pub struct Job {
 }
 
 /// The invoice and job routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes<S: Host>() -> Router<Shared<S>> {
     Router::new()
-        .route("/api/invoices", get(list_invoices).post(create_invoice))
+        .route(
+            "/api/invoices",
+            get(list_invoices::<S>).post(create_invoice::<S>),
+        )
         .route(
             "/api/invoices/{id}",
-            get(get_invoice).delete(delete_invoice),
+            get(get_invoice::<S>).delete(delete_invoice::<S>),
         )
-        .route("/api/invoices/{id}/pdf", post(render_pdf))
-        .route("/api/jobs/{id}", get(get_job))
+        .route("/api/invoices/{id}/pdf", post(render_pdf::<S>))
+        .route("/api/jobs/{id}", get(get_job::<S>))
 }
 
 #[derive(Deserialize)]
@@ -173,26 +189,26 @@ pub fn line_tax(subtotal: i128, tax_rate_bp: i128) -> i128 {
 
 fn compute_lines(lines: Vec<LineInput>) -> Result<(Vec<InvoiceLine>, i64, i64), ApiError> {
     if lines.is_empty() || lines.len() > 200 {
-        return Err(api::invalid("lines", "must hold 1 to 200 lines"));
+        return Err(http::invalid("lines", "must hold 1 to 200 lines"));
     }
     let mut out = Vec::with_capacity(lines.len());
     let (mut subtotal, mut tax) = (0i128, 0i128);
     for (i, l) in lines.into_iter().enumerate() {
-        api::check_len(&format!("lines[{i}].description"), &l.description, 1, 500)?;
+        http::check_len(&format!("lines[{i}].description"), &l.description, 1, 500)?;
         if !(1..=1_000_000).contains(&l.quantity) {
-            return Err(api::invalid(
+            return Err(http::invalid(
                 &format!("lines[{i}].quantity"),
                 "must be 1 to 1000000",
             ));
         }
         if !(0..=100_000_000_000).contains(&l.unit_price_cents) {
-            return Err(api::invalid(
+            return Err(http::invalid(
                 &format!("lines[{i}].unit_price_cents"),
                 "must be 0 to 100000000000",
             ));
         }
         if !(0..=10_000).contains(&l.tax_rate_bp) {
-            return Err(api::invalid(
+            return Err(http::invalid(
                 &format!("lines[{i}].tax_rate_bp"),
                 "must be 0 to 10000",
             ));
@@ -201,7 +217,7 @@ fn compute_lines(lines: Vec<LineInput>) -> Result<(Vec<InvoiceLine>, i64, i64), 
         let line_tax_cents = line_tax(line_subtotal, i128::from(l.tax_rate_bp));
         subtotal += line_subtotal;
         tax += line_tax_cents;
-        let too_big = || api::invalid("lines", "amounts exceed the supported range");
+        let too_big = || http::invalid("lines", "amounts exceed the supported range");
         let line_subtotal_cents = i64::try_from(line_subtotal).map_err(|_| too_big())?;
         let line_tax_cents = i64::try_from(line_tax_cents).map_err(|_| too_big())?;
         out.push(InvoiceLine {
@@ -216,25 +232,25 @@ fn compute_lines(lines: Vec<LineInput>) -> Result<(Vec<InvoiceLine>, i64, i64), 
                 .ok_or_else(too_big)?,
         });
     }
-    let too_big = || api::invalid("lines", "amounts exceed the supported range");
+    let too_big = || http::invalid("lines", "amounts exceed the supported range");
     let subtotal = i64::try_from(subtotal).map_err(|_| too_big())?;
     let tax = i64::try_from(tax).map_err(|_| too_big())?;
     subtotal.checked_add(tax).ok_or_else(too_big)?;
     Ok((out, subtotal, tax))
 }
 
-async fn create_invoice(
-    State(state): State<AppState>,
+async fn create_invoice<S: Host>(
+    State(state): State<Shared<S>>,
     ClientIp(ip): ClientIp,
     user: AuthUser,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    api::require_role(&user, OWNER_ACCOUNTANT)?;
-    let input: InvoiceCreate = api::parse_body(&headers, &body)?;
-    let (tags, smoke_run_id) = api::tagging(&headers, input.tags, input.smoke_run_id)?;
+    http::require_role(&user, OWNER_ACCOUNTANT)?;
+    let input: InvoiceCreate = http::parse_body(&headers, &body)?;
+    let (tags, smoke_run_id) = http::tagging(&headers, input.tags, input.smoke_run_id)?;
     if input.currency.len() != 3 || !input.currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(api::invalid("currency", "must be an ISO 4217 code"));
+        return Err(http::invalid("currency", "must be an ISO 4217 code"));
     }
     let (lines, subtotal_cents, tax_cents) = compute_lines(input.lines)?;
     let mut total_cents = subtotal_cents + tax_cents;
@@ -242,11 +258,15 @@ async fn create_invoice(
         total_cents += 1;
     }
     let mut store = state.store();
-    if !store.events.events.contains_key(&input.event_id) {
-        return Err(api::invalid("event_id", "unknown event"));
+    if !store.events().events.contains_key(&input.event_id) {
+        return Err(http::invalid("event_id", "unknown event"));
     }
-    let now = api::now();
-    let seq = store.invoices.sequences.entry(now.year()).or_insert(0);
+    let now = http::now();
+    let seq = store
+        .invoices_mut()
+        .sequences
+        .entry(now.year())
+        .or_insert(0);
     *seq += 1;
     let number = format!("INV-{:04}-{:06}", now.year(), *seq);
     let invoice = Invoice {
@@ -266,7 +286,10 @@ async fn create_invoice(
         created_at: now,
         updated_at: now,
     };
-    store.invoices.invoices.insert(invoice.id, invoice.clone());
+    store
+        .invoices_mut()
+        .invoices
+        .insert(invoice.id, invoice.clone());
     if !state.has_fault(&Fault::AuditMissingInvoiceCreated) {
         store.audit(
             "invoice.created",
@@ -276,29 +299,29 @@ async fn create_invoice(
         );
     }
     let data = serde_json::to_value(&invoice).unwrap_or_default();
-    crate::webhooks::emit(&state, &mut store, "invoice.created", data);
+    webhooks::emit(&state, &mut store, "invoice.created", data);
     let location = format!("/api/invoices/{}", invoice.id);
     Ok((StatusCode::CREATED, [(LOCATION, location)], Json(invoice)).into_response())
 }
 
 /// Owner and accountant read invoices (crew too under `crew-reads-invoices`).
-fn require_reader(state: &AppState, user: &AuthUser) -> Result<(), ApiError> {
+fn require_reader<S>(state: &Shared<S>, user: &AuthUser) -> Result<(), ApiError> {
     if user.role == crate::credentials::Role::Crew && state.has_fault(&Fault::CrewReadsInvoices) {
         return Ok(());
     }
-    api::require_role(user, OWNER_ACCOUNTANT)
+    http::require_role(user, OWNER_ACCOUNTANT)
 }
 
-async fn list_invoices(
-    State(state): State<AppState>,
+async fn list_invoices<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<Invoice>>, ApiError> {
     require_reader(&state, &user)?;
-    let tag = api::tag_filter(q.get("tag"))?;
+    let tag = http::tag_filter(q.get("tag"))?;
     let store = state.store();
     let mut invoices: Vec<Invoice> = store
-        .invoices
+        .invoices()
         .invoices
         .values()
         .filter(|i| tag.as_ref().is_none_or(|t| i.tags.contains(t)))
@@ -308,41 +331,41 @@ async fn list_invoices(
     Ok(Json(invoices))
 }
 
-async fn get_invoice(
-    State(state): State<AppState>,
+async fn get_invoice<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<Invoice>, ApiError> {
     require_reader(&state, &user)?;
-    let id = api::parse_id(&id, "invoice")?;
+    let id = http::parse_id(&id, "invoice")?;
     let store = state.store();
     store
-        .invoices
+        .invoices()
         .invoices
         .get(&id)
         .cloned()
         .map(Json)
-        .ok_or_else(|| api::not_found("invoice"))
+        .ok_or_else(|| http::not_found("invoice"))
 }
 
 /// Owner and accountant delete draft invoices (and their rendered PDF); others are
 /// kept for the books.
-async fn delete_invoice(
-    State(state): State<AppState>,
+async fn delete_invoice<S: Host>(
+    State(state): State<Shared<S>>,
     ClientIp(ip): ClientIp,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    api::require_role(&user, OWNER_ACCOUNTANT)?;
-    let id = api::parse_id(&id, "invoice")?;
+    http::require_role(&user, OWNER_ACCOUNTANT)?;
+    let id = http::parse_id(&id, "invoice")?;
     let mut store = state.store();
     let invoice = store
-        .invoices
+        .invoices()
         .invoices
         .get(&id)
-        .ok_or_else(|| api::not_found("invoice"))?;
+        .ok_or_else(|| http::not_found("invoice"))?;
     if invoice.status != "draft" {
-        return Err(api::conflict(
+        return Err(http::conflict(
             "invoice_not_draft",
             "only draft invoices can be deleted",
         ));
@@ -356,26 +379,25 @@ async fn delete_invoice(
     if state.has_fault(&Fault::DeleteNotDeleting) {
         return Ok(StatusCode::NO_CONTENT);
     }
-    if let Some(invoice) = store.invoices.invoices.remove(&id)
+    if let Some(invoice) = store.invoices_mut().invoices.remove(&id)
         && let Some(file_id) = invoice.pdf_file_id
-        && let Some(file) = store.files.files.remove(&file_id)
     {
-        store.files.by_key.remove(&file.key);
+        store.files_mut().remove(&file_id);
     }
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn render_pdf(
-    State(state): State<AppState>,
+async fn render_pdf<S: Host>(
+    State(state): State<Shared<S>>,
     ClientIp(ip): ClientIp,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    api::require_role(&user, OWNER_ACCOUNTANT)?;
-    let id = api::parse_id(&id, "invoice")?;
+    http::require_role(&user, OWNER_ACCOUNTANT)?;
+    let id = http::parse_id(&id, "invoice")?;
     let mut store = state.store();
-    if !store.invoices.invoices.contains_key(&id) {
-        return Err(api::not_found("invoice"));
+    if !store.invoices().invoices.contains_key(&id) {
+        return Err(http::not_found("invoice"));
     }
     let job = Job {
         id: Uuid::new_v4(),
@@ -383,7 +405,7 @@ async fn render_pdf(
         status: "queued".to_owned(),
         result: None,
         error: None,
-        created_at: api::now(),
+        created_at: http::now(),
         started_at: None,
         finished_at: None,
         owner: user.id,
@@ -391,11 +413,11 @@ async fn render_pdf(
         ip: Some(ip),
     };
     let job_id = job.id;
-    store.invoices.jobs.insert(job_id, job);
-    store.invoices.queue.push_back(job_id);
+    store.invoices_mut().jobs.insert(job_id, job);
+    store.invoices_mut().queue.push_back(job_id);
     workers::ensure_started(&state, &mut store);
     workers::update_gauges(&state, &store);
-    store.workers.pdf_notify.notify_one();
+    store.workers().pdf_notify.notify_one();
     Ok((
         StatusCode::ACCEPTED,
         [(LOCATION, format!("/api/jobs/{job_id}"))],
@@ -404,22 +426,22 @@ async fn render_pdf(
         .into_response())
 }
 
-async fn get_job(
-    State(state): State<AppState>,
+async fn get_job<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
-    api::require_role(&user, ALL_ROLES)?;
-    let id = api::parse_id(&id, "job")?;
+    http::require_role(&user, ALL_ROLES)?;
+    let id = http::parse_id(&id, "job")?;
     let store = state.store();
     store
-        .invoices
+        .invoices()
         .jobs
         .get(&id)
         .filter(|j| j.owner == user.id)
         .cloned()
         .map(Json)
-        .ok_or_else(|| api::not_found("job"))
+        .ok_or_else(|| http::not_found("job"))
 }
 
 fn money(cents: i64, currency: &str) -> String {
@@ -436,7 +458,7 @@ fn pdf_lines(invoice: &Invoice, with_number: bool) -> (String, Vec<String>) {
         "Invoice".to_owned()
     };
     let mut lines = vec![
-        format!("Date: {}", api::fmt_time(invoice.created_at)),
+        format!("Date: {}", http::fmt_time(invoice.created_at)),
         format!("Event: {}", invoice.event_id),
         String::new(),
     ];
@@ -473,22 +495,22 @@ fn pdf_lines(invoice: &Invoice, with_number: bool) -> (String, Vec<String>) {
 const MAX_JOB_ATTEMPTS: u32 = 3;
 
 /// Takes one queued PDF job and runs it; `false` when the queue is empty.
-pub(crate) async fn work_one(state: AppState) -> bool {
+pub(crate) async fn work_one<S: Host>(state: Shared<S>) -> bool {
     let (job_id, invoice) = {
         let mut store = state.store();
-        let Some(job_id) = store.invoices.queue.pop_front() else {
+        let Some(job_id) = store.invoices_mut().queue.pop_front() else {
             return false;
         };
         workers::update_gauges(&state, &store);
-        let invoice_id = match store.invoices.jobs.get_mut(&job_id) {
+        let invoice_id = match store.invoices_mut().jobs.get_mut(&job_id) {
             Some(job) => {
                 job.status = "running".to_owned();
-                job.started_at = Some(api::now());
+                job.started_at = Some(http::now());
                 job.invoice_id
             }
             None => return true,
         };
-        (job_id, store.invoices.invoices.get(&invoice_id).cloned())
+        (job_id, store.invoices().invoices.get(&invoice_id).cloned())
     };
     if state.has_fault(&Fault::JobNeverFinishes) {
         // The job stays `running` forever.
@@ -540,10 +562,10 @@ pub(crate) async fn work_one(state: AppState) -> bool {
         bytes = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Renderer unavailable</h1></body></html>".to_vec();
         content_type = "text/html; charset=utf-8";
     }
-    let now = api::now();
+    let now = http::now();
     let file = FileRecord {
         id: Uuid::new_v4(),
-        key: crate::files::new_key(),
+        key: files::new_key(),
         filename: format!("{}.pdf", invoice.number),
         content_type: content_type.to_owned(),
         size_bytes: bytes.len() as u64,
@@ -564,21 +586,24 @@ pub(crate) async fn work_one(state: AppState) -> bool {
     };
     let file_id = file.id;
     let mut store = state.store();
-    store.files.by_key.insert(file.key.clone(), file_id);
-    store.files.files.insert(file_id, file);
-    if let Some(inv) = store.invoices.invoices.get_mut(&invoice.id) {
+    store.files_mut().insert(file);
+    if let Some(inv) = store.invoices_mut().invoices.get_mut(&invoice.id) {
         inv.pdf_file_id = Some(file_id);
         inv.updated_at = now;
     }
-    let owner = store.invoices.jobs.get(&job_id).map(|j| j.owner);
+    let owner = store.invoices().jobs.get(&job_id).map(|j| j.owner);
     // Attributed to the user who asked for the render, from their address.
-    let requester_ip = store.invoices.jobs.get(&job_id).and_then(|j| j.ip.clone());
-    if let Some(job) = store.invoices.jobs.get_mut(&job_id) {
+    let requester_ip = store
+        .invoices()
+        .jobs
+        .get(&job_id)
+        .and_then(|j| j.ip.clone());
+    if let Some(job) = store.invoices_mut().jobs.get_mut(&job_id) {
         job.status = "succeeded".to_owned();
         job.result = Some(json!({ "file_id": file_id }));
         job.finished_at = Some(now);
     }
-    store.audit.push(AuditEntry {
+    store.audit_log_mut().entries.push(AuditEntry {
         id: Uuid::new_v4(),
         at: now,
         actor_id: owner,
@@ -589,12 +614,12 @@ pub(crate) async fn work_one(state: AppState) -> bool {
     true
 }
 
-fn finish_failed(state: &AppState, job_id: Uuid, code: &str, message: &str) {
+fn finish_failed<S: Host>(state: &Shared<S>, job_id: Uuid, code: &str, message: &str) {
     let mut store = state.store();
-    if let Some(job) = store.invoices.jobs.get_mut(&job_id) {
+    if let Some(job) = store.invoices_mut().jobs.get_mut(&job_id) {
         job.status = "failed".to_owned();
         job.error = Some(json!({ "code": code, "message": message }));
-        job.finished_at = Some(api::now());
+        job.finished_at = Some(http::now());
     }
     workers::job_failed(state, workers::PDF_QUEUE);
 }

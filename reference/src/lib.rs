@@ -8,7 +8,7 @@
 //!
 //! This file only declares modules and re-exports the public API.
 
-pub mod api;
+pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod cloudwatch;
@@ -18,6 +18,7 @@ pub mod events;
 pub mod extract;
 pub mod faults;
 pub mod files;
+pub mod http;
 pub mod invoices;
 pub mod jwt;
 pub mod metrics;
@@ -34,10 +35,11 @@ pub mod users;
 pub mod webhooks;
 pub mod workers;
 
+pub use app::{AppState, app};
+pub use audit::AuditEntry;
 pub use credentials::{Credentials, Role, SeedUser};
 pub use faults::Fault;
-pub use server::{RunningServer, ServerOptions, app};
-pub use state::{AppState, AuditEntry};
+pub use server::{RunningServer, ServerOptions};
 
 /// Current unix time in seconds.
 pub(crate) fn unix_now() -> i64 {

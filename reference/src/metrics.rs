@@ -1,17 +1,15 @@
-//! Prometheus metrics and the request-recording middleware.
+//! Prometheus metrics.
 //!
 //! The suite's metrics gate reads the same series names production exposes,
 //! so this module registers exactly those (prometheus-client, Prometheus text
-//! format 0.0.4) and records every request under its *route template*
-//! (axum's `MatchedPath`), never the raw path, to keep cardinality bounded.
-//! The latency fault is applied here too, inside the timed section, so the
-//! histogram shows the delay the suite measures.
+//! format 0.0.4). Requests are recorded under their *route template* (axum's
+//! `MatchedPath`), never the raw path, to keep cardinality bounded; the
+//! recording middleware lives in [`crate::app`](mod@crate::app), above the routes it times.
+//!
+//! Plumbing below the state: the registry knows no handler and no store.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -20,18 +18,11 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::response::IntoResponse;
-
 use crate::cloudwatch::AlbRecorder;
-use crate::error::ApiError;
 use crate::faults::{Fault, FaultSet};
-use crate::state::AppState;
 
 /// Routes the error-rate fault never breaks: the operations endpoints.
 pub const OPS_ROUTES: [&str; 2] = ["/api/health", "/metrics"];
-
-/// Header the suite puts on every request.
-pub const SMOKE_RUN_HEADER: &str = "x-stageos-smoke-run";
 
 /// Route label for requests no route matched.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -345,61 +336,3 @@ impl Metrics {
 
 /// `Content-Type` of [`Metrics::encode`].
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
-
-/// Middleware: applies latency faults, records duration and count, logs the
-/// request line (method, route, status, smoke run id; nothing secret).
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
-    let smoke_run = request
-        .headers()
-        .get(SMOKE_RUN_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().take(64).collect::<String>());
-
-    let delay = state.faults().latency_for(&route);
-    if delay > 0 {
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-    }
-    let inject_error = !OPS_ROUTES.contains(&route.as_str())
-        && state
-            .faults()
-            .error_rate()
-            .is_some_and(|p| state.metrics().error_rate_hit(p));
-    let response = if inject_error {
-        ApiError::internal("injected failure (error-rate fault)").into_response()
-    } else {
-        next.run(request).await
-    };
-    let mut response = response;
-    if state.faults().clock_offset_ms() != 0 {
-        // hyper only adds a Date header when there is none.
-        let date = httpdate::fmt_http_date(state.now().into());
-        if let Ok(v) = axum::http::HeaderValue::from_str(&date) {
-            response.headers_mut().insert(axum::http::header::DATE, v);
-        }
-    }
-    let elapsed = started.elapsed();
-    let status = response.status().as_u16();
-    state
-        .metrics()
-        .observe_request(&method, &route, status, elapsed);
-    state
-        .metrics()
-        .alb
-        .record(crate::unix_now(), elapsed, status);
-    tracing::info!(
-        method = %method,
-        route = %route,
-        status,
-        elapsed_ms = elapsed.as_millis() as u64,
-        smoke_run = smoke_run.as_deref().unwrap_or("-"),
-        "request"
-    );
-    response
-}

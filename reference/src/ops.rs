@@ -3,6 +3,9 @@
 //! These are what the suite's first gate reads after a deploy: health says
 //! whether the dependencies answer and the migrations are in sync; metrics
 //! are the Prometheus series the error-rate and latency gates compare.
+//!
+//! Owns no store: it reads the shared handle's faults, metrics and version,
+//! so it works over any store.
 
 use std::time::Instant;
 
@@ -18,13 +21,13 @@ use time::format_description::well_known::Rfc3339;
 use crate::error::ApiError;
 use crate::faults::Fault;
 use crate::metrics;
-use crate::state::AppState;
+use crate::state::Shared;
 
 /// The operations routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes<S: Send + 'static>() -> Router<Shared<S>> {
     Router::new()
-        .route("/api/health", get(health))
-        .route("/metrics", get(metrics_text))
+        .route("/api/health", get(health::<S>))
+        .route("/metrics", get(metrics_text::<S>))
 }
 
 /// One dependency check.
@@ -59,7 +62,7 @@ struct Health {
     migrations: Migrations,
 }
 
-async fn health(State(state): State<AppState>) -> Json<Health> {
+async fn health<S: Send + 'static>(State(state): State<Shared<S>>) -> Json<Health> {
     // The "database" is the in-memory store: time how long its lock takes.
     let started = Instant::now();
     drop(state.store());
@@ -116,7 +119,9 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
     Json(body)
 }
 
-async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiError> {
+async fn metrics_text<S: Send + 'static>(
+    State(state): State<Shared<S>>,
+) -> Result<Response, ApiError> {
     state.metrics().on_scrape(state.faults());
     let mut text = state
         .metrics()

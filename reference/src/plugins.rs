@@ -2,6 +2,10 @@
 //!
 //! The reference knows a small fixed catalogue; an unknown key is 404. Install
 //! is idempotent (200 and no second audit entry when already installed).
+//!
+//! The plugins domain owns the installed plugins ([`PluginStore`]).
+
+use std::collections::HashMap;
 
 use axum::Json;
 use axum::Router;
@@ -14,11 +18,12 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api;
+use crate::audit;
 use crate::credentials::Role;
 use crate::error::ApiError;
-use crate::extract::{AuthUser, ClientIp};
-use crate::state::AppState;
+use crate::extract::{AuthUser, ClientIp, Sessions};
+use crate::http;
+use crate::state::Shared;
 
 /// Plugin keys the reference server can install.
 pub const CATALOGUE: &[&str] = &[
@@ -50,47 +55,65 @@ struct PluginInstall {
     config: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+/// Installed plugins by key.
+#[derive(Debug, Default)]
+pub struct PluginStore {
+    /// Installed plugins.
+    pub plugins: HashMap<String, PluginRecord>,
+}
+
+/// What the plugins domain needs of the store.
+pub trait Host: audit::Host + Sessions {
+    /// The installed plugins.
+    fn plugins(&self) -> &PluginStore;
+    /// The installed plugins, to change.
+    fn plugins_mut(&mut self) -> &mut PluginStore;
+}
+
 /// The plugin routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes<S: Host>() -> Router<Shared<S>> {
     Router::new()
-        .route("/api/plugins/{key}/install", post(install))
-        .route("/api/plugins/{key}", delete(remove))
+        .route("/api/plugins/{key}/install", post(install::<S>))
+        .route("/api/plugins/{key}", delete(remove::<S>))
 }
 
 fn known_key(key: &str) -> Result<(), ApiError> {
     if CATALOGUE.contains(&key) {
         Ok(())
     } else {
-        Err(api::not_found("plugin"))
+        Err(http::not_found("plugin"))
     }
 }
 
-async fn install(
-    State(state): State<AppState>,
+async fn install<S: Host>(
+    State(state): State<Shared<S>>,
     ClientIp(ip): ClientIp,
     user: AuthUser,
     Path(key): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    api::require_role(&user, &[Role::Owner])?;
+    http::require_role(&user, &[Role::Owner])?;
     known_key(&key)?;
     let input = if body.iter().all(u8::is_ascii_whitespace) {
         PluginInstall { config: None }
     } else {
-        api::parse_body::<PluginInstall>(&headers, &body)?
+        http::parse_body::<PluginInstall>(&headers, &body)?
     };
     let mut store = state.store();
-    if let Some(existing) = store.plugins.get(&key) {
+    if let Some(existing) = store.plugins().plugins.get(&key) {
         return Ok((StatusCode::OK, Json(existing.clone())).into_response());
     }
     let record = PluginRecord {
         key: key.clone(),
-        installed_at: api::now(),
+        installed_at: http::now(),
         installed_by: user.id,
         config: input.config,
     };
-    store.plugins.insert(key.clone(), record.clone());
+    store
+        .plugins_mut()
+        .plugins
+        .insert(key.clone(), record.clone());
     store.audit(
         "plugin.installed",
         Some(user.id),
@@ -100,17 +123,17 @@ async fn install(
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }
 
-async fn remove(
-    State(state): State<AppState>,
+async fn remove<S: Host>(
+    State(state): State<Shared<S>>,
     ClientIp(ip): ClientIp,
     user: AuthUser,
     Path(key): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    api::require_role(&user, &[Role::Owner])?;
+    http::require_role(&user, &[Role::Owner])?;
     known_key(&key)?;
     let mut store = state.store();
-    if store.plugins.remove(&key).is_none() {
-        return Err(api::not_found("plugin"));
+    if store.plugins_mut().plugins.remove(&key).is_none() {
+        return Err(http::not_found("plugin"));
     }
     store.audit(
         "plugin.removed",

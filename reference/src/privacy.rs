@@ -7,6 +7,10 @@
 //! it). `DELETE /api/me` disables the account at once: it leaves the user
 //! list, every session is revoked, and login answers 401 from then on; the
 //! record waits in `erased_users` for the retention purge.
+//!
+//! Privacy owns no store of its own: it reads across every domain (the
+//! export) and acts on users, sessions and files (the erasure), so it sits
+//! at the top of the domain stack, above invoices (whose job list it shares).
 
 use axum::Json;
 use axum::Router;
@@ -22,22 +26,28 @@ use sha2::{Digest, Sha256};
 use time::Duration;
 use uuid::Uuid;
 
-use crate::api;
 use crate::error::ApiError;
 use crate::extract::{AuthUser, ClientIp, REFRESH_COOKIE};
 use crate::faults::Fault;
-use crate::files::{FileParent, FileRecord};
-use crate::invoices::Job;
-use crate::state::{AppState, Store};
+use crate::files::{self, FileParent, FileRecord};
+use crate::http;
+use crate::invoices::{self, Job};
+use crate::state::Shared;
+use crate::users;
 
 /// How long erased personal data may be kept before the purge.
 pub const PURGE_AFTER_DAYS: i64 = 30;
 
+/// What privacy needs of the store: every domain it exports from.
+pub trait Host: invoices::Host {}
+
+impl<S: invoices::Host> Host for S {}
+
 /// The privacy routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes<S: Host>() -> Router<Shared<S>> {
     Router::new()
-        .route("/api/me/export", post(export))
-        .route("/api/me", axum::routing::delete(erase))
+        .route("/api/me/export", post(export::<S>))
+        .route("/api/me", axum::routing::delete(erase::<S>))
 }
 
 #[derive(Deserialize)]
@@ -51,12 +61,12 @@ fn serialised<'a, T: serde::Serialize + 'a>(items: impl Iterator<Item = &'a T>) 
 }
 
 /// The export document of `user_id` (`None` when the user is gone).
-fn export_document(store: &Store, user_id: Uuid, with_objects: bool) -> Option<Value> {
-    let user = store.users.get(&user_id)?;
-    let profile = serde_json::to_value(crate::users::UserView::from(user)).ok()?;
+fn export_document<S: Host>(store: &S, user_id: Uuid, with_objects: bool) -> Option<Value> {
+    let user = store.users().users.get(&user_id)?;
+    let profile = serde_json::to_value(users::UserView::from(user)).ok()?;
     let created = if with_objects {
         let setlists: Vec<Value> = store
-            .setlists
+            .setlists()
             .setlists
             .values()
             .filter(|s| s.created_by == user_id)
@@ -67,21 +77,21 @@ fn export_document(store: &Store, user_id: Uuid, with_objects: bool) -> Option<V
                     "name": s.name,
                     "tags": s.tags,
                     "smoke_run_id": s.smoke_run_id,
-                    "created_at": api::fmt_time(s.created_at),
+                    "created_at": http::fmt_time(s.created_at),
                 })
             })
             .collect();
         json!({
-            "events": serialised(store.events.events.values().filter(|e| e.created_by == user_id)),
+            "events": serialised(store.events().events.values().filter(|e| e.created_by == user_id)),
             "setlists": setlists,
-            "invoices": serialised(store.invoices.invoices.values().filter(|i| i.created_by == user_id)),
-            "files": serialised(store.files.files.values().filter(|f| f.created_by == Some(user_id))),
+            "invoices": serialised(store.invoices().invoices.values().filter(|i| i.created_by == user_id)),
+            "files": serialised(store.files().files.values().filter(|f| f.created_by == Some(user_id))),
         })
     } else {
         json!({"events": [], "setlists": [], "invoices": [], "files": []})
     };
     let responses: Vec<Value> = store
-        .events
+        .events()
         .availability
         .values()
         .flat_map(|r| {
@@ -91,9 +101,15 @@ fn export_document(store: &Store, user_id: Uuid, with_objects: bool) -> Option<V
                 .map(move |m| json!({"request_id": r.id, "event_id": r.event_id, "response": m}))
         })
         .collect();
-    let audit = serialised(store.audit.iter().filter(|e| e.actor_id == Some(user_id)));
+    let audit = serialised(
+        store
+            .audit_log()
+            .entries
+            .iter()
+            .filter(|e| e.actor_id == Some(user_id)),
+    );
     Some(json!({
-        "exported_at": api::fmt_time(api::now()),
+        "exported_at": http::fmt_time(http::now()),
         "user": profile,
         "created": created,
         "availability_responses": responses,
@@ -102,23 +118,28 @@ fn export_document(store: &Store, user_id: Uuid, with_objects: bool) -> Option<V
 }
 
 /// Runs an export job to completion (a background task).
-async fn run_export(state: AppState, job_id: Uuid, user_id: Uuid, smoke_run_id: Option<String>) {
+async fn run_export<S: Host>(
+    state: Shared<S>,
+    job_id: Uuid,
+    user_id: Uuid,
+    smoke_run_id: Option<String>,
+) {
     tokio::task::yield_now().await;
     let with_objects = !state.has_fault(&Fault::ExportMissingObjects);
     let mut store = state.store();
-    let now = api::now();
-    if let Some(job) = store.invoices.jobs.get_mut(&job_id) {
+    let now = http::now();
+    if let Some(job) = store.invoices_mut().jobs.get_mut(&job_id) {
         job.status = "running".to_owned();
         job.started_at = Some(now);
     }
-    let document = export_document(&store, user_id, with_objects);
+    let document = export_document(&*store, user_id, with_objects);
     let bytes = document.and_then(|d| serde_json::to_vec_pretty(&d).ok());
     let Some(bytes) = bytes else {
-        if let Some(job) = store.invoices.jobs.get_mut(&job_id) {
+        if let Some(job) = store.invoices_mut().jobs.get_mut(&job_id) {
             job.status = "failed".to_owned();
             job.error =
                 Some(json!({"code": "user_not_found", "message": "the user no longer exists"}));
-            job.finished_at = Some(api::now());
+            job.finished_at = Some(http::now());
         }
         return;
     };
@@ -129,7 +150,7 @@ async fn run_export(state: AppState, job_id: Uuid, user_id: Uuid, smoke_run_id: 
     };
     let file = FileRecord {
         id: Uuid::new_v4(),
-        key: crate::files::new_key(),
+        key: files::new_key(),
         filename: format!("stageos-export-{user_id}.json"),
         content_type: "application/json".to_owned(),
         size_bytes: bytes.len() as u64,
@@ -149,23 +170,22 @@ async fn run_export(state: AppState, job_id: Uuid, user_id: Uuid, smoke_run_id: 
         bytes: Some(Bytes::from(bytes)),
     };
     let file_id = file.id;
-    store.files.by_key.insert(file.key.clone(), file_id);
-    store.files.files.insert(file_id, file);
-    if let Some(job) = store.invoices.jobs.get_mut(&job_id) {
+    store.files_mut().insert(file);
+    if let Some(job) = store.invoices_mut().jobs.get_mut(&job_id) {
         job.status = "succeeded".to_owned();
         job.result = Some(json!({"file_id": file_id}));
-        job.finished_at = Some(api::now());
+        job.finished_at = Some(http::now());
     }
 }
 
-async fn export(
-    State(state): State<AppState>,
+async fn export<S: Host>(
+    State(state): State<Shared<S>>,
     ClientIp(ip): ClientIp,
     user: AuthUser,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let smoke_run_id = api::smoke_run_header(&headers)?;
-    let now = api::now();
+    let smoke_run_id = http::smoke_run_header(&headers)?;
+    let now = http::now();
     let job = Job {
         id: Uuid::new_v4(),
         kind: "account_export".to_owned(),
@@ -182,7 +202,7 @@ async fn export(
     let job_id = job.id;
     {
         let mut store = state.store();
-        store.invoices.jobs.insert(job_id, job);
+        store.invoices_mut().jobs.insert(job_id, job);
         store.audit(
             "privacy.export_requested",
             Some(user.id),
@@ -190,7 +210,12 @@ async fn export(
             &ip,
         );
     }
-    tokio::spawn(run_export(state.clone(), job_id, user.id, smoke_run_id));
+    tokio::spawn(run_export::<S>(
+        state.clone(),
+        job_id,
+        user.id,
+        smoke_run_id,
+    ));
     let location = format!("/api/jobs/{job_id}");
     Ok((
         StatusCode::ACCEPTED,
@@ -200,41 +225,39 @@ async fn export(
         .into_response())
 }
 
-async fn erase(
-    State(state): State<AppState>,
+async fn erase<S: Host>(
+    State(state): State<Shared<S>>,
     ClientIp(ip): ClientIp,
     user: AuthUser,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let input: DeleteMe = api::parse_body(&headers, &body)?;
+    let input: DeleteMe = http::parse_body(&headers, &body)?;
     if !input.confirm.trim().eq_ignore_ascii_case(&user.email) {
-        return Err(api::invalid("confirm", "must equal your email"));
+        return Err(http::invalid("confirm", "must equal your email"));
     }
     let mut store = state.store();
-    if crate::users::is_last_owner(&store, user.id) {
-        return Err(api::conflict(
+    if store.users().is_last_owner(user.id) {
+        return Err(http::conflict(
             "last_owner",
             "the organisation's last owner cannot erase their account",
         ));
     }
-    let Some(record) = store.users.remove(&user.id) else {
+    let Some(record) = store.users_mut().users.remove(&user.id) else {
         return Err(ApiError::unauthorized());
     };
-    store.erased_users.insert(record.id, record);
-    crate::users::end_sessions(&mut store, user.id);
+    store.users_mut().erased_users.insert(record.id, record);
+    store.user_removed(user.id);
     // Files that belong to the user (their exports) are personal data: gone at once.
     let theirs: Vec<Uuid> = store
-        .files
+        .files()
         .files
         .values()
         .filter(|f| f.parent.kind == "user" && f.parent.id == user.id)
         .map(|f| f.id)
         .collect();
     for id in theirs {
-        if let Some(f) = store.files.files.remove(&id) {
-            store.files.by_key.remove(&f.key);
-        }
+        store.files_mut().remove(&id);
     }
     store.audit(
         "privacy.account_deleted",
@@ -243,10 +266,10 @@ async fn erase(
         &ip,
     );
     drop(store);
-    let purge_after = api::now() + Duration::days(PURGE_AFTER_DAYS);
+    let purge_after = http::now() + Duration::days(PURGE_AFTER_DAYS);
     let mut response = (
         StatusCode::ACCEPTED,
-        Json(json!({"status": "scheduled", "purge_after": api::fmt_time(purge_after)})),
+        Json(json!({"status": "scheduled", "purge_after": http::fmt_time(purge_after)})),
     )
         .into_response();
     let clear =

@@ -1,22 +1,22 @@
-//! The router and a server handle for tests and the binary.
+//! A server handle for tests and the binary.
 //!
-//! [`app`] assembles the route modules; a later module (events, files,
-//! webhooks, ...) adds one `.merge(module::routes())` line. [`RunningServer`]
-//! binds a port (0 in tests), serves with graceful shutdown and exposes the
-//! credentials and fault switches the suite needs.
+//! [`ServerOptions`] say how to start; [`AppState::new`] seeds the composed
+//! state from them; [`RunningServer`] binds a port (0 in tests), serves
+//! [`crate::app()`] with graceful shutdown, runs the optional CloudWatch
+//! publisher and exposes the credentials and fault switches the suite needs.
+//! It sits on top of the composition in [`crate::app`](mod@crate::app).
 
 use std::net::SocketAddr;
 
-use axum::Router;
-use axum::middleware;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::app::{AppState, Store, app};
 use crate::credentials::Credentials;
-use crate::error::ApiError;
 use crate::faults::Fault;
-use crate::state::AppState;
+use crate::state::{Shared, StateError};
+use crate::users::UserStore;
 
 /// How to start a reference server.
 #[derive(Clone, Debug)]
@@ -48,22 +48,27 @@ impl Default for ServerOptions {
     }
 }
 
-/// The full router over `state`.
-pub fn app(state: AppState) -> Router {
-    Router::new()
-        .merge(crate::auth::routes())
-        .merge(crate::ops::routes())
-        .merge(crate::api::routes())
-        .merge(crate::users::routes())
-        .merge(crate::plugins::routes())
-        .merge(crate::audit::routes())
-        .merge(crate::privacy::routes())
-        .fallback(|| async { ApiError::not_found() })
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::metrics::track,
+impl AppState {
+    /// Seeds the organisation from `opts` (generating credentials when none
+    /// are given) with a fresh random JWT key.
+    pub fn new(opts: &ServerOptions) -> Result<Self, StateError> {
+        let credentials = opts
+            .credentials
+            .clone()
+            .unwrap_or_else(Credentials::generate);
+        credentials.validate()?;
+        let store = Store {
+            users: UserStore::seeded(&credentials),
+            ..Store::default()
+        };
+        Ok(Shared::with_store(
+            store,
+            opts.faults.clone(),
+            credentials,
+            opts.version.clone(),
+            opts.commit.clone(),
         ))
-        .with_state(state)
+    }
 }
 
 /// A server running on a background task.

@@ -4,6 +4,9 @@
 //! unlock them. A locked setlist refuses edits with 423 (the
 //! `lock-not-enforced` fault lets them through). Exports carry every title in
 //! order plus the total duration (`export-missing-item` drops the last item).
+//!
+//! The setlists domain owns the setlists ([`SetlistStore`]); it sits above
+//! events (a setlist belongs to one) and below files (which may hang off one).
 
 use std::collections::HashMap;
 
@@ -20,12 +23,13 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::{self, ALL_ROLES, OWNER_MANAGER};
 use crate::credentials::Role;
 use crate::error::ApiError;
 use crate::extract::AuthUser;
 use crate::faults::Fault;
-use crate::state::AppState;
+use crate::http::{self, ALL_ROLES, OWNER_MANAGER};
+use crate::state::Shared;
+use crate::{events, webhooks};
 
 const EDITORS: &[Role] = &[Role::Owner, Role::Manager, Role::Member];
 
@@ -34,6 +38,21 @@ const EDITORS: &[Role] = &[Role::Owner, Role::Manager, Role::Member];
 pub struct SetlistStore {
     /// Setlists.
     pub setlists: HashMap<Uuid, Setlist>,
+}
+
+impl SetlistStore {
+    /// Drops the setlists of the event `event_id` (deleted).
+    pub fn remove_for_event(&mut self, event_id: Uuid) {
+        self.setlists.retain(|_, s| s.event_id != event_id);
+    }
+}
+
+/// What the setlists domain needs of the store.
+pub trait Host: events::Host {
+    /// The setlists.
+    fn setlists(&self) -> &SetlistStore;
+    /// The setlists, to change.
+    fn setlists_mut(&mut self) -> &mut SetlistStore;
 }
 
 /// One song (or other item) of a setlist.
@@ -93,25 +112,28 @@ impl Setlist {
             "items": self.items,
             "total_duration_s": Self::total(&self.items),
             "locked": self.locked_at.is_some(),
-            "locked_at": self.locked_at.map(api::fmt_time),
+            "locked_at": self.locked_at.map(http::fmt_time),
             "locked_by": self.locked_by,
             "tags": self.tags,
             "smoke_run_id": self.smoke_run_id,
             "created_by": self.created_by,
-            "created_at": api::fmt_time(self.created_at),
-            "updated_at": api::fmt_time(self.updated_at),
+            "created_at": http::fmt_time(self.created_at),
+            "updated_at": http::fmt_time(self.updated_at),
         })
     }
 }
 
 /// The setlist routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes<S: Host>() -> Router<Shared<S>> {
     Router::new()
-        .route("/api/events/{id}/setlists", post(create_setlist))
-        .route("/api/setlists/{id}", get(get_setlist).patch(update_setlist))
-        .route("/api/setlists/{id}/lock", post(lock_setlist))
-        .route("/api/setlists/{id}/unlock", post(unlock_setlist))
-        .route("/api/setlists/{id}/export", get(export_setlist))
+        .route("/api/events/{id}/setlists", post(create_setlist::<S>))
+        .route(
+            "/api/setlists/{id}",
+            get(get_setlist::<S>).patch(update_setlist::<S>),
+        )
+        .route("/api/setlists/{id}/lock", post(lock_setlist::<S>))
+        .route("/api/setlists/{id}/unlock", post(unlock_setlist::<S>))
+        .route("/api/setlists/{id}/export", get(export_setlist::<S>))
 }
 
 #[derive(Deserialize)]
@@ -134,45 +156,45 @@ struct SetlistUpdate {
 
 fn validate_items(items: &[SetlistItem]) -> Result<(), ApiError> {
     if items.len() > 500 {
-        return Err(api::invalid("items", "at most 500 items"));
+        return Err(http::invalid("items", "at most 500 items"));
     }
     for (i, item) in items.iter().enumerate() {
-        api::check_len(&format!("items[{i}].title"), &item.title, 1, 200)?;
+        http::check_len(&format!("items[{i}].title"), &item.title, 1, 200)?;
         if item.duration_s > 86400 {
-            return Err(api::invalid(
+            return Err(http::invalid(
                 &format!("items[{i}].duration_s"),
                 "must be 0 to 86400",
             ));
         }
         if let Some(key) = &item.key {
-            api::check_len(&format!("items[{i}].key"), key, 0, 16)?;
+            http::check_len(&format!("items[{i}].key"), key, 0, 16)?;
         }
         if let Some(notes) = &item.notes {
-            api::check_len(&format!("items[{i}].notes"), notes, 0, 2000)?;
+            http::check_len(&format!("items[{i}].notes"), notes, 0, 2000)?;
         }
     }
     Ok(())
 }
 
 fn setlist_id(raw: &str) -> Result<Uuid, ApiError> {
-    api::parse_id(raw, "setlist")
+    http::parse_id(raw, "setlist")
 }
 
-async fn create_setlist(
-    State(state): State<AppState>,
+async fn create_setlist<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    api::require_role(&user, EDITORS)?;
-    let event_id = api::parse_id(&id, "event")?;
-    crate::events::find_event(&state.store(), &event_id)?;
-    let input: SetlistCreate = api::parse_body(&headers, &body)?;
-    let (tags, smoke_run_id) = api::tagging(&headers, input.tags, input.smoke_run_id)?;
-    api::check_len("name", &input.name, 1, 200)?;
+    http::require_role(&user, EDITORS)?;
+    let event_id = http::parse_id(&id, "event")?;
+    events::find_event(&*state.store(), &event_id)?;
+    let input: SetlistCreate = http::parse_body(&headers, &body)?;
+    let (tags, smoke_run_id) = http::tagging(&headers, input.tags, input.smoke_run_id)?;
+    http::check_len("name", &input.name, 1, 200)?;
     validate_items(&input.items)?;
-    let now = api::now();
+    let now = http::now();
     let setlist = Setlist {
         id: Uuid::new_v4(),
         event_id,
@@ -187,61 +209,61 @@ async fn create_setlist(
         updated_at: now,
     };
     let mut store = state.store();
-    crate::events::find_event(&store, &event_id)?;
+    events::find_event(&*store, &event_id)?;
     let view = setlist.view();
     let location = format!("/api/setlists/{}", setlist.id);
-    store.setlists.setlists.insert(setlist.id, setlist);
+    store.setlists_mut().setlists.insert(setlist.id, setlist);
     Ok((StatusCode::CREATED, [(LOCATION, location)], Json(view)).into_response())
 }
 
-fn find(state: &AppState, id: &Uuid) -> Result<Setlist, ApiError> {
+fn find<S: Host>(state: &Shared<S>, id: &Uuid) -> Result<Setlist, ApiError> {
     state
         .store()
-        .setlists
+        .setlists()
         .setlists
         .get(id)
         .cloned()
-        .ok_or_else(|| api::not_found("setlist"))
+        .ok_or_else(|| http::not_found("setlist"))
 }
 
-async fn get_setlist(
-    State(state): State<AppState>,
+async fn get_setlist<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    api::require_role(&user, ALL_ROLES)?;
+    http::require_role(&user, ALL_ROLES)?;
     Ok(Json(find(&state, &setlist_id(&id)?)?.view()))
 }
 
-async fn update_setlist(
-    State(state): State<AppState>,
+async fn update_setlist<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    api::require_role(&user, EDITORS)?;
+    http::require_role(&user, EDITORS)?;
     let id = setlist_id(&id)?;
     let enforce_lock = !state.has_fault(&Fault::LockNotEnforced);
     if enforce_lock && find(&state, &id)?.locked_at.is_some() {
         return Err(locked());
     }
-    let input: SetlistUpdate = api::parse_body(&headers, &body)?;
+    let input: SetlistUpdate = http::parse_body(&headers, &body)?;
     if input.name.is_none() && input.items.is_none() {
-        return Err(api::invalid("body", "at least one property is required"));
+        return Err(http::invalid("body", "at least one property is required"));
     }
     if let Some(name) = &input.name {
-        api::check_len("name", name, 1, 200)?;
+        http::check_len("name", name, 1, 200)?;
     }
     if let Some(items) = &input.items {
         validate_items(items)?;
     }
     let mut store = state.store();
     let setlist = store
-        .setlists
+        .setlists_mut()
         .setlists
         .get_mut(&id)
-        .ok_or_else(|| api::not_found("setlist"))?;
+        .ok_or_else(|| http::not_found("setlist"))?;
     if enforce_lock && setlist.locked_at.is_some() {
         return Err(locked());
     }
@@ -251,7 +273,7 @@ async fn update_setlist(
     if let Some(items) = input.items {
         setlist.items = items;
     }
-    setlist.updated_at = api::now();
+    setlist.updated_at = http::now();
     Ok(Json(setlist.view()))
 }
 
@@ -259,25 +281,25 @@ fn locked() -> ApiError {
     ApiError::new(StatusCode::LOCKED, "setlist_locked", "setlist is locked")
 }
 
-async fn lock_setlist(
-    State(state): State<AppState>,
+async fn lock_setlist<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     if !(user.role == Role::Crew && state.has_fault(&Fault::CrewLocksSetlist)) {
-        api::require_role(&user, OWNER_MANAGER)?;
+        http::require_role(&user, OWNER_MANAGER)?;
     }
     let id = setlist_id(&id)?;
     let mut store = state.store();
     let setlist = store
-        .setlists
+        .setlists_mut()
         .setlists
         .get_mut(&id)
-        .ok_or_else(|| api::not_found("setlist"))?;
+        .ok_or_else(|| http::not_found("setlist"))?;
     if setlist.locked_at.is_some() {
         return Ok(Json(setlist.view()));
     }
-    let now = api::now();
+    let now = http::now();
     setlist.locked_at = Some(now);
     setlist.locked_by = Some(user.id);
     setlist.updated_at = now;
@@ -288,27 +310,27 @@ async fn lock_setlist(
         Some(format!("setlist:{id}")),
         "unknown",
     );
-    crate::webhooks::emit(&state, &mut store, "setlist.locked", view.clone());
+    webhooks::emit(&state, &mut store, "setlist.locked", view.clone());
     Ok(Json(view))
 }
 
-async fn unlock_setlist(
-    State(state): State<AppState>,
+async fn unlock_setlist<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    api::require_role(&user, OWNER_MANAGER)?;
+    http::require_role(&user, OWNER_MANAGER)?;
     let id = setlist_id(&id)?;
     let mut store = state.store();
     let setlist = store
-        .setlists
+        .setlists_mut()
         .setlists
         .get_mut(&id)
-        .ok_or_else(|| api::not_found("setlist"))?;
+        .ok_or_else(|| http::not_found("setlist"))?;
     if setlist.locked_at.is_some() {
         setlist.locked_at = None;
         setlist.locked_by = None;
-        setlist.updated_at = api::now();
+        setlist.updated_at = http::now();
     }
     Ok(Json(setlist.view()))
 }
@@ -347,13 +369,13 @@ fn hms(total: u64) -> String {
     }
 }
 
-async fn export_setlist(
-    State(state): State<AppState>,
+async fn export_setlist<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    api::require_role(&user, ALL_ROLES)?;
+    http::require_role(&user, ALL_ROLES)?;
     let setlist = find(&state, &setlist_id(&id)?)?;
     let format = q.get("format").map(String::as_str).unwrap_or_default();
     let mut items = setlist.items.clone();
@@ -383,7 +405,7 @@ async fn export_setlist(
                 "items": items,
                 "total_duration_s": total,
                 "locked": setlist.locked_at.is_some(),
-                "exported_at": api::fmt_time(api::now()),
+                "exported_at": http::fmt_time(http::now()),
             });
             (
                 "application/json",
@@ -435,7 +457,7 @@ async fn export_setlist(
             ("application/pdf", bytes)
         }
         _ => {
-            return Err(api::invalid("format", "must be pdf, csv or json"));
+            return Err(http::invalid("format", "must be pdf, csv or json"));
         }
     };
     Ok((

@@ -1,13 +1,17 @@
 //! Smoke-data accounting and test knobs on [`RunningServer`].
 //!
 //! The suite must clean up after itself; these let a test assert that no
-//! entity tagged `smoke` (or carrying a `smoke_run_id`) is left behind.
+//! entity tagged `smoke` (or carrying a `smoke_run_id`) is left behind, and
+//! plant what an interrupted run leaves. They read the composed store
+//! directly, so this module sits on top, beside [`crate::server`].
 
 use std::time::Duration;
 
-use crate::api::is_smoke;
+use crate::app::AppState;
+use crate::credentials::Role;
+use crate::http::is_smoke;
+use crate::plugins::PluginRecord;
 use crate::server::RunningServer;
-use crate::state::AppState;
 
 /// `kind:id` of every smoke entity, sorted.
 pub fn smoke_entities(state: &AppState) -> Vec<String> {
@@ -64,5 +68,51 @@ impl RunningServer {
     /// waits base × 2^(n-1)).
     pub fn set_webhook_backoff(&self, base: Duration) {
         crate::webhooks::set_backoff(self.state(), base);
+    }
+
+    /// `user:<email>` of every live user tagged `smoke` or carrying a smoke run id
+    /// (disposable users the suite failed to remove), sorted.
+    pub fn smoke_users(&self) -> Vec<String> {
+        let store = self.state().store();
+        let mut out: Vec<String> = store
+            .users
+            .users
+            .values()
+            .filter(|u| is_smoke(&u.tags, &u.smoke_run_id))
+            .map(|u| format!("user:{}", u.email))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Installed plugin keys, sorted.
+    pub fn installed_plugins(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .state()
+            .store()
+            .plugins
+            .plugins
+            .keys()
+            .cloned()
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Install `key` as the user with `role`, out of band (tests: what an
+    /// interrupted run, or a person, left behind). Returns the user's id.
+    pub fn install_plugin_as(&self, key: &str, role: Role) -> Option<uuid::Uuid> {
+        let mut store = self.state().store();
+        let by = store.users.users.values().find(|u| u.role == role)?.id;
+        store.plugins.plugins.insert(
+            key.to_owned(),
+            PluginRecord {
+                key: key.to_owned(),
+                installed_at: time::OffsetDateTime::now_utc(),
+                installed_by: by,
+                config: None,
+            },
+        );
+        Some(by)
     }
 }

@@ -18,9 +18,18 @@ pub fn generate_secret() -> String {
 /// Decodes a base32 secret (case, spaces and padding tolerated); `None` when
 /// it is not base32 or shorter than 128 bits.
 pub fn decode_secret(secret: &str) -> Option<Vec<u8>> {
-    let normalised = crate::credentials::normalise_totp_secret(secret);
+    let normalised = normalise_totp_secret(secret);
     let bytes = Secret::try_from_base32(&normalised).ok()?.as_ref().to_vec();
     (bytes.len() >= 16).then_some(bytes)
+}
+
+/// Normalises a base32 TOTP secret: uppercase, no spaces, no padding.
+pub fn normalise_totp_secret(secret: &str) -> String {
+    secret
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '=')
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
 }
 
 fn build(secret: &[u8], account: Option<&str>) -> Option<Totp> {

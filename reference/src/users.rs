@@ -3,6 +3,10 @@
 //! The suite creates disposable users here (tagged `smoke`) for checks that
 //! would otherwise change a real account: the TOTP lifecycle and the privacy
 //! export/erasure. Removing a user revokes every session of theirs at once.
+//!
+//! The users domain owns the user records ([`UserStore`]: live and erased
+//! accounts, password hashes, TOTP secrets). Sessions belong to `auth`, which
+//! sits above; a removal reaches them through [`Host::user_removed`].
 
 use std::collections::HashMap;
 
@@ -15,25 +19,146 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api;
-use crate::credentials::Role;
+use crate::audit;
+use crate::credentials::{Credentials, Role};
 use crate::error::ApiError;
-use crate::extract::{AuthUser, ClientIp};
-use crate::state::{AppState, Store, UserRecord};
+use crate::extract::{AuthUser, ClientIp, Sessions};
+use crate::http;
+use crate::state::Shared;
 
 /// Shortest password `POST /api/users` accepts.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 /// Longest password `POST /api/users` accepts.
 pub const MAX_PASSWORD_CHARS: usize = 128;
 
+/// A user of the organisation.
+#[derive(Clone, Debug)]
+pub struct UserRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Email (compared case-insensitively).
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    pub(crate) password_salt: [u8; 16],
+    pub(crate) password_hash: [u8; 32],
+    /// Active TOTP secret (raw bytes) when MFA is enabled.
+    pub(crate) totp_secret: Option<Vec<u8>>,
+    /// Secret from `totp/setup`, waiting for `totp/enable`.
+    pub(crate) pending_totp_secret: Option<Vec<u8>>,
+    /// SHA-256 hex of unused recovery codes.
+    pub(crate) recovery_codes: Vec<String>,
+    /// Tags (`smoke` on users the suite creates).
+    pub tags: Vec<String>,
+    /// Smoke run that created the user.
+    pub smoke_run_id: Option<String>,
+    /// When the user was created.
+    pub created_at: OffsetDateTime,
+}
+
+impl UserRecord {
+    pub(crate) fn new(id: Uuid, email: &str, role: Role, password: &str) -> Self {
+        let mut salt = [0u8; 16];
+        rand::fill(&mut salt);
+        Self {
+            id,
+            email: email.to_owned(),
+            role,
+            password_salt: salt,
+            password_hash: password_digest(&salt, password),
+            totp_secret: None,
+            pending_totp_secret: None,
+            recovery_codes: Vec::new(),
+            tags: Vec::new(),
+            smoke_run_id: None,
+            created_at: OffsetDateTime::now_utc(),
+        }
+    }
+
+    /// Constant-time password check.
+    pub(crate) fn password_matches(&self, password: &str) -> bool {
+        password_digest(&self.password_salt, password)
+            .ct_eq(&self.password_hash)
+            .into()
+    }
+}
+
+/// Salted SHA-256. Not a password KDF: the reference server holds throwaway
+/// random passwords in memory only; production StageOS uses a real KDF.
+fn password_digest(salt: &[u8], password: &str) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(salt);
+    hasher.update(password.as_bytes());
+    hasher.finalize().into()
+}
+
+/// The organisation's users.
+#[derive(Debug, Default)]
+pub struct UserStore {
+    /// Live users by id.
+    pub users: HashMap<Uuid, UserRecord>,
+    /// Accounts erased with `DELETE /api/me`, kept until the retention purge.
+    pub erased_users: HashMap<Uuid, UserRecord>,
+}
+
+impl UserStore {
+    /// One user per seed (the owner with the seeded TOTP secret).
+    pub fn seeded(credentials: &Credentials) -> Self {
+        let mut store = Self::default();
+        for seed in &credentials.users {
+            let mut user = UserRecord::new(seed.id, &seed.email, seed.role, &seed.password);
+            if seed.role == Role::Owner {
+                user.totp_secret = crate::totp::decode_secret(&credentials.owner_totp_secret);
+            }
+            store.users.insert(user.id, user);
+        }
+        store
+    }
+
+    /// The live user with `email` (case-insensitive, trimmed).
+    pub fn user_by_email(&self, email: &str) -> Option<&UserRecord> {
+        let email = email.trim();
+        self.users
+            .values()
+            .find(|u| u.email.eq_ignore_ascii_case(email))
+    }
+
+    /// Whether removing `user_id` would leave the organisation without an owner.
+    pub fn is_last_owner(&self, user_id: Uuid) -> bool {
+        let is_owner = self
+            .users
+            .get(&user_id)
+            .is_some_and(|u| u.role == Role::Owner);
+        is_owner
+            && self
+                .users
+                .values()
+                .filter(|u| u.role == Role::Owner)
+                .count()
+                <= 1
+    }
+}
+
+/// What the users domain needs of the store.
+pub trait Host: audit::Host + Sessions {
+    /// The user records.
+    fn users(&self) -> &UserStore;
+    /// The user records, to change.
+    fn users_mut(&mut self) -> &mut UserStore;
+    /// Ends every session of `user_id`, who was just removed or erased.
+    fn user_removed(&mut self, user_id: Uuid);
+}
+
 /// The user routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes<S: Host>() -> Router<Shared<S>> {
     Router::new()
-        .route("/api/users", get(list_users).post(create_user))
-        .route("/api/users/{id}", delete(delete_user))
+        .route("/api/users", get(list_users::<S>).post(create_user::<S>))
+        .route("/api/users/{id}", delete(delete_user::<S>))
 }
 
 /// A user as `GET /api/users` shows it (schema `User`).
@@ -92,15 +217,16 @@ fn plausible_email(email: &str) -> bool {
         && email.len() <= 254
 }
 
-async fn list_users(
-    State(state): State<AppState>,
+async fn list_users<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
-    api::require_role(&user, &[Role::Owner])?;
-    let tag = api::tag_filter(q.get("tag"))?;
+    http::require_role(&user, &[Role::Owner])?;
+    let tag = http::tag_filter(q.get("tag"))?;
     let store = state.store();
     let mut users: Vec<UserView> = store
+        .users()
         .users
         .values()
         .filter(|u| tag.as_ref().is_none_or(|t| u.tags.contains(t)))
@@ -110,35 +236,36 @@ async fn list_users(
     Ok(Json(users))
 }
 
-async fn create_user(
-    State(state): State<AppState>,
+async fn create_user<S: Host>(
+    State(state): State<Shared<S>>,
     ClientIp(ip): ClientIp,
     user: AuthUser,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    api::require_role(&user, &[Role::Owner])?;
-    let input: UserCreate = api::parse_body(&headers, &body)?;
-    let (tags, smoke_run_id) = api::tagging(&headers, input.tags, input.smoke_run_id)?;
+    http::require_role(&user, &[Role::Owner])?;
+    let input: UserCreate = http::parse_body(&headers, &body)?;
+    let (tags, smoke_run_id) = http::tagging(&headers, input.tags, input.smoke_run_id)?;
     let email = input.email.trim().to_owned();
     if !plausible_email(&email) {
-        return Err(api::invalid("email", "must be an email address"));
+        return Err(http::invalid("email", "must be an email address"));
     }
     let chars = input.password.chars().count();
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
-        return Err(api::invalid(
+        return Err(http::invalid(
             "password",
             &format!("must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"),
         ));
     }
     let mut store = state.store();
-    let taken = store.user_by_email(&email).is_some()
+    let taken = store.users().user_by_email(&email).is_some()
         || store
+            .users()
             .erased_users
             .values()
             .any(|u| u.email.eq_ignore_ascii_case(&email));
     if taken {
-        return Err(api::conflict(
+        return Err(http::conflict(
             "email_taken",
             "a user with this email exists",
         ));
@@ -147,7 +274,7 @@ async fn create_user(
     record.tags = tags;
     record.smoke_run_id = smoke_run_id;
     let view = UserView::from(&record);
-    store.users.insert(record.id, record);
+    store.users_mut().users.insert(record.id, record);
     store.audit(
         "user.created",
         Some(user.id),
@@ -158,55 +285,26 @@ async fn create_user(
     Ok((StatusCode::CREATED, [(LOCATION, location)], Json(view)).into_response())
 }
 
-/// Revokes every refresh family and pending MFA challenge of `user_id`.
-pub(crate) fn end_sessions(store: &mut Store, user_id: Uuid) {
-    let families: Vec<Uuid> = store
-        .refresh_tokens
-        .values()
-        .filter(|r| r.user_id == user_id)
-        .map(|r| r.family)
-        .collect();
-    for family in families {
-        store.revoke_family(family);
-    }
-    store.mfa_challenges.retain(|_, c| c.user_id != user_id);
-}
-
-/// Whether removing `user_id` would leave the organisation without an owner.
-pub(crate) fn is_last_owner(store: &Store, user_id: Uuid) -> bool {
-    let is_owner = store
-        .users
-        .get(&user_id)
-        .is_some_and(|u| u.role == Role::Owner);
-    is_owner
-        && store
-            .users
-            .values()
-            .filter(|u| u.role == Role::Owner)
-            .count()
-            <= 1
-}
-
-async fn delete_user(
-    State(state): State<AppState>,
+async fn delete_user<S: Host>(
+    State(state): State<Shared<S>>,
     ClientIp(ip): ClientIp,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    api::require_role(&user, &[Role::Owner])?;
-    let id = api::parse_id(&id, "user")?;
+    http::require_role(&user, &[Role::Owner])?;
+    let id = http::parse_id(&id, "user")?;
     let mut store = state.store();
-    if !store.users.contains_key(&id) {
-        return Err(api::not_found("user"));
+    if !store.users().users.contains_key(&id) {
+        return Err(http::not_found("user"));
     }
-    if is_last_owner(&store, id) {
-        return Err(api::conflict(
+    if store.users().is_last_owner(id) {
+        return Err(http::conflict(
             "last_owner",
             "the organisation's last owner cannot be removed",
         ));
     }
-    store.users.remove(&id);
-    end_sessions(&mut store, id);
+    store.users_mut().users.remove(&id);
+    store.user_removed(id);
     store.audit(
         "user.deleted",
         Some(user.id),
@@ -214,45 +312,6 @@ async fn delete_user(
         &ip,
     );
     Ok(StatusCode::NO_CONTENT)
-}
-
-impl crate::server::RunningServer {
-    /// `user:<email>` of every live user tagged `smoke` or carrying a smoke run id
-    /// (disposable users the suite failed to remove), sorted.
-    pub fn smoke_users(&self) -> Vec<String> {
-        let store = self.state().store();
-        let mut out: Vec<String> = store
-            .users
-            .values()
-            .filter(|u| api::is_smoke(&u.tags, &u.smoke_run_id))
-            .map(|u| format!("user:{}", u.email))
-            .collect();
-        out.sort();
-        out
-    }
-
-    /// Installed plugin keys, sorted.
-    pub fn installed_plugins(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.state().store().plugins.keys().cloned().collect();
-        out.sort();
-        out
-    }
-    /// Install `key` as the user with `role`, out of band (tests: what an
-    /// interrupted run, or a person, left behind). Returns the user's id.
-    pub fn install_plugin_as(&self, key: &str, role: crate::Role) -> Option<uuid::Uuid> {
-        let mut store = self.state().store();
-        let by = store.users.values().find(|u| u.role == role)?.id;
-        store.plugins.insert(
-            key.to_owned(),
-            crate::plugins::PluginRecord {
-                key: key.to_owned(),
-                installed_at: time::OffsetDateTime::now_utc(),
-                installed_by: by,
-                config: None,
-            },
-        );
-        Some(by)
-    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,10 @@
 //! timeouts up to [`MAX_ATTEMPTS`] times, waiting base × 2^(n-1) (+ ≤10 %
 //! jitter) between attempts. The base is 1 s
 //! ([`crate::RunningServer::set_webhook_backoff`] changes it).
+//!
+//! The webhooks domain owns endpoints, deliveries and the delivery client
+//! ([`WebhookStore`]). The domains that emit events (events, setlists,
+//! invoices, files) sit above it and call [`emit`]; it knows none of them.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -31,13 +35,14 @@ use sha2::Sha256;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api;
+use crate::audit;
 use crate::credentials::Role;
 use crate::error::ApiError;
-use crate::extract::AuthUser;
+use crate::extract::{AuthUser, Sessions};
 use crate::faults::Fault;
+use crate::http;
 use crate::metrics::StatusLabels;
-use crate::state::{AppState, Store};
+use crate::state::Shared;
 use crate::workers;
 
 /// Attempts per delivery before it is `failed`.
@@ -53,13 +58,49 @@ const OWNER: &[Role] = &[Role::Owner];
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Endpoints and deliveries.
-#[derive(Debug, Default)]
+/// Endpoints, deliveries and the delivery settings.
+#[derive(Debug)]
 pub struct WebhookStore {
     /// Endpoints by id.
     pub endpoints: HashMap<Uuid, Endpoint>,
     /// Deliveries by id.
     pub deliveries: HashMap<Uuid, Delivery>,
+    /// Base of the retry backoff (attempt n waits base × 2^(n-1)).
+    pub(crate) backoff: Duration,
+    /// Per-attempt timeout.
+    pub(crate) timeout: Duration,
+    /// The delivery client, built on first use.
+    pub(crate) http: Option<reqwest::Client>,
+}
+
+impl Default for WebhookStore {
+    fn default() -> Self {
+        Self {
+            endpoints: HashMap::new(),
+            deliveries: HashMap::new(),
+            backoff: Duration::from_secs(1),
+            timeout: Duration::from_secs(10),
+            http: None,
+        }
+    }
+}
+
+impl WebhookStore {
+    /// Deliveries still `pending` (the depth of the webhook queue).
+    pub fn pending(&self) -> usize {
+        self.deliveries
+            .values()
+            .filter(|d| d.status == "pending")
+            .count()
+    }
+}
+
+/// What the webhooks domain needs of the store.
+pub trait Host: audit::Host + workers::Host + Sessions {
+    /// Endpoints and deliveries.
+    fn webhooks(&self) -> &WebhookStore;
+    /// Endpoints and deliveries, to change.
+    fn webhooks_mut(&mut self) -> &mut WebhookStore;
 }
 
 /// A registered endpoint.
@@ -117,17 +158,20 @@ pub struct Delivery {
 }
 
 /// The webhook routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes<S: Host>() -> Router<Shared<S>> {
     Router::new()
         .route(
             "/api/webhooks/endpoints",
-            get(list_endpoints).post(create_endpoint),
+            get(list_endpoints::<S>).post(create_endpoint::<S>),
         )
-        .route("/api/webhooks/endpoints/{id}", delete(delete_endpoint))
-        .route("/api/webhooks/endpoints/{id}/test", post(test_endpoint))
+        .route("/api/webhooks/endpoints/{id}", delete(delete_endpoint::<S>))
+        .route(
+            "/api/webhooks/endpoints/{id}/test",
+            post(test_endpoint::<S>),
+        )
         .route(
             "/api/webhooks/endpoints/{id}/deliveries",
-            get(list_deliveries),
+            get(list_deliveries::<S>),
         )
 }
 
@@ -179,14 +223,14 @@ mod url_host {
 
 fn validate_url(raw: &str) -> Result<(), ApiError> {
     if raw.len() > 2048 {
-        return Err(api::invalid("url", "at most 2048 characters"));
+        return Err(http::invalid("url", "at most 2048 characters"));
     }
-    let url = reqwest::Url::parse(raw).map_err(|_| api::invalid("url", "must be a URL"))?;
-    let host = url_host::of(&url).ok_or_else(|| api::invalid("url", "must have a host"))?;
+    let url = reqwest::Url::parse(raw).map_err(|_| http::invalid("url", "must be a URL"))?;
+    let host = url_host::of(&url).ok_or_else(|| http::invalid("url", "must have a host"))?;
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_private(&host) => Ok(()),
-        _ => Err(api::invalid(
+        _ => Err(http::invalid(
             "url",
             "must be https (http only for loopback and private hosts)",
         )),
@@ -199,32 +243,32 @@ fn new_secret() -> String {
     format!("whsec_{}", URL_SAFE_NO_PAD.encode(b))
 }
 
-async fn create_endpoint(
-    State(state): State<AppState>,
+async fn create_endpoint<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    api::require_role(&user, OWNER)?;
-    let input: EndpointCreate = api::parse_body(&headers, &body)?;
-    let (tags, smoke_run_id) = api::tagging(&headers, input.tags, input.smoke_run_id)?;
+    http::require_role(&user, OWNER)?;
+    let input: EndpointCreate = http::parse_body(&headers, &body)?;
+    let (tags, smoke_run_id) = http::tagging(&headers, input.tags, input.smoke_run_id)?;
     validate_url(&input.url)?;
     if input.events.is_empty() {
-        return Err(api::invalid("events", "at least one event type"));
+        return Err(http::invalid("events", "at least one event type"));
     }
     for (i, e) in input.events.iter().enumerate() {
         if !EVENT_TYPES.contains(&e.as_str()) {
-            return Err(api::invalid(&format!("events[{i}]"), "unknown event type"));
+            return Err(http::invalid(&format!("events[{i}]"), "unknown event type"));
         }
         if input.events[..i].contains(e) {
-            return Err(api::invalid(
+            return Err(http::invalid(
                 &format!("events[{i}]"),
                 "duplicate event type",
             ));
         }
     }
     let description = input.description.unwrap_or_default();
-    api::check_len("description", &description, 0, 500)?;
+    http::check_len("description", &description, 0, 500)?;
     let endpoint = Endpoint {
         id: Uuid::new_v4(),
         url: input.url,
@@ -233,7 +277,7 @@ async fn create_endpoint(
         secret: new_secret(),
         tags,
         smoke_run_id,
-        created_at: api::now(),
+        created_at: http::now(),
     };
     let mut view = serde_json::to_value(&endpoint).unwrap_or_default();
     view["secret"] = json!(endpoint.secret);
@@ -245,20 +289,20 @@ async fn create_endpoint(
         Some(format!("webhook_endpoint:{}", endpoint.id)),
         "unknown",
     );
-    store.webhooks.endpoints.insert(endpoint.id, endpoint);
+    store.webhooks_mut().endpoints.insert(endpoint.id, endpoint);
     Ok((StatusCode::CREATED, [(LOCATION, location)], Json(view)).into_response())
 }
 
-async fn list_endpoints(
-    State(state): State<AppState>,
+async fn list_endpoints<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<Endpoint>>, ApiError> {
-    api::require_role(&user, OWNER)?;
-    let tag = api::tag_filter(q.get("tag"))?;
+    http::require_role(&user, OWNER)?;
+    let tag = http::tag_filter(q.get("tag"))?;
     let store = state.store();
     let mut list: Vec<Endpoint> = store
-        .webhooks
+        .webhooks()
         .endpoints
         .values()
         .filter(|e| tag.as_ref().is_none_or(|t| e.tags.contains(t)))
@@ -268,16 +312,16 @@ async fn list_endpoints(
     Ok(Json(list))
 }
 
-async fn delete_endpoint(
-    State(state): State<AppState>,
+async fn delete_endpoint<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    api::require_role(&user, OWNER)?;
-    let id = api::parse_id(&id, "webhook endpoint")?;
+    http::require_role(&user, OWNER)?;
+    let id = http::parse_id(&id, "webhook endpoint")?;
     let mut store = state.store();
-    if !store.webhooks.endpoints.contains_key(&id) {
-        return Err(api::not_found("webhook endpoint"));
+    if !store.webhooks().endpoints.contains_key(&id) {
+        return Err(http::not_found("webhook endpoint"));
     }
     store.audit(
         "webhook.endpoint_deleted",
@@ -288,22 +332,25 @@ async fn delete_endpoint(
     if state.has_fault(&Fault::DeleteNotDeleting) {
         return Ok(StatusCode::NO_CONTENT);
     }
-    store.webhooks.endpoints.remove(&id);
-    store.webhooks.deliveries.retain(|_, d| d.endpoint_id != id);
+    store.webhooks_mut().endpoints.remove(&id);
+    store
+        .webhooks_mut()
+        .deliveries
+        .retain(|_, d| d.endpoint_id != id);
     workers::update_gauges(&state, &store);
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn test_endpoint(
-    State(state): State<AppState>,
+async fn test_endpoint<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    api::require_role(&user, OWNER)?;
-    let id = api::parse_id(&id, "webhook endpoint")?;
+    http::require_role(&user, OWNER)?;
+    let id = http::parse_id(&id, "webhook endpoint")?;
     let mut store = state.store();
-    if !store.webhooks.endpoints.contains_key(&id) {
-        return Err(api::not_found("webhook endpoint"));
+    if !store.webhooks().endpoints.contains_key(&id) {
+        return Err(http::not_found("webhook endpoint"));
     }
     let event_id = Uuid::new_v4();
     let delivery_id = enqueue(
@@ -321,19 +368,19 @@ async fn test_endpoint(
         .into_response())
 }
 
-async fn list_deliveries(
-    State(state): State<AppState>,
+async fn list_deliveries<S: Host>(
+    State(state): State<Shared<S>>,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Delivery>>, ApiError> {
-    api::require_role(&user, OWNER)?;
-    let id = api::parse_id(&id, "webhook endpoint")?;
+    http::require_role(&user, OWNER)?;
+    let id = http::parse_id(&id, "webhook endpoint")?;
     let store = state.store();
-    if !store.webhooks.endpoints.contains_key(&id) {
-        return Err(api::not_found("webhook endpoint"));
+    if !store.webhooks().endpoints.contains_key(&id) {
+        return Err(http::not_found("webhook endpoint"));
     }
     let mut list: Vec<Delivery> = store
-        .webhooks
+        .webhooks()
         .deliveries
         .values()
         .filter(|d| d.endpoint_id == id)
@@ -346,10 +393,15 @@ async fn list_deliveries(
 // ---------- delivery ----------
 
 /// Fans a business event out to the endpoints subscribed to `event_type`.
-pub(crate) fn emit(state: &AppState, store: &mut Store, event_type: &str, data: serde_json::Value) {
+pub(crate) fn emit<S: Host>(
+    state: &Shared<S>,
+    store: &mut S,
+    event_type: &str,
+    data: serde_json::Value,
+) {
     let event_id = Uuid::new_v4();
     let targets: Vec<Uuid> = store
-        .webhooks
+        .webhooks()
         .endpoints
         .values()
         .filter(|e| e.events.iter().any(|t| t == event_type))
@@ -360,19 +412,19 @@ pub(crate) fn emit(state: &AppState, store: &mut Store, event_type: &str, data: 
     }
 }
 
-fn enqueue(
-    state: &AppState,
-    store: &mut Store,
+fn enqueue<S: Host>(
+    state: &Shared<S>,
+    store: &mut S,
     endpoint_id: Uuid,
     event_id: Uuid,
     event_type: &str,
     data: &serde_json::Value,
 ) -> Uuid {
-    let now = api::now();
+    let now = http::now();
     let payload = json!({
         "id": event_id,
         "type": event_type,
-        "created_at": api::fmt_time(now),
+        "created_at": http::fmt_time(now),
         "data": data,
     });
     let delivery = Delivery {
@@ -389,7 +441,7 @@ fn enqueue(
         body: Bytes::from(serde_json::to_vec(&payload).unwrap_or_default()),
     };
     let id = delivery.id;
-    store.webhooks.deliveries.insert(id, delivery);
+    store.webhooks_mut().deliveries.insert(id, delivery);
     workers::update_gauges(state, store);
     if tokio::runtime::Handle::try_current().is_ok() {
         tokio::spawn(deliver(state.clone(), id));
@@ -416,26 +468,27 @@ fn body_only_signature(secret: &str, t: i64, body: &[u8]) -> String {
     format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-fn client(state: &AppState) -> Option<reqwest::Client> {
+fn client<S: Host>(state: &Shared<S>) -> Option<reqwest::Client> {
     let mut store = state.store();
-    if store.workers.http.is_none() {
+    let webhooks = store.webhooks_mut();
+    if webhooks.http.is_none() {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let built = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("StageOS-Webhooks/1.0")
             .build();
         match built {
-            Ok(c) => store.workers.http = Some(c),
+            Ok(c) => webhooks.http = Some(c),
             Err(e) => {
                 tracing::warn!(error = %e, "failed to build the webhook http client");
                 return None;
             }
         }
     }
-    store.workers.http.clone()
+    webhooks.http.clone()
 }
 
-fn count(state: &AppState, status: &str) {
+fn count<S>(state: &Shared<S>, status: &str) {
     state
         .metrics()
         .webhook_deliveries
@@ -446,20 +499,21 @@ fn count(state: &AppState, status: &str) {
 }
 
 /// Runs one delivery to completion (all its attempts).
-async fn deliver(state: AppState, id: Uuid) {
+async fn deliver<S: Host>(state: Shared<S>, id: Uuid) {
     let Some(http) = client(&state) else {
         return;
     };
     loop {
         let (url, secret, body, event_id, timeout, backoff) = {
             let store = state.store();
-            let Some(d) = store.webhooks.deliveries.get(&id) else {
+            let webhooks = store.webhooks();
+            let Some(d) = webhooks.deliveries.get(&id) else {
                 return;
             };
-            let Some(e) = store.webhooks.endpoints.get(&d.endpoint_id) else {
+            let Some(e) = webhooks.endpoints.get(&d.endpoint_id) else {
                 return;
             };
-            if d.status != "pending" || store.workers.stopped {
+            if d.status != "pending" || store.workers().stopped() {
                 return;
             }
             (
@@ -467,8 +521,8 @@ async fn deliver(state: AppState, id: Uuid) {
                 e.secret.clone(),
                 d.body.clone(),
                 d.event_id,
-                store.workers.webhook_timeout,
-                store.workers.webhook_backoff,
+                webhooks.timeout,
+                webhooks.backoff,
             )
         };
         let t = crate::unix_now();
@@ -496,16 +550,16 @@ async fn deliver(state: AppState, id: Uuid) {
 }
 
 /// Records one attempt; answers the wait before the next one, if any.
-fn record_attempt(
-    state: &AppState,
+fn record_attempt<S: Host>(
+    state: &Shared<S>,
     id: Uuid,
     status: Option<u16>,
     backoff: Duration,
 ) -> Option<Duration> {
     let ok = status.is_some_and(|s| (200..300).contains(&s));
-    let now = api::now();
+    let now = http::now();
     let mut store = state.store();
-    let d = store.webhooks.deliveries.get_mut(&id)?;
+    let d = store.webhooks_mut().deliveries.get_mut(&id)?;
     d.attempts += 1;
     d.last_attempt_at = Some(now);
     d.response_status = status;
@@ -533,8 +587,8 @@ fn record_attempt(
 }
 
 /// Sets the base of the retry backoff (tests use a short one).
-pub(crate) fn set_backoff(state: &AppState, base: Duration) {
-    state.store().workers.webhook_backoff = base;
+pub(crate) fn set_backoff<S: Host>(state: &Shared<S>, base: Duration) {
+    state.store().webhooks_mut().backoff = base;
 }
 
 #[cfg(test)]

@@ -1,6 +1,14 @@
 //! Background workers: the invoice PDF renderer and the malware scanner,
 //! each a tokio task fed by a queue in the store and woken by a `Notify`.
 //!
+//! Plumbing below the domains that own the queues: this module holds the
+//! wake-ups and the stop flag ([`Workers`]), the worker loop ([`run`]) and the
+//! `queue_depth` gauges, and asks the store (through [`Host`]) for the queue
+//! lengths and for spawning the domain's work steps, so it names no domain.
+//!
+//! A worker sleeps until its `Notify` fires (an enqueue or [`stop`]); it
+//! registers for the wake-up before it looks at the queue, so none is lost.
+//!
 //! Workers start lazily on the first enqueue (so `app(state)` alone needs no
 //! runtime at construction) and stop on [`stop`], which
 //! [`crate::RunningServer::shutdown`] calls. Webhook deliveries run as one
@@ -8,12 +16,11 @@
 //! own backoff.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::Notify;
 
 use crate::metrics::QueueLabels;
-use crate::state::{AppState, Store};
+use crate::state::Shared;
 
 /// Queue of invoice PDF jobs (`queue_depth{queue="invoice-pdf"}`).
 pub const PDF_QUEUE: &str = "invoice-pdf";
@@ -25,93 +32,96 @@ pub const WEBHOOK_QUEUE: &str = "webhooks";
 /// `metrics::QUEUES` is renamed to the contract's names.
 const LEGACY_QUEUES: [(&str, &str); 2] = [(PDF_QUEUE, "pdf"), (SCAN_QUEUE, "scan")];
 
-/// Worker bookkeeping and secrets that live beside the store.
+/// Worker bookkeeping that lives beside the store.
 #[derive(Debug)]
-pub struct WorkerState {
-    pub(crate) pdf_notify: Arc<Notify>,
-    pub(crate) scan_notify: Arc<Notify>,
+pub struct Workers {
+    /// Wakes the PDF renderer.
+    pub pdf_notify: Arc<Notify>,
+    /// Wakes the scanner.
+    pub scan_notify: Arc<Notify>,
     pub(crate) spawned: bool,
     pub(crate) stopped: bool,
-    /// Base of the webhook retry backoff (attempt n waits base × 2^(n-1)).
-    pub(crate) webhook_backoff: Duration,
-    /// Per-attempt webhook timeout.
-    pub(crate) webhook_timeout: Duration,
-    /// Key of the storage URL signatures.
-    pub(crate) storage_secret: [u8; 32],
-    pub(crate) http: Option<reqwest::Client>,
 }
 
-impl Default for WorkerState {
+impl Default for Workers {
     fn default() -> Self {
-        let mut storage_secret = [0u8; 32];
-        rand::fill(&mut storage_secret);
         Self {
             pdf_notify: Arc::new(Notify::new()),
             scan_notify: Arc::new(Notify::new()),
             spawned: false,
             stopped: false,
-            webhook_backoff: Duration::from_secs(1),
-            webhook_timeout: Duration::from_secs(10),
-            storage_secret,
-            http: None,
         }
     }
 }
 
+impl Workers {
+    /// Whether [`stop`] was called.
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+}
+
+/// What the workers need of the store.
+pub trait Host: Send + Sync + 'static {
+    /// The worker bookkeeping.
+    fn workers(&self) -> &Workers;
+    /// The worker bookkeeping, to change.
+    fn workers_mut(&mut self) -> &mut Workers;
+    /// Current depth of each business queue ([`PDF_QUEUE`], [`SCAN_QUEUE`],
+    /// [`WEBHOOK_QUEUE`]).
+    fn queue_depths(&self) -> [(&'static str, usize); 3];
+    /// Spawns the PDF and scan workers (each with [`run`], woken by the
+    /// notifies of `workers`). Called with the store locked.
+    fn spawn_workers(state: &Shared<Self>, workers: &Workers)
+    where
+        Self: Sized;
+}
+
 /// Starts the workers once (needs a tokio runtime; a no-op without one).
-pub(crate) fn ensure_started(state: &AppState, store: &mut Store) {
-    if store.workers.spawned || tokio::runtime::Handle::try_current().is_err() {
+pub(crate) fn ensure_started<S: Host>(state: &Shared<S>, store: &mut S) {
+    if store.workers().spawned || tokio::runtime::Handle::try_current().is_err() {
         return;
     }
-    store.workers.spawned = true;
-    let pdf = store.workers.pdf_notify.clone();
-    let scan = store.workers.scan_notify.clone();
-    tokio::spawn(run(state.clone(), pdf, crate::invoices::work_one));
-    tokio::spawn(run(state.clone(), scan, crate::files::scan_one));
+    store.workers_mut().spawned = true;
+    S::spawn_workers(state, store.workers());
 }
 
 /// Stops the workers (they finish the item in hand).
-pub fn stop(state: &AppState) {
+pub fn stop<S: Host>(state: &Shared<S>) {
     let mut store = state.store();
-    store.workers.stopped = true;
-    store.workers.pdf_notify.notify_waiters();
-    store.workers.scan_notify.notify_waiters();
+    let workers = store.workers_mut();
+    workers.stopped = true;
+    workers.pdf_notify.notify_waiters();
+    workers.scan_notify.notify_waiters();
 }
 
 /// Worker loop: `step` handles one queued item and answers whether there was one.
-async fn run<F, Fut>(state: AppState, notify: Arc<Notify>, step: F)
+pub(crate) async fn run<S, F, Fut>(state: Shared<S>, notify: Arc<Notify>, step: F)
 where
-    F: Fn(AppState) -> Fut,
+    S: Host,
+    F: Fn(Shared<S>) -> Fut,
     Fut: Future<Output = bool>,
 {
     loop {
-        if state.store().workers.stopped {
+        // Registered before the stop check and the queue check, so neither a
+        // `stop` nor an enqueue that happens after them can be missed: no
+        // periodic re-check is needed.
+        let woken = notify.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        if state.store().workers().stopped {
             return;
         }
         if step(state.clone()).await {
             continue;
         }
-        tokio::select! {
-            () = notify.notified() => {}
-            () = tokio::time::sleep(Duration::from_millis(500)) => {}
-        }
+        woken.await;
     }
 }
 
 /// Sets `queue_depth` for the business queues from the store.
-pub(crate) fn update_gauges(state: &AppState, store: &Store) {
-    let pending_webhooks = store
-        .webhooks
-        .deliveries
-        .values()
-        .filter(|d| d.status == "pending")
-        .count();
-    let depths = [
-        (PDF_QUEUE, store.invoices.queue.len()),
-        (SCAN_QUEUE, store.files.scan_queue.len()),
-        (WEBHOOK_QUEUE, pending_webhooks),
-    ];
-    for (queue, depth) in depths {
+pub(crate) fn update_gauges<S: Host>(state: &Shared<S>, store: &S) {
+    for (queue, depth) in store.queue_depths() {
         let mut names = vec![queue];
         names.extend(
             LEGACY_QUEUES
@@ -132,7 +142,7 @@ pub(crate) fn update_gauges(state: &AppState, store: &Store) {
 }
 
 /// Counts a job that failed for good on `queue`.
-pub(crate) fn job_failed(state: &AppState, queue: &str) {
+pub(crate) fn job_failed<S>(state: &Shared<S>, queue: &str) {
     state
         .metrics()
         .jobs_failed

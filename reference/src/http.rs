@@ -1,12 +1,14 @@
-//! Helpers shared by the business routes (events, setlists, invoices, files,
-//! webhooks): body parsing with the contract's 400/422 split, role checks,
-//! smoke tagging, ids, timestamps and `ETag`/`If-Match`.
+//! Helpers every route handler borrows: body parsing with the contract's
+//! 400/422 split, role checks, the common error responses, smoke tagging,
+//! ids, timestamps and `ETag`/`If-Match`.
+//!
+//! Plumbing below the domains: it knows requests and responses, no store and
+//! no route, so any domain can use it without the domains knowing each other.
 //!
 //! The contract checks authorisation before existence and existence before
 //! the body, so handlers take the body as raw bytes and parse it with
 //! [`parse_body`] only once the caller is known to be allowed.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::http::header::{CONTENT_TYPE, HOST, IF_MATCH};
 use axum::http::{HeaderMap, StatusCode};
@@ -19,19 +21,9 @@ use uuid::Uuid;
 use crate::credentials::Role;
 use crate::error::ApiError;
 use crate::extract::AuthUser;
-use crate::metrics::SMOKE_RUN_HEADER;
-use crate::state::AppState;
 
-/// Every business route (events, availability, setlists, invoices, jobs,
-/// files, storage, webhooks).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .merge(crate::events::routes())
-        .merge(crate::setlists::routes())
-        .merge(crate::invoices::routes())
-        .merge(crate::files::routes())
-        .merge(crate::webhooks::routes())
-}
+/// Header the suite puts on every request.
+pub const SMOKE_RUN_HEADER: &str = "x-stageos-smoke-run";
 
 /// Roles that may write events and lock setlists.
 pub const OWNER_MANAGER: &[Role] = &[Role::Owner, Role::Manager];
