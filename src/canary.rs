@@ -154,22 +154,14 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// Wait until `deadline` in short slices, or until `stop` resolves; `true` if stopped.
+/// Wait until `deadline`, or until `stop` resolves; `true` if stopped.
 pub async fn wait_until<F: std::future::Future<Output = ()>>(
     deadline: Instant,
     stop: &mut std::pin::Pin<&mut F>,
 ) -> bool {
-    loop {
-        let Some(left) = deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-        else {
-            return false;
-        };
-        tokio::select! {
-            () = tokio::time::sleep(left.min(Duration::from_millis(500))) => {}
-            () = stop.as_mut() => return true,
-        }
+    tokio::select! {
+        () = tokio::time::sleep_until(deadline.into()) => false,
+        () = stop.as_mut() => true,
     }
 }
 

@@ -217,6 +217,8 @@ pub struct RunArgs {
     ///
     /// For demos and tests of the suite itself; `stageos-reference --help` lists
     /// the faults. The variable STAGEOS_REFERENCE_FAULTS adds a comma-separated list.
+    /// Only in builds with the `reference` feature (the default).
+    #[cfg(feature = "reference")]
     #[arg(long = "fault", value_name = "NAME")]
     pub faults: Vec<String>,
     /// Release version the target must report in /api/health (health::release_matches).
@@ -244,9 +246,19 @@ impl RunArgs {
             environment: self.environment.clone(),
             config: self.config.clone(),
             report_dir: self.report_dir.clone(),
-            faults: self.faults.clone(),
+            faults: self.fault_names(),
             expect_version: self.expect_version.clone(),
         }
+    }
+}
+
+impl RunArgs {
+    /// The `--fault`s given (none in a build without the reference server).
+    fn fault_names(&self) -> Vec<String> {
+        #[cfg(feature = "reference")]
+        return self.faults.clone();
+        #[cfg(not(feature = "reference"))]
+        Vec::new()
     }
 }
 

@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
-use time::macros::format_description;
 
 use crate::catalogue;
 use crate::config::{EnvSnapshot, Overrides, Settings, TargetSpec, required_secrets};
@@ -148,16 +147,7 @@ impl DoctorReport {
     }
 }
 
-/// Parse an HTTP `Date` header (IMF-fixdate, RFC 9110 §5.6.7:
-/// `Sun, 06 Nov 1994 08:49:37 GMT`).
-pub fn parse_http_date(text: &str) -> Option<OffsetDateTime> {
-    let fmt = format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    time::PrimitiveDateTime::parse(text.trim(), &fmt)
-        .ok()
-        .map(|t| t.assume_utc())
-}
+pub use crate::http::parse_http_date;
 
 /// Seconds the target's clock is ahead of ours (negative: behind). `Date` has a
 /// resolution of one second and truncates, so the server's time is taken as the
@@ -518,10 +508,11 @@ mod tests {
     fn http_dates_parse() {
         let t = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").expect("IMF-fixdate");
         assert_eq!(t.unix_timestamp(), 784_111_777);
-        assert!(
-            parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT").is_none(),
-            "obsolete RFC 850 form is not accepted"
-        );
+        // RFC 9110 §5.6.7: a recipient MUST accept all three HTTP-date formats.
+        for obsolete in ["Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"] {
+            let t = parse_http_date(obsolete).expect(obsolete);
+            assert_eq!(t.unix_timestamp(), 784_111_777, "{obsolete}");
+        }
         assert!(parse_http_date("yesterday").is_none());
     }
 

@@ -1,33 +1,33 @@
 //! stageos-smoke: the StageOS release checklist as executable gates.
 //!
 //! One runner, three ways in: the libtest-mimic harness (`cargo test --test smoke`),
-//! the `stageos-smoke` CLI (post-deploy CI stage) and, later, the canary. All of them
-//! go through [`runner::run`], which produces one plain [`outcome::RunReport`]; the
-//! reporters in [`report`] consume that report and nothing else.
+//! the `stageos-smoke` CLI (post-deploy CI stage) and the canary. All of them go
+//! through [`runner::run`], which emits the run as events and returns one plain
+//! [`outcome::RunReport`]; the reporters in [`report`] consume them.
+//!
+//! This crate is the top of the workspace (docs/architecture.md): the CLI, the
+//! canary, `doctor` and the live progress line. The modules below are re-exported
+//! from the crates beneath it under the paths the suite has always had.
 
 pub mod canary;
-pub mod catalogue;
-pub mod checklist;
 pub mod cli;
-pub mod config;
-pub mod credentials;
 pub mod doctor;
-pub mod exit;
-pub mod flow;
-pub mod flows;
-pub mod gates;
-pub mod http;
-pub mod interrupt;
-pub mod outcome;
 pub mod progress;
-pub mod report;
-pub mod runner;
-pub mod secrets;
-pub mod selection;
-pub mod sweep;
-pub mod target;
-pub mod wait;
-pub mod webhook_receiver;
+
+pub use stageos_smoke_checks::{
+    catalogue, config, flow, flows, interrupt, runner, selection, sweep, target,
+};
+pub use stageos_smoke_http::{credentials, http, secrets, wait, webhook_receiver};
+pub use stageos_smoke_model::{event, exit, outcome};
+pub use stageos_smoke_report as report;
+pub use stageos_smoke_report::checklist;
+
+/// The verification gates: judging in `stageos-smoke-gates`, the AWS-backed ones in
+/// `stageos-smoke-aws`.
+pub mod gates {
+    pub use stageos_smoke_aws::{aws, cloudwatch};
+    pub use stageos_smoke_gates::*;
+}
 
 pub use exit::ExitStatus;
 pub use outcome::{RunReport, StepOutcome, StepResult};

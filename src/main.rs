@@ -85,6 +85,8 @@ fn run(args: &RunArgs) -> ExitCode {
     let redactor = Redactor::new();
     let selection = args.select.selection();
     let overrides = args.overrides();
+    // The `flow::step` names whose line the live output already printed.
+    let mut printed = stageos_smoke::progress::Printed::new();
     let (report, report_dir, step_summary, baseline) = match Settings::resolve(&overrides, &env) {
         Ok(settings) => {
             let Some(runtime) = runtime() else {
@@ -94,18 +96,16 @@ fn run(args: &RunArgs) -> ExitCode {
                 selection,
                 concurrency: args.test_threads,
             };
-            let live = terminal_style(&env).color;
+            let style = terminal_style(&env);
+            let (events, received) = stageos_smoke::event::EventSink::channel();
+            // Step lines as steps finish (and the progress line on a terminal).
+            let live =
+                stageos_smoke::progress::spawn(received, redactor.clone(), style, style.color);
             let report = runtime.block_on(async {
                 stageos_smoke::interrupt::install_signal_handlers();
-                // Live progress only on a TTY without CI/NO_COLOR; plain otherwise.
-                let ticker = live.then(stageos_smoke::progress::spawn_ticker);
-                let report = runner::run(&settings, &options, &env, &redactor).await;
-                if let Some(t) = ticker {
-                    t.abort();
-                    stageos_smoke::progress::clear();
-                }
-                report
+                runner::run_with_events(&settings, &options, &env, &redactor, events).await
             });
+            printed = live.join().unwrap_or_default();
             let baseline = stageos_smoke::gates::history::baseline_p95(
                 &report.target,
                 &settings.gates,
@@ -154,9 +154,19 @@ fn run(args: &RunArgs) -> ExitCode {
             )
         }
     };
+    // Lines the live output did not print (a run that could not start has no
+    // step events), in report order, then the summary.
+    let style = terminal_style(&env);
+    for s in report
+        .steps
+        .iter()
+        .filter(|s| !printed.contains(&s.full_name()))
+    {
+        out!("{}", report::terminal::step_line(s, &redactor, style));
+    }
     out!(
         "{}",
-        report::terminal::render_styled(&report, &redactor, terminal_style(&env))
+        report::terminal::render_summary(&report, &redactor, style)
     );
     if let Some(e) = &report.run_error {
         eprintln!("error: {}", redactor.redact(e));

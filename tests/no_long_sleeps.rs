@@ -1,6 +1,7 @@
 //! Waiting is event- or poll-driven: no fixed sleep of a second or more anywhere in
-//! the suite's or the reference server's source (`src/`, `reference/src/`). A
-//! longer wait is a poll with a deadline (`src/wait.rs`) or an event.
+//! the suite's or the reference server's source (`src/`, `crates/*/src/`,
+//! `reference/src/`). A longer wait is a poll with a deadline
+//! (`crates/http/src/wait.rs`) or an event.
 
 use std::path::Path;
 
@@ -39,6 +40,12 @@ fn no_fixed_sleep_of_a_second_or_more() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
     rust_files(&root.join("src"), &mut files);
+    for krate in std::fs::read_dir(root.join("crates"))
+        .expect("crates/")
+        .flatten()
+    {
+        rust_files(&krate.path().join("src"), &mut files);
+    }
     rust_files(&root.join("reference/src"), &mut files);
     assert!(
         files.len() > 20,

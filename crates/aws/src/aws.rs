@@ -29,38 +29,14 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
-use url::Url;
 
-use super::settings::is_loopback;
-use super::stats::rfc3339;
-use super::verdict::Verdict;
+use stageos_smoke_gates::stats::rfc3339;
+use stageos_smoke_gates::verdict::Verdict;
 
 /// Seconds per day.
 pub const DAY_S: i64 = 86_400;
 
-/// Where the AWS calls go.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AwsEndpoint {
-    /// Region.
-    pub region: String,
-    /// Endpoint override (an emulator); `None`: the AWS default.
-    pub endpoint_url: Option<Url>,
-}
-
-impl AwsEndpoint {
-    /// Whether the endpoint is an emulator on this machine (gets fake static credentials).
-    pub fn is_loopback(&self) -> bool {
-        self.endpoint_url.as_ref().is_some_and(is_loopback)
-    }
-
-    /// For messages: the endpoint URL or `AWS <region>`.
-    pub fn label(&self) -> String {
-        self.endpoint_url
-            .as_ref()
-            .map(|u| u.as_str().trim_end_matches('/').to_owned())
-            .unwrap_or_else(|| format!("AWS {}", self.region))
-    }
-}
+pub use stageos_smoke_gates::release::AwsEndpoint;
 
 /// The shared SDK configuration for `ep` (see the module doc for the credential rule).
 pub async fn sdk_config(ep: &AwsEndpoint) -> SdkConfig {
@@ -909,7 +885,7 @@ mod tests {
         assert!(!ep.is_loopback());
         let ep = AwsEndpoint {
             region: "us-east-1".into(),
-            endpoint_url: Some(Url::parse("http://127.0.0.1:4566/").unwrap()),
+            endpoint_url: Some(url::Url::parse("http://127.0.0.1:4566/").unwrap()),
         };
         assert_eq!(ep.label(), "http://127.0.0.1:4566");
         assert!(ep.is_loopback());

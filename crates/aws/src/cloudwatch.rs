@@ -20,9 +20,9 @@ use aws_sdk_cloudwatch::types::{
     Dimension, Metric, MetricAlarm, MetricDataQuery, MetricDatum, MetricStat, ScanBy,
 };
 
-use super::settings::{AlarmRequirement, CloudWatchSettings, Thresholds};
-use super::stats::{self, BaselineKind, Series, WindowPlan, WindowStats};
-use super::verdict::Verdict;
+use stageos_smoke_gates::settings::{AlarmRequirement, CloudWatchSettings, Thresholds};
+use stageos_smoke_gates::stats::{self, BaselineKind, Series, WindowPlan, WindowStats};
+use stageos_smoke_gates::verdict::Verdict;
 
 /// ALB metric: latency of the targets, seconds.
 pub const TARGET_RESPONSE_TIME: &str = "TargetResponseTime";
@@ -73,12 +73,12 @@ fn endpoint_label(cw: &CloudWatchSettings) -> String {
 /// others the default credential chain. Bounded: 30 s per operation, 3 attempts.
 pub async fn client(cw: &CloudWatchSettings) -> Client {
     // One construction for every AWS client of the suite (fake credentials on
-    // loopback, bounded timeouts and retries): see `super::aws::sdk_config`.
-    let ep = super::aws::AwsEndpoint {
+    // loopback, bounded timeouts and retries): see `crate::aws::sdk_config`.
+    let ep = crate::aws::AwsEndpoint {
         region: cw.region.clone(),
         endpoint_url: cw.endpoint_url.clone(),
     };
-    Client::new(&super::aws::sdk_config(&ep).await)
+    Client::new(&crate::aws::sdk_config(&ep).await)
 }
 
 fn alb_query(

@@ -8,63 +8,14 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use crate::credentials::Role;
+pub use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
-/// One check inside a flow.
-#[derive(Debug)]
-pub struct StepDef {
-    /// snake_case id, unique in its flow; JUnit testcase name.
-    pub id: &'static str,
-    /// A sentence a person reads when the step is red.
-    pub description: &'static str,
-}
-
-/// A flow: an ordered list of steps run in one session of work.
-#[derive(Debug)]
-pub struct FlowDef {
-    /// Flow id; JUnit classname.
-    pub id: &'static str,
-    /// What the flow covers.
-    pub description: &'static str,
-    /// The roles it logs in as (their credentials are required up front).
-    pub roles: &'static [Role],
-    /// Whether it needs the Owner's TOTP seed.
-    pub needs_owner_totp: bool,
-    /// It watches the whole run rather than doing work of its own (the metrics
-    /// flow: a scrape at the start, the rest once every other flow finished). It
-    /// does not take a `--test-threads` slot, and its waiting is not on the
-    /// critical path.
-    pub observes_run: bool,
-    /// Its steps, in order.
-    pub steps: &'static [StepDef],
-}
-
-impl FlowDef {
-    /// `flow::step` names of every step.
-    pub fn step_names(&self) -> impl Iterator<Item = String> + '_ {
-        self.steps
-            .iter()
-            .map(move |s| format!("{}::{}", self.id, s.id))
-    }
-
-    /// Look up a step by id.
-    pub fn step(&self, id: &str) -> Option<&'static StepDef> {
-        self.steps.iter().find(|s| s.id == id)
-    }
-}
-
-/// Every flow the suite knows, in run/report order: the static ones, then those
-/// generated from data (whose step ids are built once and leaked, so they are
-/// `'static` like the rest).
+/// Every flow the suite knows, in run/report order (the flows' registry, with
+/// the definitions generated from data — whose step ids are built once and
+/// leaked, so they are `'static` like the rest).
 pub fn flows() -> &'static [&'static FlowDef] {
     static ALL: OnceLock<Vec<&'static FlowDef>> = OnceLock::new();
-    ALL.get_or_init(|| {
-        crate::flows::ALL
-            .iter()
-            .copied()
-            .chain(crate::flows::generated())
-            .collect()
-    })
+    ALL.get_or_init(|| crate::flows::REGISTRY.iter().map(|r| (r.def)()).collect())
 }
 
 /// Look up a flow.
@@ -85,7 +36,7 @@ pub struct Profile {
     pub latency_budget_ms: u64,
     /// Thresholds of the verification gates (`[profiles.NAME.gates]`).
     #[serde(default)]
-    pub gates: crate::gates::Thresholds,
+    pub gates: stageos_smoke_gates::Thresholds,
 }
 
 fn default_latency_budget() -> u64 {
@@ -99,7 +50,7 @@ struct ProfilesFile {
     profiles: BTreeMap<String, Profile>,
 }
 
-const PROFILES_TOML: &str = include_str!("../suites/profiles.toml");
+const PROFILES_TOML: &str = include_str!("../../../suites/profiles.toml");
 
 fn profiles_file() -> &'static ProfilesFile {
     static FILE: OnceLock<ProfilesFile> = OnceLock::new();
@@ -140,6 +91,20 @@ pub fn profile_flows(profile: &Profile) -> Vec<&'static FlowDef> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_profile_has_valid_gate_thresholds() {
+        for (name, p) in profiles() {
+            p.gates
+                .validate()
+                .unwrap_or_else(|e| panic!("profile {name}: {e}"));
+        }
+        let canary = profile("canary").unwrap();
+        assert!(
+            canary.flows.iter().any(|f| f == "baseline"),
+            "the canary judges CloudWatch baselines"
+        );
+    }
 
     #[test]
     fn profiles_are_consistent() {

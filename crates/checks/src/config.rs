@@ -16,25 +16,25 @@
 //! owner = "smoke-owner@stageos.example"
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use thiserror::Error;
 use url::Url;
 
-use crate::catalogue::{self, FlowDef, Profile};
-use crate::credentials::{OWNER_TOTP_SECRET_VAR, Role};
+use crate::catalogue::{self, Profile};
+use stageos_smoke_http::credentials::{OWNER_TOTP_SECRET_VAR, Role};
+use stageos_smoke_model::flowdef::FlowDef;
 
-/// Environment variable naming the config file.
-pub const CONFIG_VAR: &str = "STAGEOS_CONFIG";
+pub use stageos_smoke_http::http::HttpSettings;
+pub use stageos_smoke_http::webhook_receiver::{WebhookMode, WebhookSettings};
+pub use stageos_smoke_model::config::{CONFIG_VAR, ConfigError, ENVIRONMENT_VAR, EnvSnapshot};
+
 /// Environment variable naming the target base URL (unset: the embedded reference).
 pub const BASE_URL_VAR: &str = "STAGEOS_BASE_URL";
 /// Environment variable naming the profile.
 pub const PROFILE_VAR: &str = "STAGEOS_PROFILE";
-/// Environment variable naming the environment section of the config file.
-pub const ENVIRONMENT_VAR: &str = "STAGEOS_ENVIRONMENT";
 /// Environment variable naming the report directory.
 pub const REPORT_DIR_VAR: &str = "STAGEOS_REPORT_DIR";
 /// Environment variable listing embedded-reference faults (comma separated), for demos and tests.
@@ -47,71 +47,6 @@ pub const LATENCY_BUDGET_VAR: &str = "STAGEOS_LATENCY_BUDGET_MS";
 pub const WEBHOOK_PUBLIC_URL_VAR: &str = "STAGEOS_WEBHOOK_PUBLIC_URL";
 /// Default config file name, read when present in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "stageos-smoke.toml";
-
-/// A configuration problem: the run cannot check anything.
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error(
-        "failed to read config file {path}: {source} (hint: fix the path given by --config or {CONFIG_VAR})"
-    )]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML or has unknown keys.
-    #[error(
-        "malformed config file {path}: {message} (hint: see the configuration reference in README.md)"
-    )]
-    Malformed {
-        /// The file.
-        path: PathBuf,
-        /// What the parser said, on one line.
-        message: String,
-    },
-    /// A secret was written into the file.
-    #[error(
-        "config file {path} holds a secret at `{key}`: secrets are never read from the file (hint: remove it and set {hint_var} instead)"
-    )]
-    SecretInFile {
-        /// The file.
-        path: PathBuf,
-        /// Dotted key.
-        key: String,
-        /// The variable to use instead.
-        hint_var: String,
-    },
-    /// A required secret is missing from the environment.
-    #[error("missing secret {var}: the {purpose} (hint: export {var}=… in the job's secret store)")]
-    MissingSecret {
-        /// The variable.
-        var: String,
-        /// What it is for.
-        purpose: String,
-    },
-    /// A setting has an invalid value.
-    #[error("invalid {what} `{value}`: {reason}")]
-    Invalid {
-        /// Which setting.
-        what: String,
-        /// Its value.
-        value: String,
-        /// Why and how to fix.
-        reason: String,
-    },
-    /// The environment named does not exist in the file.
-    #[error(
-        "unknown environment `{name}` (known: {known}; hint: fix --environment or {ENVIRONMENT_VAR})"
-    )]
-    UnknownEnvironment {
-        /// The name.
-        name: String,
-        /// The known names.
-        known: String,
-    },
-}
 
 /// Settings of one environment in the config file.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -150,42 +85,7 @@ pub struct EnvironmentConfig {
     /// `receiver` (default) or `delivery-log` when the target cannot reach the suite.
     pub webhook_mode: Option<WebhookMode>,
     /// Verification gates: expected release, other services, CloudWatch, history.
-    pub gates: Option<crate::gates::settings::GatesFileConfig>,
-}
-
-/// How the webhooks flow observes deliveries.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum WebhookMode {
-    /// The suite runs a receiver the target can reach.
-    #[default]
-    Receiver,
-    /// The target cannot reach the suite: only its delivery log is checked.
-    DeliveryLog,
-}
-
-/// Webhook receiver settings.
-#[derive(Clone, Debug)]
-pub struct WebhookSettings {
-    /// Mode.
-    pub mode: WebhookMode,
-    /// Why this mode (for skip reasons and `doctor`).
-    pub mode_reason: String,
-    /// Bind address of the receiver.
-    pub bind: std::net::SocketAddr,
-    /// Public URL of the receiver, if it differs from the bound address.
-    pub public_url: Option<Url>,
-}
-
-impl Default for WebhookSettings {
-    fn default() -> Self {
-        Self {
-            mode: WebhookMode::Receiver,
-            mode_reason: "the target runs on this machine".into(),
-            bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            public_url: None,
-        }
-    }
+    pub gates: Option<stageos_smoke_gates::settings::GatesFileConfig>,
 }
 
 /// The config file.
@@ -261,51 +161,6 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The process environment, read once.
-#[derive(Clone, Debug, Default)]
-pub struct EnvSnapshot {
-    vars: HashMap<String, String>,
-}
-
-impl EnvSnapshot {
-    /// Capture the relevant variables of the current process.
-    pub fn capture() -> Self {
-        let vars = std::env::vars()
-            .filter(|(k, _)| {
-                k.starts_with("STAGEOS_")
-                    || matches!(k.as_str(), "GITHUB_STEP_SUMMARY" | "CI" | "NO_COLOR")
-            })
-            .collect();
-        Self { vars }
-    }
-
-    /// From explicit pairs (tests).
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(
-        pairs: impl IntoIterator<Item = (K, V)>,
-    ) -> Self {
-        Self {
-            vars: pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        }
-    }
-
-    /// Whether a variable is set to the empty string (a CI secret that did not
-    /// resolve, typically): never silently the same as unset.
-    pub fn is_set_but_empty(&self, key: &str) -> bool {
-        self.vars.get(key).is_some_and(|v| v.is_empty())
-    }
-
-    /// A variable, if set and non-empty.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.vars
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-}
-
 /// Where the run goes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TargetSpec {
@@ -319,30 +174,6 @@ pub enum TargetSpec {
         /// Its base URL.
         base_url: Url,
     },
-}
-
-/// HTTP client limits.
-#[derive(Clone, Debug)]
-pub struct HttpSettings {
-    /// Whole-request timeout.
-    pub request_timeout: Duration,
-    /// Connect timeout.
-    pub connect_timeout: Duration,
-    /// Largest body read.
-    pub max_body_bytes: usize,
-    /// Hosts whose certificates are not verified.
-    pub insecure_tls_hosts: Vec<String>,
-}
-
-impl Default for HttpSettings {
-    fn default() -> Self {
-        Self {
-            request_timeout: Duration::from_secs(10),
-            connect_timeout: Duration::from_secs(5),
-            max_body_bytes: 16 * 1024 * 1024,
-            insecure_tls_hosts: Vec::new(),
-        }
-    }
 }
 
 /// What the caller (CLI or harness) says, above the file and the environment.
@@ -390,7 +221,7 @@ pub struct Settings {
     /// Webhook receiver settings.
     pub webhook: WebhookSettings,
     /// Verification gates.
-    pub gates: crate::gates::GateSettings,
+    pub gates: stageos_smoke_gates::GateSettings,
 }
 
 impl Settings {
@@ -495,7 +326,7 @@ impl Settings {
         };
         let step_timeout = Duration::from_millis(section.step_timeout_ms.unwrap_or(60_000));
         let webhook = webhook_settings(&section, &target, env)?;
-        let gates = crate::gates::settings::resolve(
+        let gates = stageos_smoke_gates::settings::resolve(
             section.gates.as_ref(),
             &profile.gates,
             env,
@@ -509,11 +340,13 @@ impl Settings {
             .unwrap_or_else(|| PathBuf::from("reports"));
         let sweep_older_than = match &section.sweep_older_than {
             None => Duration::from_secs(3600),
-            Some(text) => crate::sweep::parse_age(text).map_err(|reason| ConfigError::Invalid {
-                what: "sweep_older_than".into(),
-                value: text.clone(),
-                reason,
-            })?,
+            Some(text) => {
+                crate::flows::sweep::parse_age(text).map_err(|reason| ConfigError::Invalid {
+                    what: "sweep_older_than".into(),
+                    value: text.clone(),
+                    reason,
+                })?
+            }
         };
         Ok(Settings {
             target,
@@ -598,7 +431,7 @@ fn webhook_settings(
     let remote = match target {
         TargetSpec::Embedded { .. } => None,
         TargetSpec::Remote { base_url } => {
-            (!crate::gates::settings::is_loopback(base_url)).then_some(base_url)
+            (!stageos_smoke_gates::settings::is_loopback(base_url)).then_some(base_url)
         }
     };
     let reachable_receiver = w.public_url.is_some() || bind_given;

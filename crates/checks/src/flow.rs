@@ -14,10 +14,13 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use url::Url;
 
-use crate::catalogue::FlowDef;
-use crate::credentials::{Role, SuiteCredentials, UserCredential};
-use crate::http::{ExecError, HttpContext, Recorder, Session, StepError};
-use crate::outcome::{StepOutcome, StepResult};
+use stageos_smoke_http::credentials::{Role, SuiteCredentials, UserCredential};
+use stageos_smoke_http::http::{ExecError, HttpContext, Recorder, Session, StepError};
+use stageos_smoke_model::event::{Event, EventSink};
+use stageos_smoke_model::flowdef::FlowDef;
+use stageos_smoke_model::outcome::{StepOutcome, StepResult};
+
+use crate::selection::Selection;
 
 /// What every flow of a run shares.
 #[derive(Clone, Debug)]
@@ -37,18 +40,22 @@ pub struct RunContext {
     /// Deadline of one wait for background work (jobs, scans, webhook deliveries).
     pub wait_deadline: Duration,
     /// Webhook receiver settings.
-    pub webhook: crate::config::WebhookSettings,
+    pub webhook: stageos_smoke_http::webhook_receiver::WebhookSettings,
     /// The housekeeping flow deletes smoke data older than this.
     pub sweep_older_than: Duration,
     /// Verification-gate settings (thresholds, expected release, CloudWatch).
-    pub gates: Arc<crate::gates::GateSettings>,
+    pub gates: Arc<stageos_smoke_gates::GateSettings>,
     /// Turns `true` once every flow that does not observe the run has finished.
     pub others_done: tokio::sync::watch::Receiver<bool>,
+    /// Where step results go the moment they are known.
+    pub events: EventSink,
+    /// The steps the run reports (others run as prerequisites, unreported).
+    pub selection: Selection,
 }
 
 impl RunContext {
     /// Wait until every working flow of the run has finished (observer flows:
-    /// see [`crate::catalogue::FlowDef::observes_run`]). Bounded by those flows'
+    /// see [`stageos_smoke_model::flowdef::FlowDef::observes_run`]). Bounded by those flows'
     /// own step timeouts; returns at once if the sender is gone.
     pub async fn other_flows_finished(&self) {
         let mut rx = self.others_done.clone();
@@ -63,7 +70,7 @@ impl RunContext {
 
 /// Where a step notes what it measured (see [`FlowRun::notes`]).
 #[derive(Clone, Debug)]
-pub struct Notes(crate::http::Recorder);
+pub struct Notes(stageos_smoke_http::http::Recorder);
 
 impl Notes {
     /// Note a measurement or a warning for the running step.
@@ -73,10 +80,12 @@ impl Notes {
 
     /// Note a gate verdict's numbers (a pass or a warning; a failure or an
     /// inconclusive verdict carries its numbers in its own message).
-    pub fn verdict(&self, v: &crate::gates::Verdict) {
+    pub fn verdict(&self, v: &stageos_smoke_gates::Verdict) {
         match v {
-            crate::gates::Verdict::Pass { summary } => self.add(summary.clone()),
-            crate::gates::Verdict::Warn { summary } => self.add(format!("warning: {summary}")),
+            stageos_smoke_gates::Verdict::Pass { summary } => self.add(summary.clone()),
+            stageos_smoke_gates::Verdict::Warn { summary } => {
+                self.add(format!("warning: {summary}"))
+            }
             _ => {}
         }
     }
@@ -91,16 +100,7 @@ struct PendingCleanup {
     what: String,
 }
 
-/// What happened to one cleanup.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct CleanupRecord {
-    /// Flow that created the object.
-    pub flow: String,
-    /// What was deleted, e.g. `event 5f…`.
-    pub what: String,
-    /// `deleted`, or the error.
-    pub result: String,
-}
+pub use stageos_smoke_model::outcome::CleanupRecord;
 
 /// Shared registry of cleanups of one flow; clone it into step futures so an
 /// object is guarded the moment it is created.
@@ -297,8 +297,7 @@ impl FlowRun {
         if value.is_none() && self.stopped_by.is_none() {
             self.stopped_by = Some(id.to_owned());
         }
-        crate::progress::step_finished(&outcome);
-        self.results.push(StepResult {
+        self.push(StepResult {
             flow: self.def.id.to_owned(),
             step: id.to_owned(),
             description: def.description.to_owned(),
@@ -318,7 +317,7 @@ impl FlowRun {
             .def
             .step(id)
             .unwrap_or_else(|| panic!("step `{id}` is not declared in flow `{}`", self.def.id));
-        self.results.push(StepResult {
+        self.push(StepResult {
             flow: self.def.id.to_owned(),
             step: id.to_owned(),
             description: def.description.to_owned(),
@@ -333,8 +332,18 @@ impl FlowRun {
         });
     }
 
+    /// Keep a step's result and tell the run's event stream, if the run reports it.
+    fn push(&mut self, result: StepResult) {
+        if self.cx.selection.matches(&result.full_name()) {
+            self.cx
+                .events
+                .emit(Event::StepFinished(Box::new(result.clone())));
+        }
+        self.results.push(result);
+    }
+
     /// Every request recorded by this flow so far.
-    pub fn requests(&self) -> Vec<crate::outcome::RequestRecord> {
+    pub fn requests(&self) -> Vec<stageos_smoke_model::outcome::RequestRecord> {
         self.recorder.since(0)
     }
 
@@ -352,7 +361,7 @@ impl FlowRun {
             }
             if aborted.is_some() {
                 // The flow broke outside any step: what follows could not be checked.
-                self.results.push(StepResult {
+                self.push(StepResult {
                     flow: self.def.id.to_owned(),
                     step: def.id.to_owned(),
                     description: def.description.to_owned(),
@@ -385,8 +394,8 @@ impl FlowRun {
 #[cfg(test)]
 mod tests {
     use super::Notes;
-    use crate::gates::Verdict;
-    use crate::http::Recorder;
+    use stageos_smoke_gates::Verdict;
+    use stageos_smoke_http::http::Recorder;
 
     #[test]
     fn verdicts_leave_their_numbers_and_warnings_on_the_step() {

@@ -12,14 +12,17 @@ use futures::FutureExt;
 use futures::stream::{self, StreamExt};
 use std::panic::AssertUnwindSafe;
 
-use crate::catalogue::{self, FlowDef};
+use stageos_smoke_model::event::{Event, EventSink};
+use stageos_smoke_model::flowdef::{FlowDef, StepDef};
+
+use crate::catalogue;
 use crate::config::{EnvSnapshot, Settings};
 use crate::flow::{CleanupRecord, FlowRun, RunContext};
-use crate::http::{HttpContext, Recorder, Session};
-use crate::outcome::{RunReport, StepOutcome, StepResult};
-use crate::secrets::Redactor;
 use crate::selection::Selection;
-use crate::target;
+use crate::target::{self, EmbeddedServer};
+use stageos_smoke_http::http::{HttpContext, Recorder, Session};
+use stageos_smoke_http::secrets::Redactor;
+use stageos_smoke_model::outcome::{RunReport, StepOutcome, StepResult};
 
 /// A fresh random run id.
 pub fn new_run_id() -> String {
@@ -46,7 +49,7 @@ pub struct RunOptions {
 pub fn planned_steps(
     profile_flows: &[&'static FlowDef],
     selection: &Selection,
-) -> Vec<(&'static FlowDef, &'static crate::catalogue::StepDef)> {
+) -> Vec<(&'static FlowDef, &'static StepDef)> {
     profile_flows
         .iter()
         .flat_map(|f| f.steps.iter().map(move |s| (*f, s)))
@@ -99,10 +102,24 @@ pub async fn run(
     env: &EnvSnapshot,
     redactor: &Redactor,
 ) -> RunReport {
-    let (report, server) = run_keeping_server(settings, options, env, redactor).await;
+    run_with_events(settings, options, env, redactor, EventSink::none()).await
+}
+
+/// As [`run`], sending the run's [`Event`]s to `events` as they happen (the CLI's
+/// step lines and progress line read them), the last one
+/// [`Event::RunFinished`] with the report.
+pub async fn run_with_events(
+    settings: &Settings,
+    options: &RunOptions,
+    env: &EnvSnapshot,
+    redactor: &Redactor,
+    events: EventSink,
+) -> RunReport {
+    let (report, server) = run_inner(settings, options, env, redactor, events.clone()).await;
     if let Some(server) = server {
         server.shutdown().await;
     }
+    events.emit(Event::RunFinished(Box::new(report.clone())));
     report
 }
 
@@ -114,7 +131,17 @@ pub async fn run_keeping_server(
     options: &RunOptions,
     env: &EnvSnapshot,
     redactor: &Redactor,
-) -> (RunReport, Option<stageos_reference::RunningServer>) {
+) -> (RunReport, Option<EmbeddedServer>) {
+    run_inner(settings, options, env, redactor, EventSink::none()).await
+}
+
+async fn run_inner(
+    settings: &Settings,
+    options: &RunOptions,
+    env: &EnvSnapshot,
+    redactor: &Redactor,
+    events: EventSink,
+) -> (RunReport, Option<EmbeddedServer>) {
     let run_start = Instant::now();
     let started_at = now_rfc3339();
     let run_id = new_run_id();
@@ -157,6 +184,14 @@ pub async fn run_keeping_server(
         webhook: settings.webhook.clone(),
         gates: Arc::new(settings.gates.clone()),
         others_done,
+        events: events.clone(),
+        selection: options.selection.clone(),
+    });
+    events.emit(Event::RunStarted {
+        run_id: run_id.clone(),
+        target: settings.target_label(),
+        profile: settings.profile_name.clone(),
+        flows: flows.len(),
     });
     // Working flows share the concurrency limit; observer flows (the metrics
     // flow) run beside them from the start and are told when the rest is done.
@@ -214,7 +249,10 @@ async fn run_flow(
     def: &'static FlowDef,
     cx: Arc<RunContext>,
 ) -> (Vec<StepResult>, Vec<CleanupRecord>) {
-    crate::progress::flow_started();
+    cx.events.emit(Event::FlowStarted {
+        flow: def.id.to_owned(),
+    });
+    let events = cx.events.clone();
     let mut flow = FlowRun::new(def, cx);
     let cleanups = flow.cleanups();
     let aborted = tokio::select! {
@@ -241,8 +279,14 @@ async fn run_flow(
             ),
         }],
     };
-    crate::progress::flow_finished();
-    (flow.finish(aborted), cleaned)
+    let results = flow.finish(aborted);
+    for record in &cleaned {
+        events.emit(Event::CleanupDone(record.clone()));
+    }
+    events.emit(Event::FlowFinished {
+        flow: def.id.to_owned(),
+    });
+    (results, cleaned)
 }
 
 /// One cheap request to learn whether the target answers at all; any HTTP status counts.
@@ -250,7 +294,7 @@ async fn preflight(
     base: &url::Url,
     http: &HttpContext,
     run_start: Instant,
-) -> Result<(), crate::http::ExecError> {
+) -> Result<(), stageos_smoke_http::http::ExecError> {
     let session = Session::new(
         "preflight",
         base.clone(),

@@ -4,7 +4,7 @@
 //! Names are `flow::step`. A flow runs when any of its steps is selected (earlier
 //! steps set up later ones); only selected steps are reported.
 
-use crate::catalogue::FlowDef;
+use stageos_smoke_model::flowdef::FlowDef;
 
 /// A libtest-style selection.
 #[derive(Clone, Debug, Default)]

@@ -1,18 +1,18 @@
 //! The target of a run: the embedded reference StageOS (started in-process on a
 //! loopback port, its generated credentials handed over directly) or a deployed
 //! StageOS whose credentials come from `STAGEOS_*` variables.
-
-use std::str::FromStr;
+//!
+//! The embedded reference is behind the `reference` cargo feature (on by default):
+//! a production build without it (`--no-default-features`) links no reference
+//! server and can only go to a URL.
 
 use secrecy::SecretString;
 use url::Url;
 
-use stageos_reference::{Fault, RunningServer, ServerOptions};
-
-use crate::catalogue::FlowDef;
 use crate::config::{ConfigError, EnvSnapshot, Settings, TargetSpec, required_secrets};
-use crate::credentials::{OWNER_TOTP_SECRET_VAR, Role, SuiteCredentials, UserCredential};
-use crate::secrets::Redactor;
+use stageos_smoke_http::credentials::{OWNER_TOTP_SECRET_VAR, SuiteCredentials, UserCredential};
+use stageos_smoke_http::secrets::Redactor;
+use stageos_smoke_model::flowdef::FlowDef;
 
 /// A prepared target.
 pub struct Target {
@@ -21,7 +21,25 @@ pub struct Target {
     /// Logins.
     pub credentials: SuiteCredentials,
     /// The embedded server, when there is one (dropped = stopped).
-    pub server: Option<RunningServer>,
+    pub server: Option<EmbeddedServer>,
+}
+
+/// The embedded reference server of a run.
+#[cfg(feature = "reference")]
+pub type EmbeddedServer = stageos_reference::RunningServer;
+
+/// The embedded reference server of a run: none in a build without the
+/// `reference` feature.
+#[cfg(not(feature = "reference"))]
+#[derive(Debug)]
+pub enum EmbeddedServer {}
+
+#[cfg(not(feature = "reference"))]
+impl EmbeddedServer {
+    /// Stop the server (there is none).
+    pub async fn shutdown(self) {
+        match self {}
+    }
 }
 
 /// Why the target could not be prepared.
@@ -45,57 +63,7 @@ pub async fn prepare(
     redactor: &Redactor,
 ) -> Result<Target, TargetError> {
     match &settings.target {
-        TargetSpec::Embedded { faults } => {
-            let faults = faults
-                .iter()
-                .map(|f| {
-                    Fault::from_str(f).map_err(|e| ConfigError::Invalid {
-                        what: "fault".into(),
-                        value: f.clone(),
-                        reason: e.to_string(),
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let server = RunningServer::start(ServerOptions {
-                faults,
-                ..ServerOptions::default()
-            })
-            .await
-            .map_err(TargetError::Start)?;
-            let base_url = Url::parse(&server.base_url()).map_err(|e| ConfigError::Invalid {
-                what: "embedded base URL".into(),
-                value: server.base_url(),
-                reason: e.to_string(),
-            })?;
-            let creds = server.credentials();
-            let mut credentials = SuiteCredentials::default();
-            for role in Role::ALL {
-                let seed = creds.user(role.as_str().parse().map_err(
-                    |e: <stageos_reference::Role as FromStr>::Err| ConfigError::Invalid {
-                        what: "role".into(),
-                        value: role.to_string(),
-                        reason: e.to_string(),
-                    },
-                )?);
-                credentials.insert(
-                    UserCredential {
-                        role,
-                        email: seed.email.clone(),
-                        password: SecretString::from(seed.password.clone()),
-                    },
-                    redactor,
-                );
-            }
-            credentials.set_owner_totp_secret(
-                SecretString::from(creds.owner_totp_secret.clone()),
-                redactor,
-            );
-            Ok(Target {
-                base_url,
-                credentials,
-                server: Some(server),
-            })
-        }
+        TargetSpec::Embedded { faults } => embedded(faults, redactor).await,
         TargetSpec::Remote { base_url } => {
             let (roles, needs_totp) = required_secrets(flows);
             let mut credentials = SuiteCredentials::default();
@@ -139,4 +107,74 @@ pub async fn prepare(
             })
         }
     }
+}
+
+/// Start the embedded reference StageOS with `faults`, and hand over its logins.
+#[cfg(feature = "reference")]
+async fn embedded(faults: &[String], redactor: &Redactor) -> Result<Target, TargetError> {
+    use std::str::FromStr;
+
+    use stageos_reference::{Fault, RunningServer, ServerOptions};
+    use stageos_smoke_http::credentials::Role;
+
+    let faults = faults
+        .iter()
+        .map(|f| {
+            Fault::from_str(f).map_err(|e| ConfigError::Invalid {
+                what: "fault".into(),
+                value: f.clone(),
+                reason: e.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let server = RunningServer::start(ServerOptions {
+        faults,
+        ..ServerOptions::default()
+    })
+    .await
+    .map_err(TargetError::Start)?;
+    let base_url = Url::parse(&server.base_url()).map_err(|e| ConfigError::Invalid {
+        what: "embedded base URL".into(),
+        value: server.base_url(),
+        reason: e.to_string(),
+    })?;
+    let creds = server.credentials();
+    let mut credentials = SuiteCredentials::default();
+    for role in Role::ALL {
+        let seed = creds.user(role.as_str().parse().map_err(
+            |e: <stageos_reference::Role as FromStr>::Err| ConfigError::Invalid {
+                what: "role".into(),
+                value: role.to_string(),
+                reason: e.to_string(),
+            },
+        )?);
+        credentials.insert(
+            UserCredential {
+                role,
+                email: seed.email.clone(),
+                password: SecretString::from(seed.password.clone()),
+            },
+            redactor,
+        );
+    }
+    credentials.set_owner_totp_secret(
+        SecretString::from(creds.owner_totp_secret.clone()),
+        redactor,
+    );
+    Ok(Target {
+        base_url,
+        credentials,
+        server: Some(server),
+    })
+}
+
+/// Without the `reference` feature there is no embedded target: say how to name one.
+#[cfg(not(feature = "reference"))]
+async fn embedded(_faults: &[String], _redactor: &Redactor) -> Result<Target, TargetError> {
+    Err(ConfigError::Invalid {
+        what: "target".into(),
+        value: "embedded".into(),
+        reason: "this build has no embedded reference server (built without the `reference` feature) (hint: set STAGEOS_BASE_URL or --target to the deployment's URL)".into(),
+    }
+    .into())
 }

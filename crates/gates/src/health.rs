@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::http::CheckFailure;
+use stageos_smoke_model::error::CheckFailure;
 
 /// `/api/health` body.
 #[derive(Clone, Debug, Deserialize, PartialEq)]

@@ -16,10 +16,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::settings::Thresholds;
-use super::stats::percentile;
-use super::verdict::Verdict;
-use crate::outcome::{RunReport, StepOutcome};
+use crate::settings::Thresholds;
+use crate::stats::percentile;
+use crate::verdict::Verdict;
+use stageos_smoke_model::outcome::{RunReport, StepOutcome};
 
 /// The history file.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -221,7 +221,7 @@ pub fn judge_against(step: &str, samples: &[f64], duration_ms: f64, th: &Thresho
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::StepResult;
+    use stageos_smoke_model::outcome::StepResult;
 
     fn report(ms: f64) -> RunReport {
         RunReport {

@@ -3,8 +3,8 @@
 //!
 //! - [`health`]: `/api/health` status, dependency checks, migrations, release.
 //! - [`prom`]: Prometheus `/metrics` gates over two scrapes.
-//! - [`cloudwatch`]: the ALB series and alarms in CloudWatch.
-//! - [`aws`]: ECR, Secrets Manager, RDS, AWS Backup and S3 for the release gates.
+//! - `stageos_smoke_aws::cloudwatch` and `::aws`: the AWS-backed gates (a crate of
+//!   their own, so the SDKs are not rebuilt when a gate's judging changes).
 //! - [`release`]: release tag, rollout order, heartbeats; the release gates' settings.
 //! - [`stats`]: the statistics (pure functions, documented there).
 //! - [`history`]: the suite's own step latency against its history file.
@@ -12,10 +12,8 @@
 //! - [`verdict`]: pass / warn / fail / inconclusive and how each is reported.
 //!
 //! The flows that run these gates are `health`, `metrics`, `baseline` and `release`
-//! in [`crate::flows`]; the canary in [`crate::canary`].
+//! in `stageos_smoke_checks::flows`; the canary in the `stageos-smoke` binary crate.
 
-pub mod aws;
-pub mod cloudwatch;
 pub mod health;
 pub mod history;
 pub mod prom;

@@ -28,9 +28,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use prometheus_parse::{Scrape, Value};
 
-use super::settings::Thresholds;
-use super::stats::{counter_delta, judge_rate};
-use super::verdict::Verdict;
+use crate::settings::Thresholds;
+use crate::stats::{counter_delta, judge_rate};
+use crate::verdict::Verdict;
 
 /// A line of the exposition that is not valid text format.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

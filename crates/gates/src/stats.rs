@@ -52,7 +52,7 @@
 
 use std::collections::BTreeMap;
 
-use super::verdict::Verdict;
+use crate::verdict::Verdict;
 
 /// One week, in seconds.
 pub const WEEK_S: i64 = 7 * 24 * 3600;

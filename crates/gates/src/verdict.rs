@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::http::{CheckFailure, ExecError, StepError};
+use stageos_smoke_model::error::{CheckFailure, ExecError, StepError};
 
 /// The verdict of one gate.
 #[derive(Clone, Debug, PartialEq, Serialize)]

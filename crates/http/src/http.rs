@@ -17,137 +17,49 @@ use reqwest::{Method, StatusCode};
 use reqwest_cookie_store::CookieStoreMutex;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use thiserror::Error;
 use url::Url;
 
-use crate::config::HttpSettings;
-use crate::outcome::RequestRecord;
 use crate::secrets::Redactor;
+use stageos_smoke_model::outcome::RequestRecord;
+
+/// HTTP client limits.
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    /// Whole-request timeout.
+    pub request_timeout: Duration,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Largest body read.
+    pub max_body_bytes: usize,
+    /// Hosts whose certificates are not verified.
+    pub insecure_tls_hosts: Vec<String>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            max_body_bytes: 16 * 1024 * 1024,
+            insecure_tls_hosts: Vec::new(),
+        }
+    }
+}
+
+/// Parse an HTTP `Date` (RFC 9110 §5.6.7): the IMF-fixdate every server sends, and
+/// the obsolete RFC 850 and asctime forms a recipient must still accept.
+pub fn parse_http_date(text: &str) -> Option<time::OffsetDateTime> {
+    httpdate::parse_http_date(text.trim())
+        .ok()
+        .map(time::OffsetDateTime::from)
+}
 
 /// Header carrying the run id on every request.
 pub const RUN_HEADER: &str = "x-stageos-smoke-run";
 
-/// Why a request could not be checked.
-#[derive(Debug, Error, Clone)]
-pub enum ExecError {
-    /// No response: connection refused, DNS failure, TLS failure, reset.
-    #[error("failed to reach {method} {url}: {cause} (hint: {hint})")]
-    Transport {
-        /// Method.
-        method: String,
-        /// URL without query.
-        url: String,
-        /// Classified cause.
-        cause: String,
-        /// What to check.
-        hint: String,
-    },
-    /// The request did not complete in time.
-    #[error(
-        "{method} {url} did not answer within {after_ms} ms (hint: the target is hanging or overloaded; raise request_timeout_ms only if that is expected)"
-    )]
-    Timeout {
-        /// Method.
-        method: String,
-        /// URL without query.
-        url: String,
-        /// The limit.
-        after_ms: u128,
-    },
-    /// The body exceeded the configured limit.
-    #[error(
-        "{method} {url} sent a body larger than {limit} bytes (hint: raise max_body_bytes if that is expected)"
-    )]
-    BodyTooLarge {
-        /// Method.
-        method: String,
-        /// URL without query.
-        url: String,
-        /// The limit.
-        limit: usize,
-    },
-    /// The body could not be read as what the contract promises.
-    #[error(transparent)]
-    Decode(Box<DecodeError>),
-    /// Anything else that stops a check (e.g. a missing credential).
-    #[error("{0}")]
-    Other(String),
-}
-
-/// A response body that is not what the contract promises (boxed in
-/// [`ExecError`] to keep results small).
-#[derive(Debug, Error, Clone)]
-#[error(
-    "{method} {path} answered {status} with {content_type} that is not the expected {expected}: {detail}; body starts: {excerpt:?}"
-)]
-pub struct DecodeError {
-    /// Method.
-    pub method: String,
-    /// Path.
-    pub path: String,
-    /// Status.
-    pub status: u16,
-    /// Content-Type received.
-    pub content_type: String,
-    /// What was expected.
-    pub expected: String,
-    /// Parser message.
-    pub detail: String,
-    /// Start of the body.
-    pub excerpt: String,
-}
-
-/// A check that did not hold, with what was expected and what came back.
-#[derive(Debug, Error, Clone, PartialEq)]
-#[error("{what}: expected {expected}, got {actual}")]
-pub struct CheckFailure {
-    /// What was checked.
-    pub what: String,
-    /// What the contract requires.
-    pub expected: String,
-    /// What the target did.
-    pub actual: String,
-}
-
-/// The error of a step: the target is wrong, or we could not check.
-#[derive(Debug, Error, Clone)]
-pub enum StepError {
-    /// The check failed.
-    #[error(transparent)]
-    Check(#[from] CheckFailure),
-    /// The check could not be carried out.
-    #[error(transparent)]
-    Exec(#[from] ExecError),
-}
-
-/// Fail the check unless `cond` holds.
-pub fn ensure(
-    cond: bool,
-    what: impl Into<String>,
-    expected: impl Into<String>,
-    actual: impl Into<String>,
-) -> Result<(), StepError> {
-    if cond {
-        Ok(())
-    } else {
-        Err(CheckFailure {
-            what: what.into(),
-            expected: expected.into(),
-            actual: actual.into(),
-        }
-        .into())
-    }
-}
-
-/// Fail the check unless `expected == actual`.
-pub fn ensure_eq<T: PartialEq + std::fmt::Debug>(
-    what: impl Into<String>,
-    expected: T,
-    actual: T,
-) -> Result<(), StepError> {
-    let ok = expected == actual;
-    ensure(ok, what, format!("{expected:?}"), format!("{actual:?}"))
-}
+pub use stageos_smoke_model::error::{
+    CheckFailure, DecodeError, ExecError, StepError, ensure, ensure_eq,
+};
 
 /// Raw timing samples of one flow, shared by its sessions.
 #[derive(Clone, Debug)]

@@ -1,9 +1,9 @@
 //! Waiting for the target's background work without blind sleeps.
 //!
 //! [`poll_until`] asks a probe again and again, with exponential backoff, until it
-//! reports [`Poll::Ready`] or a deadline passes; [`sleep_until`] waits for an exact
-//! instant (an expiry, a `respond_by`) in short slices. No single sleep is ever
-//! longer than [`MAX_SLICE`], so a wait ends within a slice of its deadline.
+//! reports [`Poll::Ready`] or a deadline passes, its pauses never longer than
+//! [`MAX_SLICE`] (so a poll ends within a slice of its deadline); [`sleep_until`]
+//! waits for an exact instant (an expiry, a `respond_by`) on one timer.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -125,15 +125,10 @@ where
     }
 }
 
-/// Sleep until `at`, in slices of at most [`MAX_SLICE`].
+/// Sleep until `at` (one timer: `tokio::time::sleep_until`, which wakes at the
+/// instant, not in slices).
 pub async fn sleep_until(at: Instant) {
-    loop {
-        let now = Instant::now();
-        if now >= at {
-            return;
-        }
-        tokio::time::sleep((at - now).min(MAX_SLICE)).await;
-    }
+    tokio::time::sleep_until(at.into()).await;
 }
 
 /// Sleep until the wall-clock time `at` has passed (by this machine's clock), plus `margin`.

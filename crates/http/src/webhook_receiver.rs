@@ -25,6 +25,41 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use url::Url;
 
+/// How the webhooks flow observes deliveries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WebhookMode {
+    /// The suite runs a receiver the target can reach.
+    #[default]
+    Receiver,
+    /// The target cannot reach the suite: only its delivery log is checked.
+    DeliveryLog,
+}
+
+/// Webhook receiver settings.
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    /// Mode.
+    pub mode: WebhookMode,
+    /// Why this mode (for skip reasons and `doctor`).
+    pub mode_reason: String,
+    /// Bind address of the receiver.
+    pub bind: std::net::SocketAddr,
+    /// Public URL of the receiver, if it differs from the bound address.
+    pub public_url: Option<Url>,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            mode: WebhookMode::Receiver,
+            mode_reason: "the target runs on this machine".into(),
+            bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: None,
+        }
+    }
+}
+
 /// Tolerance for the signature timestamp, as the contract recommends.
 pub const SIGNATURE_TOLERANCE_SECS: i64 = 300;
 

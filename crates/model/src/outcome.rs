@@ -70,6 +70,17 @@ pub struct RequestRecord {
     pub duration_ms: f64,
 }
 
+/// What happened to one cleanup.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CleanupRecord {
+    /// Flow that created the object.
+    pub flow: String,
+    /// What was deleted, e.g. `event 5f…`.
+    pub what: String,
+    /// `deleted`, or the error.
+    pub result: String,
+}
+
 /// The result of one step.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StepResult {
@@ -127,7 +138,7 @@ pub struct RunReport {
     /// A problem that stopped the run from checking anything, if any.
     pub run_error: Option<String>,
     /// The cleanup guards that ran (objects deleted at the end of their flow).
-    pub cleanups: Vec<crate::flow::CleanupRecord>,
+    pub cleanups: Vec<CleanupRecord>,
     /// SIGINT/SIGTERM stopped the run before it finished.
     pub interrupted: bool,
 }

@@ -24,11 +24,11 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{self, Profile};
-use crate::outcome::{RunReport, StepOutcome};
+use stageos_smoke_checks::catalogue::{self, Profile};
+use stageos_smoke_model::outcome::{RunReport, StepOutcome};
 
 /// The checklist file, compiled in.
-const CHECKLIST_TOML: &str = include_str!("../fixtures/release-checklist.toml");
+const CHECKLIST_TOML: &str = include_str!("../../../fixtures/release-checklist.toml");
 
 /// Number of leaf items of the StageOS release checklist.
 pub const ITEM_COUNT: usize = 43;
@@ -656,7 +656,7 @@ pub fn render_plan(profile_name: &str, profile: &Profile) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::StepResult;
+    use stageos_smoke_model::outcome::StepResult;
 
     fn all_testcases() -> BTreeSet<String> {
         // Every step of every flow: the union of all profiles' catalogues.

@@ -14,12 +14,10 @@
 //! Shared work (one login per role reused by several flows) is not yet modelled as
 //! a dependency between flows; when it is, only this module changes.
 
-use crate::outcome::RunReport;
+use stageos_smoke_model::outcome::RunReport;
 
 fn is_observer(flow: &str) -> bool {
-    crate::flows::ALL
-        .iter()
-        .any(|d| d.id == flow && d.observes_run)
+    stageos_smoke_checks::catalogue::flow(flow).is_some_and(|d| d.observes_run)
 }
 
 /// The critical path: `flow::step` names in order, and its length in milliseconds.
@@ -63,7 +61,7 @@ pub fn wall_over_critical(wall_ms: f64, critical_ms: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::{StepOutcome, StepResult};
+    use stageos_smoke_model::outcome::{StepOutcome, StepResult};
 
     fn step(flow: &str, name: &str, start: f64, ms: f64, outcome: StepOutcome) -> StepResult {
         StepResult {

@@ -16,10 +16,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::outcome::{RunReport, StepOutcome, StepResult};
-use crate::secrets::Redactor;
+use stageos_smoke_http::secrets::Redactor;
+use stageos_smoke_model::outcome::{RunReport, StepOutcome, StepResult};
 
-use super::critical_path::{critical_path, wall_over_critical};
+use crate::critical_path::{critical_path, wall_over_critical};
 
 /// Escape text for HTML element content and quoted attribute values.
 pub fn escape(s: &str) -> String {
@@ -597,7 +597,7 @@ footer{margin-top:32px;font-size:12px;color:var(--muted)}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::RequestRecord;
+    use stageos_smoke_model::outcome::RequestRecord;
 
     #[test]
     fn escape_covers_markup_quotes_and_control_characters() {

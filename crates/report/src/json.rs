@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::outcome::{Counts, RunReport, StepResult};
+use stageos_smoke_model::outcome::{Counts, RunReport, StepResult};
 
 /// Schema version of summary.json.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -23,14 +23,14 @@ struct Summary<'a> {
     run_error: Option<&'a str>,
     counts: Counts,
     steps: &'a [StepResult],
-    cleanups: &'a [crate::flow::CleanupRecord],
+    cleanups: &'a [stageos_smoke_checks::flow::CleanupRecord],
     critical_path: CriticalPath,
     wall_over_critical: Option<f64>,
     /// Last, so the file ends with it: the release checklist judged against the run.
     checklist: crate::checklist::ChecklistReport,
 }
 
-/// The longest chain of dependent steps (see [`super::critical_path`]).
+/// The longest chain of dependent steps (see [`crate::critical_path`]).
 #[derive(Serialize)]
 struct CriticalPath {
     steps: Vec<String>,
@@ -40,7 +40,7 @@ struct CriticalPath {
 /// Render the report as pretty JSON.
 pub fn render(report: &RunReport) -> String {
     let status = report.exit_status();
-    let (cp_steps, cp_ms) = super::critical_path::critical_path(report);
+    let (cp_steps, cp_ms) = crate::critical_path::critical_path(report);
     let s = Summary {
         schema_version: SCHEMA_VERSION,
         tool: "stageos-smoke",
@@ -56,7 +56,7 @@ pub fn render(report: &RunReport) -> String {
         counts: report.counts(),
         steps: &report.steps,
         cleanups: &report.cleanups,
-        wall_over_critical: super::critical_path::wall_over_critical(report.wall_ms, cp_ms),
+        wall_over_critical: crate::critical_path::wall_over_critical(report.wall_ms, cp_ms),
         critical_path: CriticalPath {
             steps: cp_steps,
             ms: cp_ms,

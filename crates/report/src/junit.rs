@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
-use crate::outcome::{RunReport, StepOutcome, StepResult};
+use stageos_smoke_model::outcome::{RunReport, StepOutcome, StepResult};
 
 fn ms(v: f64) -> Duration {
     Duration::from_secs_f64((v.max(0.0)) / 1000.0)

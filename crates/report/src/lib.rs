@@ -1,7 +1,8 @@
-//! Reporters: each turns the same [`RunReport`](crate::outcome::RunReport) into one
+//! Reporters: each turns the same [`RunReport`](stageos_smoke_model::outcome::RunReport) into one
 //! artifact. Every string passes the run's redactor on the way out, and every file
 //! is written atomically (temp file + rename), so a report on disk is always whole.
 
+pub mod checklist;
 pub mod critical_path;
 pub mod html;
 pub mod json;
@@ -13,8 +14,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::outcome::RunReport;
-use crate::secrets::Redactor;
+use stageos_smoke_http::secrets::Redactor;
+use stageos_smoke_model::outcome::RunReport;
 
 /// File names inside the report directory.
 pub const JUNIT_FILE: &str = "junit.xml";

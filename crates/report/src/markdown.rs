@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::outcome::{RunReport, StepOutcome};
+use stageos_smoke_model::outcome::{RunReport, StepOutcome};
 
 fn icon(o: &StepOutcome) -> &'static str {
     match o {

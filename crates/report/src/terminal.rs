@@ -8,9 +8,9 @@
 
 use std::fmt::Write;
 
-use crate::config::EnvSnapshot;
-use crate::outcome::{RunReport, StepOutcome, StepResult};
-use crate::secrets::Redactor;
+use stageos_smoke_http::secrets::Redactor;
+use stageos_smoke_model::config::EnvSnapshot;
+use stageos_smoke_model::outcome::{RunReport, StepOutcome, StepResult};
 
 /// How to style the output.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,24 +65,38 @@ pub fn render(report: &RunReport, redactor: &Redactor) -> String {
 pub fn render_styled(report: &RunReport, redactor: &Redactor, style: Style) -> String {
     let mut out = String::new();
     for s in &report.steps {
-        let (w, code) = word(s);
-        let _ = write!(
-            out,
-            "{} [{:>6.0} ms] {}",
-            style.paint(code, &format!("{w:>5}")),
-            s.duration_ms,
-            s.full_name()
-        );
-        if let Some(m) = s.outcome.message() {
-            let _ = write!(out, ": {}", one_line(m));
-        } else if let Some(r) = s.retries.first() {
-            let _ = write!(out, ": passed after a retry ({})", one_line(r));
-        } else if !s.notes.is_empty() {
-            let _ = write!(out, ": {}", one_line(&s.notes.join("; ")));
-        }
-        out.push('\n');
+        out.push_str(&step_line(s, redactor, style));
     }
+    out.push_str(&render_summary(report, redactor, style));
+    out
+}
 
+/// One step's line, redacted, ending in a newline: what a CI log shows the moment
+/// the step finishes.
+pub fn step_line(s: &StepResult, redactor: &Redactor, style: Style) -> String {
+    let mut out = String::new();
+    let (w, code) = word(s);
+    let _ = write!(
+        out,
+        "{} [{:>6.0} ms] {}",
+        style.paint(code, &format!("{w:>5}")),
+        s.duration_ms,
+        s.full_name()
+    );
+    if let Some(m) = s.outcome.message() {
+        let _ = write!(out, ": {}", one_line(m));
+    } else if let Some(r) = s.retries.first() {
+        let _ = write!(out, ": passed after a retry ({})", one_line(r));
+    } else if !s.notes.is_empty() {
+        let _ = write!(out, ": {}", one_line(&s.notes.join("; ")));
+    }
+    out.push('\n');
+    redactor.redact(&out)
+}
+
+/// The summary after the step lines: each failure with its cause, then the verdict.
+pub fn render_summary(report: &RunReport, redactor: &Redactor, style: Style) -> String {
+    let mut out = String::new();
     let bad: Vec<&StepResult> = report
         .steps
         .iter()

@@ -15,11 +15,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::catalogue::{FlowDef, StepDef};
-use crate::credentials::Role;
 use crate::flow::FlowRun;
-use crate::http::{ExecError, Session, StepError, ensure, ensure_eq};
-use crate::wait::{Backoff, Poll, poll_until};
+use stageos_smoke_http::credentials::Role;
+use stageos_smoke_http::http::{ExecError, Session, StepError, ensure, ensure_eq};
+use stageos_smoke_http::wait::{Backoff, Poll, poll_until};
+use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
 use super::common::{MfaChallenge, Tokens, post_login, smoke_event_body, wrong_totp};
 use super::disposable::{OwnerLogin, wait_for_job};

@@ -8,10 +8,10 @@
 use secrecy::ExposeSecret;
 use serde_json::json;
 
-use crate::catalogue::{FlowDef, StepDef};
-use crate::credentials::Role;
 use crate::flow::FlowRun;
-use crate::http::{ExecError, StepError, ensure, ensure_eq};
+use stageos_smoke_http::credentials::Role;
+use stageos_smoke_http::http::{ExecError, StepError, ensure, ensure_eq};
+use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
 use super::common::{MfaChallenge, Tokens, UserInfo, current_totp, login, post_login, wrong_totp};
 

@@ -9,11 +9,11 @@ use std::time::Duration;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::catalogue::{FlowDef, StepDef};
-use crate::credentials::Role;
 use crate::flow::FlowRun;
-use crate::http::{ExecError, Session, StepError, ensure, ensure_eq};
-use crate::wait::{Backoff, Poll, poll_until, sleep_until_utc};
+use stageos_smoke_http::credentials::Role;
+use stageos_smoke_http::http::{ExecError, Session, StepError, ensure, ensure_eq};
+use stageos_smoke_http::wait::{Backoff, Poll, poll_until, sleep_until_utc};
+use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
 use super::common::{create_event, session_as, smoke_event_body};
 use super::model::{AvailabilityCounts, AvailabilityRequest, format_time, parse_time};
@@ -68,7 +68,7 @@ async fn respond(
     session: &Session,
     request_id: &str,
     status: &str,
-) -> Result<crate::http::Response, ExecError> {
+) -> Result<stageos_smoke_http::http::Response, ExecError> {
     session
         .post(&format!("/api/availability-requests/{request_id}/respond"))
         .json(&json!({ "status": status, "note": "answered by the smoke suite" }))

@@ -2,19 +2,19 @@
 //! "alerting policies active", read from CloudWatch.
 //!
 //! The first step plans the windows (aligned to the period; see
-//! [`crate::gates::stats`]) and reads every ALB series of the run in one
+//! [`stageos_smoke_gates::stats`]) and reads every ALB series of the run in one
 //! `GetMetricData` call; the two verdict steps judge those numbers. Without CloudWatch
 //! settings for the environment every step is skipped with that reason, so the
 //! default embedded run stays fast and green without AWS.
 
 use std::sync::Arc;
 
-use crate::catalogue::{FlowDef, StepDef};
 use crate::flow::FlowRun;
-use crate::gates::cloudwatch::{self, AlbWindows};
-use crate::gates::settings::{CW_LOAD_BALANCER_VAR, GateSettings};
-use crate::gates::stats::{self, WindowError};
-use crate::http::{ExecError, StepError};
+use stageos_smoke_aws::cloudwatch::{self, AlbWindows};
+use stageos_smoke_gates::settings::{CW_LOAD_BALANCER_VAR, GateSettings};
+use stageos_smoke_gates::stats::{self, WindowError};
+use stageos_smoke_http::http::{ExecError, StepError};
+use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
 use super::metrics::report_verdict;
 
@@ -78,14 +78,14 @@ pub async fn run(flow: &mut FlowRun) {
             report_verdict(
                 flow,
                 "p95_latency_vs_baseline",
-                Ok(crate::gates::Verdict::inconclusive(e.to_string())),
+                Ok(stageos_smoke_gates::Verdict::inconclusive(e.to_string())),
                 th.on_inconclusive,
             )
             .await;
             report_verdict(
                 flow,
                 "error_budget_burn_rate",
-                Ok(crate::gates::Verdict::inconclusive(e.to_string())),
+                Ok(stageos_smoke_gates::Verdict::inconclusive(e.to_string())),
                 th.on_inconclusive,
             )
             .await;

@@ -5,9 +5,9 @@ use serde_json::{Value, json};
 
 use secrecy::ExposeSecret;
 
-use crate::credentials::{UserCredential, totp_from_base32, unix_now};
 use crate::flow::Cleanups;
-use crate::http::{ExecError, Response, Session, StepError, ensure};
+use stageos_smoke_http::credentials::{UserCredential, totp_from_base32, unix_now};
+use stageos_smoke_http::http::{ExecError, Response, Session, StepError, ensure};
 
 use super::model::Event;
 
@@ -171,7 +171,7 @@ pub async fn login_with_retry(
 }
 
 /// `session` logged in as `user` (with TOTP when a seed is given): the run's one
-/// login of that user, shared with the other flows (see [`crate::http::LoginCache`]).
+/// login of that user, shared with the other flows (see [`stageos_smoke_http::http::LoginCache`]).
 pub async fn session_as(
     session: Session,
     user: &UserCredential,
@@ -272,7 +272,7 @@ pub fn check_smoke_tagging(
 
 /// Register the `sig` query value of a signed URL with the run's redactor, so the
 /// signature never reaches a report.
-pub fn redact_signature(redactor: &crate::secrets::Redactor, url: &str) {
+pub fn redact_signature(redactor: &stageos_smoke_http::secrets::Redactor, url: &str) {
     if let Ok(u) = url::Url::parse(url) {
         for (k, v) in u.query_pairs() {
             if k == "sig" {
@@ -283,7 +283,11 @@ pub fn redact_signature(redactor: &crate::secrets::Redactor, url: &str) {
 }
 
 /// Register the signature of the signed URL in JSON field `field` of `body`, if any.
-pub fn redact_signed_url_field(redactor: &crate::secrets::Redactor, body: &[u8], field: &str) {
+pub fn redact_signed_url_field(
+    redactor: &stageos_smoke_http::secrets::Redactor,
+    body: &[u8],
+    field: &str,
+) {
     if let Ok(v) = serde_json::from_slice::<Value>(body)
         && let Some(u) = v.get(field).and_then(Value::as_str)
     {
@@ -295,7 +299,7 @@ pub fn redact_signed_url_field(redactor: &crate::secrets::Redactor, body: &[u8],
 /// the signature is registered with the redactor before anything else happens.
 pub async fn download_url(
     session: &Session,
-    redactor: &crate::secrets::Redactor,
+    redactor: &stageos_smoke_http::secrets::Redactor,
     file_id: &str,
     query: &str,
 ) -> Result<(super::model::DownloadUrl, Response), StepError> {

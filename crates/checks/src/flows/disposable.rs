@@ -13,9 +13,9 @@ use serde::Deserialize;
 use serde_json::json;
 use totp_rs::Totp;
 
-use crate::credentials::{Role, UserCredential, totp_from_base32, unix_now};
 use crate::flow::{Cleanups, FlowRun};
-use crate::http::{ExecError, Response, Session, StepError, ensure_eq};
+use stageos_smoke_http::credentials::{Role, UserCredential, totp_from_base32, unix_now};
+use stageos_smoke_http::http::{ExecError, Response, Session, StepError, ensure_eq};
 
 use super::common::{Tokens, check_smoke_tagging, login_with_retry};
 
@@ -81,7 +81,7 @@ pub struct Factory {
     run_id: String,
     tags: Vec<String>,
     cleanups: Cleanups,
-    redactor: crate::secrets::Redactor,
+    redactor: stageos_smoke_http::secrets::Redactor,
 }
 
 impl Factory {
@@ -233,7 +233,7 @@ impl TotpClock {
         let next = step + 1;
         let wait = (next * TOTP_STEP_SECS).saturating_sub(unix_now());
         // Event-driven: until the next step begins (plus a little clock margin).
-        crate::wait::sleep_until(
+        stageos_smoke_http::wait::sleep_until(
             Instant::now() + Duration::from_secs(wait) + Duration::from_millis(300),
         )
         .await;
@@ -252,7 +252,7 @@ pub async fn wait_for_job(
     job_id: &str,
     deadline: Duration,
 ) -> Result<String, StepError> {
-    use crate::wait::{Backoff, Poll, poll_until};
+    use stageos_smoke_http::wait::{Backoff, Poll, poll_until};
     let path = format!("/api/jobs/{job_id}");
     let job = poll_until(deadline, Backoff::default(), || async {
         let resp = session.get(&path).send().await?;
@@ -265,7 +265,7 @@ pub async fn wait_for_job(
     })
     .await
     .map_err(|e| e.into_step(&format!("job {job_id}"), "status succeeded"))?;
-    crate::http::ensure(
+    stageos_smoke_http::http::ensure(
         job.status == "succeeded",
         format!("job {job_id}"),
         "status succeeded",
@@ -275,7 +275,7 @@ pub async fn wait_for_job(
         ),
     )?;
     job.result.map(|r| r.file_id).ok_or_else(|| {
-        crate::http::CheckFailure {
+        stageos_smoke_http::http::CheckFailure {
             what: format!("job {job_id} result"),
             expected: "result.file_id".into(),
             actual: "no result".into(),

@@ -6,10 +6,10 @@
 
 use serde_json::json;
 
-use crate::catalogue::{FlowDef, StepDef};
-use crate::credentials::Role;
 use crate::flow::FlowRun;
-use crate::http::{ExecError, Session, StepError, ensure, ensure_eq};
+use stageos_smoke_http::credentials::Role;
+use stageos_smoke_http::http::{ExecError, Session, StepError, ensure, ensure_eq};
+use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
 use super::common::{check_smoke_tagging, create_event, session_as, smoke_event_body};
 use super::model::{Event, Venue, parse_time};
@@ -58,7 +58,7 @@ pub static FLOW: FlowDef = FlowDef {
 };
 
 /// The ETag header of a response.
-fn etag(resp: &crate::http::Response) -> String {
+fn etag(resp: &stageos_smoke_http::http::Response) -> String {
     resp.header("etag").unwrap_or("(none)").to_owned()
 }
 

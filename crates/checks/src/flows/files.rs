@@ -11,12 +11,12 @@ use serde_json::json;
 use time::OffsetDateTime;
 use url::Url;
 
-use crate::catalogue::{FlowDef, StepDef};
-use crate::credentials::Role;
 use crate::flow::{Cleanups, FlowRun};
-use crate::http::{CheckFailure, ExecError, Session, StepError, ensure, ensure_eq};
-use crate::secrets::Redactor;
-use crate::wait::{Backoff, Poll, poll_until, sleep_until_utc};
+use stageos_smoke_http::credentials::Role;
+use stageos_smoke_http::http::{CheckFailure, ExecError, Session, StepError, ensure, ensure_eq};
+use stageos_smoke_http::secrets::Redactor;
+use stageos_smoke_http::wait::{Backoff, Poll, poll_until, sleep_until_utc};
+use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
 use super::common::{
     check_smoke_tagging, download_url, guard_created, redact_signed_url_field, session_as,
@@ -93,7 +93,7 @@ pub static FLOW: FlowDef = FlowDef {
 
 /// The fixture file.
 const FIXTURE_NAME: &str = "tech-rider.txt";
-const FIXTURE: &[u8] = include_bytes!("../../fixtures/files/tech-rider.txt");
+const FIXTURE: &[u8] = include_bytes!("../../../../fixtures/files/tech-rider.txt");
 /// Longest lifetime the contract allows a signed URL.
 const MAX_TTL: Duration = Duration::from_secs(15 * 60);
 /// Clock skew tolerated when judging `expires_at`.
@@ -452,7 +452,7 @@ pub async fn run(flow: &mut FlowRun) {
             // lags ours is not taken for one that serves expired URLs.
             let target_ahead = issued
                 .header("date")
-                .and_then(crate::doctor::parse_http_date)
+                .and_then(stageos_smoke_http::http::parse_http_date)
                 .map(|d| d - OffsetDateTime::now_utc())
                 .unwrap_or(time::Duration::ZERO);
             let expires_here = expires - target_ahead;

@@ -3,14 +3,14 @@
 //! every other service of the deployment (worker, web; from the environment's
 //! `gates.services`) reports that same release.
 //!
-//! The checks themselves are pure functions in [`crate::gates::health`].
+//! The checks themselves are pure functions in [`stageos_smoke_gates::health`].
 
-use crate::catalogue::{FlowDef, StepDef};
 use crate::flow::FlowRun;
-use crate::gates::health::{check_health, check_release, check_same_release};
-use crate::http::{ExecError, Session, StepError};
+use stageos_smoke_gates::health::{check_health, check_release, check_same_release};
+use stageos_smoke_http::http::{ExecError, Session, StepError};
+use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
-pub use crate::gates::health::{Check, Health, Migrations};
+pub use stageos_smoke_gates::health::{Check, Health, Migrations};
 
 /// The health flow's steps.
 pub static FLOW: FlowDef = FlowDef {

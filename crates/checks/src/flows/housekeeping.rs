@@ -6,11 +6,11 @@
 
 use std::fmt::Write as _;
 
-use crate::catalogue::{FlowDef, StepDef};
-use crate::credentials::Role;
 use crate::flow::FlowRun;
-use crate::http::{ExecError, StepError};
-use crate::sweep::{Action, SweepSessions};
+use crate::flows::sweep::{Action, SweepSessions};
+use stageos_smoke_http::credentials::Role;
+use stageos_smoke_http::http::{ExecError, StepError};
+use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
 use super::common::session_as;
 
@@ -47,7 +47,7 @@ pub async fn run(flow: &mut FlowRun) {
             accountant: session_as(accountant, &accountant_user, None).await?.0,
             owner: session_as(owner, &owner_user, Some(&seed)).await?.0,
         };
-        let report = crate::sweep::sweep(&cx.base_url, &sessions, cx.sweep_older_than).await?;
+        let report = crate::flows::sweep::sweep(&cx.base_url, &sessions, cx.sweep_older_than).await?;
         let (mut deleted, mut kept, mut failed) = (0, Vec::new(), Vec::new());
         for item in &report.items {
             match &item.action {

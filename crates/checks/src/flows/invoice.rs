@@ -8,11 +8,11 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::catalogue::{FlowDef, StepDef};
-use crate::credentials::Role;
 use crate::flow::FlowRun;
-use crate::http::{ExecError, StepError, ensure, ensure_eq};
-use crate::wait::{Backoff, Poll, poll_until};
+use stageos_smoke_http::credentials::Role;
+use stageos_smoke_http::http::{ExecError, StepError, ensure, ensure_eq};
+use stageos_smoke_http::wait::{Backoff, Poll, poll_until};
+use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
 use super::common::{
     check_smoke_tagging, create_event, download_url, session_as, smoke_event_body,
@@ -74,7 +74,7 @@ pub struct InvoiceFixture {
 
 /// The compiled-in fixture.
 pub fn fixture() -> Result<InvoiceFixture, ExecError> {
-    serde_json::from_str(include_str!("../../fixtures/invoice.json"))
+    serde_json::from_str(include_str!("../../../../fixtures/invoice.json"))
         .map_err(|e| ExecError::Other(format!("fixtures/invoice.json is malformed: {e}")))
 }
 

@@ -6,16 +6,16 @@
 //! other flow of the run has finished (and at least the profile's
 //! `metrics_observe_ms`), and scrapes again at its end; every
 //! gate after it judges the two scrapes (counters as deltas, resets handled) with
-//! the pure functions of [`crate::gates::prom`]. A malformed exposition makes that
+//! the pure functions of [`stageos_smoke_gates::prom`]. A malformed exposition makes that
 //! first step an error naming the line, and the gates are skipped naming it.
 
 use std::time::{Duration, Instant};
 
-use crate::catalogue::{FlowDef, StepDef};
 use crate::flow::FlowRun;
-use crate::gates::prom::{self, Snapshot};
-use crate::gates::{OnInconclusive, Verdict};
-use crate::http::{ExecError, Session, StepError};
+use stageos_smoke_gates::prom::{self, Snapshot};
+use stageos_smoke_gates::{OnInconclusive, Verdict};
+use stageos_smoke_http::http::{ExecError, Session, StepError};
+use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
 /// The metrics flow's steps.
 pub static FLOW: FlowDef = FlowDef {
@@ -79,15 +79,9 @@ pub async fn scrape(session: &Session) -> Result<Snapshot, StepError> {
     })
 }
 
-/// Wait `d` in short slices (no single long sleep).
+/// Observe for `d` (one timer until the instant it ends).
 async fn observe(d: Duration) {
-    let deadline = Instant::now() + d;
-    while let Some(left) = deadline
-        .checked_duration_since(Instant::now())
-        .filter(|l| !l.is_zero())
-    {
-        tokio::time::sleep(left.min(Duration::from_millis(200))).await;
-    }
+    tokio::time::sleep_until((Instant::now() + d).into()).await;
 }
 
 /// Report a gate verdict (or a could-not-check message) as step `id`.

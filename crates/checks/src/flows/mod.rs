@@ -18,56 +18,60 @@ pub mod privacy;
 pub mod rbac;
 pub mod release;
 pub mod setlist;
+pub mod sweep;
 pub mod totp;
 pub mod webhooks;
 
-use crate::catalogue::FlowDef;
+use futures::future::LocalBoxFuture;
+
 use crate::flow::FlowRun;
+use stageos_smoke_model::flowdef::FlowDef;
 
-/// Every flow, in run and report order.
-pub static ALL: &[&FlowDef] = &[
-    &health::FLOW,
-    &housekeeping::FLOW,
-    &metrics::FLOW,
-    &baseline::FLOW,
-    &release::FLOW,
-    &auth::FLOW,
-    &dossier::FLOW,
-    &availability::FLOW,
-    &setlist::FLOW,
-    &invoice::FLOW,
-    &files::FLOW,
-    &webhooks::FLOW,
-    &totp::FLOW,
-    &audit::FLOW,
-    &privacy::FLOW,
-];
-
-/// Flows whose steps are generated from data at first use (the RBAC matrix),
-/// reported after [`ALL`].
-pub fn generated() -> [&'static FlowDef; 1] {
-    [rbac::flow()]
+/// One registered flow: its definition and the function that runs it.
+pub struct Registered {
+    /// The definition (a function, so flows generated from data — the RBAC matrix —
+    /// are built at first use like the static ones are read).
+    pub def: fn() -> &'static FlowDef,
+    /// Runs the flow's steps.
+    pub run: for<'a> fn(&'a mut FlowRun) -> LocalBoxFuture<'a, ()>,
 }
 
-/// Run the flow `flow` is for.
+/// Register module `$m`: its `FLOW` (or `$def()`) and its `run`.
+macro_rules! registered {
+    ($m:ident) => {
+        registered!($m, || &$m::FLOW)
+    };
+    ($m:ident, $def:expr) => {{
+        fn run(flow: &mut FlowRun) -> LocalBoxFuture<'_, ()> {
+            Box::pin($m::run(flow))
+        }
+        Registered { def: $def, run }
+    }};
+}
+
+/// Every flow, in run and report order: the one place a flow is registered.
+pub static REGISTRY: &[Registered] = &[
+    registered!(health),
+    registered!(housekeeping),
+    registered!(metrics),
+    registered!(baseline),
+    registered!(release),
+    registered!(auth),
+    registered!(dossier),
+    registered!(availability),
+    registered!(setlist),
+    registered!(invoice),
+    registered!(files),
+    registered!(webhooks),
+    registered!(totp),
+    registered!(audit),
+    registered!(privacy),
+    registered!(rbac, rbac::flow),
+];
+
+/// Run the flow `flow` is for (every flow of the catalogue is in [`REGISTRY`]).
 pub async fn run(flow: &mut FlowRun, id: &str) {
-    match id {
-        "health" => health::run(flow).await,
-        "housekeeping" => housekeeping::run(flow).await,
-        "metrics" => metrics::run(flow).await,
-        "baseline" => baseline::run(flow).await,
-        "release" => release::run(flow).await,
-        "auth" => auth::run(flow).await,
-        "dossier" => dossier::run(flow).await,
-        "availability" => availability::run(flow).await,
-        "setlist" => setlist::run(flow).await,
-        "invoice" => invoice::run(flow).await,
-        "files" => files::run(flow).await,
-        "webhooks" => webhooks::run(flow).await,
-        "rbac" => rbac::run(flow).await,
-        "totp" => totp::run(flow).await,
-        "audit" => audit::run(flow).await,
-        "privacy" => privacy::run(flow).await,
-        other => unreachable!("flow `{other}` is in the catalogue but has no runner"),
+    if let Some(r) = REGISTRY.iter().find(|r| (r.def)().id == id) {
+        (r.run)(flow).await;
     }
 }

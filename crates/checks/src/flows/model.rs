@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::http::ExecError;
+use stageos_smoke_http::http::ExecError;
 
 /// `Venue`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

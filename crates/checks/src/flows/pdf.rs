@@ -3,7 +3,7 @@
 
 use lopdf::{Document, LoadOptions};
 
-use crate::http::{CheckFailure, Response, StepError, ensure};
+use stageos_smoke_http::http::{CheckFailure, Response, StepError, ensure};
 
 /// Largest size one stream may decompress to.
 pub const MAX_DECOMPRESSED: usize = 16 * 1024 * 1024;

@@ -9,10 +9,10 @@
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use crate::catalogue::{FlowDef, StepDef};
-use crate::credentials::Role;
 use crate::flow::FlowRun;
-use crate::http::{ExecError, StepError, ensure, ensure_eq};
+use stageos_smoke_http::credentials::Role;
+use stageos_smoke_http::http::{ExecError, StepError, ensure, ensure_eq};
+use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
 use super::common::{download_url, login, post_login, smoke_event_body};
 use super::disposable::{Factory, OwnerLogin, UserRow, wait_for_job};
@@ -144,12 +144,13 @@ pub async fn run(flow: &mut FlowRun) {
                 let (link, _) = download_url(&session, &redactor, file, "").await?;
                 let resp = session.get(&link.url).without_bearer().send().await?;
                 resp.expect_status(200)?;
-                let doc: Value =
-                    serde_json::from_slice(&resp.body).map_err(|e| crate::http::CheckFailure {
+                let doc: Value = serde_json::from_slice(&resp.body).map_err(|e| {
+                    stageos_smoke_http::http::CheckFailure {
                         what: "export file".into(),
                         expected: "a JSON document".into(),
                         actual: format!("not JSON ({e}); starts: {:?}", resp.excerpt()),
-                    })?;
+                    }
+                })?;
                 ensure(
                     holds_object(
                         &doc,

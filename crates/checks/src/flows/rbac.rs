@@ -25,14 +25,14 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::catalogue::{FlowDef, StepDef};
-use crate::credentials::Role;
 use crate::flow::{Cleanups, FlowRun};
-use crate::http::{CheckFailure, ExecError, Response, Session, StepError};
+use stageos_smoke_http::credentials::Role;
+use stageos_smoke_http::http::{CheckFailure, ExecError, Response, Session, StepError};
+use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
 use super::common::{login_with_retry, smoke_event_body};
 
-const MATRIX_TOML: &str = include_str!("../../fixtures/rbac-matrix.toml");
+const MATRIX_TOML: &str = include_str!("../../../../fixtures/rbac-matrix.toml");
 
 /// Plugin the matrix installs and removes (the Owner's cells). Another key than the
 /// audit flow's, so the two flows never race over one plugin.
@@ -818,7 +818,7 @@ pub async fn run(flow: &mut FlowRun) {
                     .into());
                 }
                 let tokens = login_with_retry(&mut session, &user, seed.as_deref()).await?;
-                crate::http::ensure_eq(
+                stageos_smoke_http::http::ensure_eq(
                     format!("role of the {role} login"),
                     role.as_str(),
                     tokens.user.role.as_str(),
@@ -948,7 +948,7 @@ mod tests {
 
     #[test]
     fn matrix_agrees_with_the_contracts_x_roles() {
-        let contract = include_str!("../../fixtures/contract/stageos.openapi.yaml");
+        let contract = include_str!("../../../../fixtures/contract/stageos.openapi.yaml");
         for op in &matrix().operations {
             let (method, target) = op.request.split_once(' ').expect("METHOD /path");
             let path = target.split('?').next().unwrap_or(target);

@@ -4,19 +4,19 @@
 //! retention purge and error-tracking heartbeats.
 //!
 //! Every gate is its own step. The AWS-side ones run only when their resources are
-//! named in `[environments.NAME.gates.release.aws]` (see [`crate::gates::release`]);
+//! named in `[environments.NAME.gates.release.aws]` (see [`stageos_smoke_gates::release`]);
 //! otherwise they are skipped with the setting to add, so the default embedded run
-//! stays fast, green and offline. The judging is in [`crate::gates::release`] and
-//! [`crate::gates::aws`]; alarms are the baseline flow's `alarms_present`.
+//! stays fast, green and offline. The judging is in [`stageos_smoke_gates::release`] and
+//! [`stageos_smoke_aws::aws`]; alarms are the baseline flow's `alarms_present`.
 
 use std::sync::Arc;
 
-use crate::catalogue::{FlowDef, StepDef};
 use crate::flow::{FlowRun, Notes};
-use crate::gates::aws::{self, AwsCallError, AwsClients};
-use crate::gates::release::{self as rel, AwsResources, ServiceRelease};
-use crate::gates::{GateSettings, OnInconclusive, Verdict};
-use crate::http::{ExecError, Session, StepError};
+use stageos_smoke_aws::aws::{self, AwsCallError, AwsClients};
+use stageos_smoke_gates::release::{self as rel, AwsResources, ServiceRelease};
+use stageos_smoke_gates::{GateSettings, OnInconclusive, Verdict};
+use stageos_smoke_http::http::{ExecError, Session, StepError};
+use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
 use super::metrics::report_verdict;
 
@@ -316,7 +316,7 @@ async fn rollback_images(
                     None => fetch_release(session, "/api/health").await?.version,
                 };
                 rel::previous_release(&deployed, &api_tags).ok_or_else(|| {
-                    StepError::from(crate::http::CheckFailure {
+                    StepError::from(stageos_smoke_http::http::CheckFailure {
                         what: format!("rollback image tags in {api_repo} (ECR DescribeImages)"),
                         expected: format!("a release tag older than the deployed {deployed}"),
                         actual: format!(

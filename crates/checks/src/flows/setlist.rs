@@ -7,10 +7,10 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::catalogue::{FlowDef, StepDef};
-use crate::credentials::Role;
 use crate::flow::FlowRun;
-use crate::http::{ExecError, Response, Session, StepError, ensure, ensure_eq};
+use stageos_smoke_http::credentials::Role;
+use stageos_smoke_http::http::{ExecError, Response, Session, StepError, ensure, ensure_eq};
+use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
 use super::common::{check_smoke_tagging, create_event, session_as, smoke_event_body};
 use super::model::{Setlist, SetlistExport, SetlistItem};
@@ -72,7 +72,7 @@ pub struct SetlistFixture {
 
 /// The compiled-in fixture.
 pub fn fixture() -> Result<SetlistFixture, ExecError> {
-    serde_json::from_str(include_str!("../../fixtures/setlist.json"))
+    serde_json::from_str(include_str!("../../../../fixtures/setlist.json"))
         .map_err(|e| ExecError::Other(format!("fixtures/setlist.json is malformed: {e}")))
 }
 
@@ -344,10 +344,12 @@ pub async fn run(flow: &mut FlowRun) {
             .await?;
         resp.expect_status(200)?;
         let text = read_pdf(&resp, "the PDF export").await?;
-        find_in_order(&text, titles(&expected)).map_err(|e| crate::http::CheckFailure {
-            what: "titles in the PDF export".into(),
-            expected: format!("{:?} in order", titles(&expected)),
-            actual: e,
+        find_in_order(&text, titles(&expected)).map_err(|e| {
+            stageos_smoke_http::http::CheckFailure {
+                what: "titles in the PDF export".into(),
+                expected: format!("{:?} in order", titles(&expected)),
+                actual: e,
+            }
         })?;
         let t = total(&expected);
         ensure(

@@ -10,10 +10,10 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::catalogue::{FlowDef, StepDef};
-use crate::credentials::Role;
 use crate::flow::FlowRun;
-use crate::http::{ExecError, Session, StepError, ensure, ensure_eq};
+use stageos_smoke_http::credentials::Role;
+use stageos_smoke_http::http::{ExecError, Session, StepError, ensure, ensure_eq};
+use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
 use super::common::{MfaChallenge, Tokens, login, post_login, wrong_totp};
 use super::disposable::{Disposable, Factory, OwnerLogin, TotpClock};
@@ -110,7 +110,7 @@ fn percent_decode(s: &str) -> String {
 
 /// Check an `otpauth://` URL against the contract; `Ok` when it names `secret` for `email`.
 pub fn check_otpauth_url(raw: &str, secret: &str, email: &str) -> Result<(), StepError> {
-    let url = url::Url::parse(raw).map_err(|e| crate::http::CheckFailure {
+    let url = url::Url::parse(raw).map_err(|e| stageos_smoke_http::http::CheckFailure {
         what: "otpauth_url".into(),
         expected: "a URL".into(),
         actual: format!("unparseable: {e}"),
@@ -180,7 +180,10 @@ async fn challenge(session: &Session, user: &Disposable) -> Result<MfaChallenge,
     Ok(c)
 }
 
-async fn verify(session: &Session, body: Value) -> Result<crate::http::Response, ExecError> {
+async fn verify(
+    session: &Session,
+    body: Value,
+) -> Result<stageos_smoke_http::http::Response, ExecError> {
     session
         .post("/api/auth/mfa/verify")
         .without_bearer()

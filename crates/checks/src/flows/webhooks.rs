@@ -14,13 +14,15 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::catalogue::{FlowDef, StepDef};
-use crate::config::WebhookMode;
-use crate::credentials::Role;
 use crate::flow::FlowRun;
-use crate::http::{ExecError, Session, StepError, ensure, ensure_eq};
-use crate::wait::{Backoff, Poll, poll_until};
-use crate::webhook_receiver::{Received, Receiver, SIGNATURE_TOLERANCE_SECS, verify_signature};
+use stageos_smoke_http::credentials::Role;
+use stageos_smoke_http::http::{ExecError, Session, StepError, ensure, ensure_eq};
+use stageos_smoke_http::wait::{Backoff, Poll, poll_until};
+use stageos_smoke_http::webhook_receiver::WebhookMode;
+use stageos_smoke_http::webhook_receiver::{
+    Received, Receiver, SIGNATURE_TOLERANCE_SECS, verify_signature,
+};
+use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
 use super::common::{create_event, guard_created, session_as, smoke_event_body};
 use super::model::{DeliveryAccepted, Event, WebhookDelivery, WebhookEndpoint};
@@ -334,7 +336,7 @@ async fn receiver_steps(
                         .cloned()
                 })
                 .await;
-            let got = got.ok_or_else(|| crate::http::CheckFailure {
+            let got = got.ok_or_else(|| stageos_smoke_http::http::CheckFailure {
                 what: format!("test delivery {}", accepted.delivery_id),
                 expected: format!("received within {} ms", deadline.as_millis()),
                 actual: format!(
@@ -388,19 +390,19 @@ async fn receiver_steps(
                         .cloned()
                 })
                 .await;
-            let got = got.ok_or_else(|| crate::http::CheckFailure {
+            let got = got.ok_or_else(|| stageos_smoke_http::http::CheckFailure {
                 what: format!("event.updated delivery for event {}", event.id),
                 expected: format!("received within {} ms", deadline.as_millis()),
                 actual: "not received".into(),
             })?;
-            let delivery_id = got
-                .delivery_id
-                .clone()
-                .ok_or_else(|| crate::http::CheckFailure {
-                    what: "StageOS-Delivery-Id of the event.updated delivery".into(),
-                    expected: "a delivery id".into(),
-                    actual: "missing".into(),
-                })?;
+            let delivery_id =
+                got.delivery_id
+                    .clone()
+                    .ok_or_else(|| stageos_smoke_http::http::CheckFailure {
+                        what: "StageOS-Delivery-Id of the event.updated delivery".into(),
+                        expected: "a delivery id".into(),
+                        actual: "missing".into(),
+                    })?;
             Ok((delivery_id, got))
         })
         .await;
@@ -409,7 +411,7 @@ async fn receiver_steps(
         Some((delivery_id, first_attempt)) => {
             flow.step("failed_attempt_retried", async {
                 let retry = receiver.wait_for(deadline, |log| log.iter().find(|r| r.delivery_id.as_deref() == Some(delivery_id.as_str()) && r.attempt >= 2).cloned()).await;
-                let retry = retry.ok_or_else(|| crate::http::CheckFailure {
+                let retry = retry.ok_or_else(|| stageos_smoke_http::http::CheckFailure {
                     what: format!("retry of delivery {delivery_id} after the receiver answered 500"),
                     expected: format!("a second attempt within {} ms", deadline.as_millis()),
                     actual: "no retry".into(),
@@ -452,16 +454,16 @@ async fn receiver_steps(
                 r.delivery_id.as_deref().unwrap_or("?"),
                 r.attempt
             );
-            let header = r
-                .signature
-                .as_deref()
-                .ok_or_else(|| crate::http::CheckFailure {
-                    what: what.clone(),
-                    expected: "t=<unix>,v1=<hex>".into(),
-                    actual: "missing".into(),
-                })?;
+            let header =
+                r.signature
+                    .as_deref()
+                    .ok_or_else(|| stageos_smoke_http::http::CheckFailure {
+                        what: what.clone(),
+                        expected: "t=<unix>,v1=<hex>".into(),
+                        actual: "missing".into(),
+                    })?;
             verify_signature(secret, header, &r.body, r.at_unix, SIGNATURE_TOLERANCE_SECS)
-                .map_err(|e| crate::http::CheckFailure {
+                .map_err(|e| stageos_smoke_http::http::CheckFailure {
                     what,
                     expected:
                         "a valid HMAC-SHA256 signature over \"t.body\" with the endpoint secret"
