@@ -27,6 +27,7 @@ use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 /// Where and how to publish.
 #[derive(Clone, Debug, PartialEq)]
@@ -203,8 +204,14 @@ impl Publisher {
     /// A publisher for `config` (validated: loopback only).
     pub fn new(config: CloudWatchPublish) -> Result<Self, String> {
         config.validate()?;
+        // The SDK's default HTTPS client would build aws-lc from C; the emulator
+        // is plain HTTP on loopback, and rustls + ring is what the rest uses.
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .build_https();
         let conf = aws_sdk_cloudwatch::Config::builder()
             .behavior_version(BehaviorVersion::latest())
+            .http_client(http)
             .region(Region::new(config.region.clone()))
             .endpoint_url(config.endpoint_url.trim_end_matches('/'))
             .credentials_provider(Credentials::new(

@@ -29,6 +29,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 use stageos_smoke_gates::stats::rfc3339;
 use stageos_smoke_gates::verdict::Verdict;
@@ -37,6 +38,15 @@ use stageos_smoke_gates::verdict::Verdict;
 pub const DAY_S: i64 = 86_400;
 
 pub use stageos_smoke_gates::release::AwsEndpoint;
+
+/// The HTTPS client of every AWS call: hyper on rustls with ring, the TLS
+/// provider the rest of the suite uses (the SDKs' default client would build
+/// aws-lc from C). The credential providers get it too (`aws_config::defaults`).
+pub fn https_client() -> aws_sdk_s3::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
 
 /// The shared SDK configuration for `ep` (see the module doc for the credential rule).
 pub async fn sdk_config(ep: &AwsEndpoint) -> SdkConfig {
@@ -52,6 +62,7 @@ pub async fn sdk_config(ep: &AwsEndpoint) -> SdkConfig {
     if ep.is_loopback() {
         let mut b = SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
+            .http_client(https_client())
             .region(Region::new(ep.region.clone()))
             .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
                 "stageos-smoke-fake",
@@ -68,6 +79,7 @@ pub async fn sdk_config(ep: &AwsEndpoint) -> SdkConfig {
         return b.build();
     }
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
         .region(Region::new(ep.region.clone()))
         .timeout_config(timeouts)
         .retry_config(retry);
