@@ -17,7 +17,7 @@ use url::Url;
 use stageos_smoke_http::credentials::{Role, SuiteCredentials, UserCredential};
 use stageos_smoke_http::http::{ExecError, HttpContext, Recorder, Session, StepError};
 use stageos_smoke_model::event::{Event, EventSink};
-use stageos_smoke_model::flowdef::FlowDef;
+use stageos_smoke_model::flowdef::{FlowDef, StepRef};
 use stageos_smoke_model::outcome::{StepOutcome, StepResult};
 
 use crate::selection::Selection;
@@ -236,12 +236,48 @@ impl FlowRun {
         })
     }
 
-    /// Run step `id`: time it, bound it by the step deadline, catch a panic.
+    /// The configured login of `role` and a fresh session labelled with it.
+    pub fn user_session(&self, role: Role) -> Result<(UserCredential, Session), ExecError> {
+        Ok((self.user(role)?, self.session(role.as_str())?))
+    }
+
+    /// The flow's prologue: gather what its steps need (logins, sessions,
+    /// fixtures). When that fails, the flow's first step reports why — the run
+    /// could not check, an `<error>` — and `None` tells the flow to stop; the
+    /// steps it never reached are reported as skipped by [`FlowRun::finish`].
+    pub fn setup<T>(&mut self, make: impl FnOnce(&Self) -> Result<T, ExecError>) -> Option<T> {
+        match make(self) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let first = self.def.steps.first().map_or("setup", |s| s.id);
+                let started = Instant::now();
+                let def = self.def;
+                self.stopped_by = Some(first.to_owned());
+                self.push(StepResult {
+                    flow: def.id.to_owned(),
+                    step: first.to_owned(),
+                    description: def.steps.first().map_or("", |s| s.description).to_owned(),
+                    outcome: StepOutcome::Error {
+                        message: e.to_string(),
+                    },
+                    start_ms: self.recorder.offset_ms(started),
+                    duration_ms: 0.0,
+                    requests: Vec::new(),
+                    retries: Vec::new(),
+                    notes: Vec::new(),
+                });
+                None
+            }
+        }
+    }
+
+    /// Run `step`: time it, bound it by the step deadline, catch a panic.
     /// Returns the step's value when it passed.
-    pub async fn step<T, F>(&mut self, id: &'static str, fut: F) -> Option<T>
+    pub async fn step<T, F>(&mut self, step: impl StepRef, fut: F) -> Option<T>
     where
         F: Future<Output = Result<T, StepError>>,
     {
+        let id = step.step_id();
         let def = self
             .def
             .step(id)
@@ -311,8 +347,9 @@ impl FlowRun {
         value
     }
 
-    /// Record step `id` as skipped with a reason.
-    pub fn skip(&mut self, id: &'static str, reason: impl Into<String>) {
+    /// Record `step` as skipped with a reason.
+    pub fn skip(&mut self, step: impl StepRef, reason: impl Into<String>) {
+        let id = step.step_id();
         let def = self
             .def
             .step(id)

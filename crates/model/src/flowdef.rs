@@ -46,3 +46,23 @@ impl FlowDef {
         self.steps.iter().find(|s| s.id == id)
     }
 }
+
+/// How a flow names the step it runs or skips: its declaration (a `StepDef`
+/// constant, the one place the id is written) or, for flows generated from data
+/// (the RBAC matrix), the id itself.
+pub trait StepRef {
+    /// The step's id.
+    fn step_id(&self) -> &'static str;
+}
+
+impl StepRef for &StepDef {
+    fn step_id(&self) -> &'static str {
+        self.id
+    }
+}
+
+impl StepRef for &'static str {
+    fn step_id(&self) -> &'static str {
+        self
+    }
+}

@@ -39,63 +39,108 @@ pub static FLOW: FlowDef = FlowDef {
     needs_owner_totp: true,
     observes_run: false,
     steps: &[
-        StepDef {
-            id: "owner_logs_in",
-            description: "The Owner logs in with TOTP (action auth.login)",
-        },
-        StepDef {
-            id: "owner_refreshes_session",
-            description: "The Owner refreshes the session with the refresh cookie (action auth.refresh)",
-        },
-        StepDef {
-            id: "owner_wrong_mfa_code_refused",
-            description: "A wrong TOTP code for the Owner is refused with 401 invalid_mfa_code (action auth.mfa_failed)",
-        },
-        StepDef {
-            id: "owner_creates_invoice",
-            description: "The Owner creates a smoke-tagged invoice for a smoke event (action invoice.created)",
-        },
-        StepDef {
-            id: "owner_renders_invoice_pdf",
-            description: "The Owner renders the invoice's PDF and the job succeeds (action invoice.pdf_rendered)",
-        },
-        StepDef {
-            id: "owner_installs_plugin",
-            description: "The Owner installs a plugin: 201 (action plugin.installed)",
-        },
-        StepDef {
-            id: "owner_removes_plugin",
-            description: "The Owner removes the plugin: 204 (action plugin.removed)",
-        },
-        StepDef {
-            id: "auth_login_audited",
-            description: "The audit log has auth.login by the Owner, target the Owner, with a client IP",
-        },
-        StepDef {
-            id: "auth_refresh_audited",
-            description: "The audit log has auth.refresh by the Owner, target the Owner's user or session, with a client IP",
-        },
-        StepDef {
-            id: "auth_mfa_failed_audited",
-            description: "The audit log has auth.mfa_failed by the Owner, target the Owner, with a client IP",
-        },
-        StepDef {
-            id: "invoice_created_audited",
-            description: "The audit log has invoice.created by the Owner, target the invoice, with a client IP",
-        },
-        StepDef {
-            id: "invoice_pdf_rendered_audited",
-            description: "The audit log has invoice.pdf_rendered by the Owner, target the invoice, with the requesting client's IP",
-        },
-        StepDef {
-            id: "plugin_installed_audited",
-            description: "The audit log has plugin.installed by the Owner, target the plugin, with a client IP",
-        },
-        StepDef {
-            id: "plugin_removed_audited",
-            description: "The audit log has plugin.removed by the Owner, target the plugin, with a client IP",
-        },
+        OWNER_LOGS_IN,
+        OWNER_REFRESHES_SESSION,
+        OWNER_WRONG_MFA_CODE_REFUSED,
+        OWNER_CREATES_INVOICE,
+        OWNER_RENDERS_INVOICE_PDF,
+        OWNER_INSTALLS_PLUGIN,
+        OWNER_REMOVES_PLUGIN,
+        AUTH_LOGIN_AUDITED,
+        AUTH_REFRESH_AUDITED,
+        AUTH_MFA_FAILED_AUDITED,
+        INVOICE_CREATED_AUDITED,
+        INVOICE_PDF_RENDERED_AUDITED,
+        PLUGIN_INSTALLED_AUDITED,
+        PLUGIN_REMOVED_AUDITED,
     ],
+};
+
+// The steps of `audit`, each id written once: `FLOW` lists them and the
+// flow's `run` names them by these constants.
+
+/// Step `owner_logs_in`.
+pub const OWNER_LOGS_IN: StepDef = StepDef {
+    id: "owner_logs_in",
+    description: "The Owner logs in with TOTP (action auth.login)",
+};
+
+/// Step `owner_refreshes_session`.
+pub const OWNER_REFRESHES_SESSION: StepDef = StepDef {
+    id: "owner_refreshes_session",
+    description: "The Owner refreshes the session with the refresh cookie (action auth.refresh)",
+};
+
+/// Step `owner_wrong_mfa_code_refused`.
+pub const OWNER_WRONG_MFA_CODE_REFUSED: StepDef = StepDef {
+    id: "owner_wrong_mfa_code_refused",
+    description: "A wrong TOTP code for the Owner is refused with 401 invalid_mfa_code (action auth.mfa_failed)",
+};
+
+/// Step `owner_creates_invoice`.
+pub const OWNER_CREATES_INVOICE: StepDef = StepDef {
+    id: "owner_creates_invoice",
+    description: "The Owner creates a smoke-tagged invoice for a smoke event (action invoice.created)",
+};
+
+/// Step `owner_renders_invoice_pdf`.
+pub const OWNER_RENDERS_INVOICE_PDF: StepDef = StepDef {
+    id: "owner_renders_invoice_pdf",
+    description: "The Owner renders the invoice's PDF and the job succeeds (action invoice.pdf_rendered)",
+};
+
+/// Step `owner_installs_plugin`.
+pub const OWNER_INSTALLS_PLUGIN: StepDef = StepDef {
+    id: "owner_installs_plugin",
+    description: "The Owner installs a plugin: 201 (action plugin.installed)",
+};
+
+/// Step `owner_removes_plugin`.
+pub const OWNER_REMOVES_PLUGIN: StepDef = StepDef {
+    id: "owner_removes_plugin",
+    description: "The Owner removes the plugin: 204 (action plugin.removed)",
+};
+
+/// Step `auth_login_audited`.
+pub const AUTH_LOGIN_AUDITED: StepDef = StepDef {
+    id: "auth_login_audited",
+    description: "The audit log has auth.login by the Owner, target the Owner, with a client IP",
+};
+
+/// Step `auth_refresh_audited`.
+pub const AUTH_REFRESH_AUDITED: StepDef = StepDef {
+    id: "auth_refresh_audited",
+    description: "The audit log has auth.refresh by the Owner, target the Owner's user or session, with a client IP",
+};
+
+/// Step `auth_mfa_failed_audited`.
+pub const AUTH_MFA_FAILED_AUDITED: StepDef = StepDef {
+    id: "auth_mfa_failed_audited",
+    description: "The audit log has auth.mfa_failed by the Owner, target the Owner, with a client IP",
+};
+
+/// Step `invoice_created_audited`.
+pub const INVOICE_CREATED_AUDITED: StepDef = StepDef {
+    id: "invoice_created_audited",
+    description: "The audit log has invoice.created by the Owner, target the invoice, with a client IP",
+};
+
+/// Step `invoice_pdf_rendered_audited`.
+pub const INVOICE_PDF_RENDERED_AUDITED: StepDef = StepDef {
+    id: "invoice_pdf_rendered_audited",
+    description: "The audit log has invoice.pdf_rendered by the Owner, target the invoice, with the requesting client's IP",
+};
+
+/// Step `plugin_installed_audited`.
+pub const PLUGIN_INSTALLED_AUDITED: StepDef = StepDef {
+    id: "plugin_installed_audited",
+    description: "The audit log has plugin.installed by the Owner, target the plugin, with a client IP",
+};
+
+/// Step `plugin_removed_audited`.
+pub const PLUGIN_REMOVED_AUDITED: StepDef = StepDef {
+    id: "plugin_removed_audited",
+    description: "The audit log has plugin.removed by the Owner, target the plugin, with a client IP",
 };
 
 /// One entry of `GET /api/audit-logs`.
@@ -227,7 +272,7 @@ pub async fn run(flow: &mut FlowRun) {
     let prepared = OwnerLogin::prepare(flow);
 
     let login = flow
-        .step("owner_logs_in", async {
+        .step(&OWNER_LOGS_IN, async {
             let (session, tokens) = prepared?.login().await?;
             Ok((session, tokens))
         })
@@ -238,7 +283,7 @@ pub async fn run(flow: &mut FlowRun) {
     let me = tokens.user.id.clone();
 
     let refreshed = flow
-        .step("owner_refreshes_session", async {
+        .step(&OWNER_REFRESHES_SESSION, async {
             let resp = owner
                 .post("/api/auth/refresh")
                 .without_bearer()
@@ -260,7 +305,7 @@ pub async fn run(flow: &mut FlowRun) {
     }
 
     let mfa_failed = flow
-        .step("owner_wrong_mfa_code_refused", async {
+        .step(&OWNER_WRONG_MFA_CODE_REFUSED, async {
             let user = owner_user?;
             let seed = seed.ok_or_else(|| {
                 ExecError::Other(
@@ -288,7 +333,7 @@ pub async fn run(flow: &mut FlowRun) {
         .await;
 
     let invoice = flow
-        .step("owner_creates_invoice", async {
+        .step(&OWNER_CREATES_INVOICE, async {
             let body = smoke_event_body(&run_id, "Audit smoke event");
             let (event, _) = super::common::create_event(&owner, &cleanups, &body).await?;
             let resp = owner
@@ -311,7 +356,7 @@ pub async fn run(flow: &mut FlowRun) {
 
     let rendered = match &invoice {
         Some(id) => {
-            flow.step("owner_renders_invoice_pdf", async {
+            flow.step(&OWNER_RENDERS_INVOICE_PDF, async {
                 let resp = owner
                     .post(&format!("/api/invoices/{id}/pdf"))
                     .send()
@@ -330,7 +375,7 @@ pub async fn run(flow: &mut FlowRun) {
         }
         None => {
             flow.skip(
-                "owner_renders_invoice_pdf",
+                &OWNER_RENDERS_INVOICE_PDF,
                 "not run: step `audit::owner_creates_invoice` did not pass",
             );
             None
@@ -338,7 +383,7 @@ pub async fn run(flow: &mut FlowRun) {
     };
 
     let installed = flow
-        .step("owner_installs_plugin", async {
+        .step(&OWNER_INSTALLS_PLUGIN, async {
             let path = format!("/api/plugins/{PLUGIN_KEY}/install");
             let mut resp = owner.post(&path).send().await?;
             if resp.status.as_u16() == 200 {
@@ -369,7 +414,7 @@ pub async fn run(flow: &mut FlowRun) {
         .await;
     let removed = match installed {
         Some(()) => {
-            flow.step("owner_removes_plugin", async {
+            flow.step(&OWNER_REMOVES_PLUGIN, async {
                 let path = format!("/api/plugins/{PLUGIN_KEY}");
                 let resp = owner.delete(&path).send().await?;
                 resp.expect_status(204)?;
@@ -380,7 +425,7 @@ pub async fn run(flow: &mut FlowRun) {
         }
         None => {
             flow.skip(
-                "owner_removes_plugin",
+                &OWNER_REMOVES_PLUGIN,
                 "not run: step `audit::owner_installs_plugin` did not pass",
             );
             None
@@ -390,48 +435,48 @@ pub async fn run(flow: &mut FlowRun) {
     let user_rule = TargetRule::Exactly("user", me.clone());
     let checks: [(&'static str, &'static str, Option<TargetRule>, &'static str); 7] = [
         (
-            "auth_login_audited",
+            AUTH_LOGIN_AUDITED.id,
             "auth.login",
             Some(user_rule.clone()),
-            "owner_logs_in",
+            OWNER_LOGS_IN.id,
         ),
         (
-            "auth_refresh_audited",
+            AUTH_REFRESH_AUDITED.id,
             "auth.refresh",
             refresh_passed.then(|| TargetRule::UserOrSession(me.clone())),
-            "owner_refreshes_session",
+            OWNER_REFRESHES_SESSION.id,
         ),
         (
-            "auth_mfa_failed_audited",
+            AUTH_MFA_FAILED_AUDITED.id,
             "auth.mfa_failed",
             mfa_failed.map(|_| user_rule.clone()),
-            "owner_wrong_mfa_code_refused",
+            OWNER_WRONG_MFA_CODE_REFUSED.id,
         ),
         (
-            "invoice_created_audited",
+            INVOICE_CREATED_AUDITED.id,
             "invoice.created",
             invoice.clone().map(|id| TargetRule::Exactly("invoice", id)),
-            "owner_creates_invoice",
+            OWNER_CREATES_INVOICE.id,
         ),
         (
-            "invoice_pdf_rendered_audited",
+            INVOICE_PDF_RENDERED_AUDITED.id,
             "invoice.pdf_rendered",
             rendered
                 .and(invoice.clone())
                 .map(|id| TargetRule::Exactly("invoice", id)),
-            "owner_renders_invoice_pdf",
+            OWNER_RENDERS_INVOICE_PDF.id,
         ),
         (
-            "plugin_installed_audited",
+            PLUGIN_INSTALLED_AUDITED.id,
             "plugin.installed",
             installed.map(|_| TargetRule::Exactly("plugin", PLUGIN_KEY.to_owned())),
-            "owner_installs_plugin",
+            OWNER_INSTALLS_PLUGIN.id,
         ),
         (
-            "plugin_removed_audited",
+            PLUGIN_REMOVED_AUDITED.id,
             "plugin.removed",
             removed.map(|_| TargetRule::Exactly("plugin", PLUGIN_KEY.to_owned())),
-            "owner_removes_plugin",
+            OWNER_REMOVES_PLUGIN.id,
         ),
     ];
     for (step, action, rule, after) in checks {

@@ -26,73 +26,101 @@ pub static FLOW: FlowDef = FlowDef {
     needs_owner_totp: true,
     observes_run: false,
     steps: &[
-        StepDef {
-            id: "login_with_password",
-            description: "A user without TOTP logs in with email and password and gets a bearer token and a refresh cookie",
-        },
-        StepDef {
-            id: "refresh_cookie_flags",
-            description: "The refresh cookie is HttpOnly, Secure, SameSite=Strict and scoped to /api/auth",
-        },
-        StepDef {
-            id: "me_reports_role",
-            description: "/api/me names the logged-in user with its role",
-        },
-        StepDef {
-            id: "refresh_rotates_tokens",
-            description: "Refresh returns a new access token and rotates the refresh cookie",
-        },
-        StepDef {
-            id: "reused_refresh_token_refused",
-            description: "Replaying an already rotated refresh token is refused (401 refresh_token_reused)",
-        },
-        StepDef {
-            id: "logout_revokes_session",
-            description: "After logout the refresh cookie no longer refreshes (401)",
-        },
-        StepDef {
-            id: "wrong_password_refused",
-            description: "A wrong password is refused with 401 invalid_credentials",
-        },
-        StepDef {
-            id: "owner_login_requires_mfa",
-            description: "The Owner, who has TOTP enabled, gets an MFA challenge instead of tokens",
-        },
-        StepDef {
-            id: "owner_wrong_totp_refused",
-            description: "A wrong TOTP code is refused with 401 invalid_mfa_code",
-        },
-        StepDef {
-            id: "owner_login_with_totp",
-            description: "The Owner completes login with a current TOTP code and gets an owner token",
-        },
-        StepDef {
-            id: "latency_within_budget",
-            description: "Every auth request answered within the profile's latency budget",
-        },
+        LOGIN_WITH_PASSWORD,
+        REFRESH_COOKIE_FLAGS,
+        ME_REPORTS_ROLE,
+        REFRESH_ROTATES_TOKENS,
+        REUSED_REFRESH_TOKEN_REFUSED,
+        LOGOUT_REVOKES_SESSION,
+        WRONG_PASSWORD_REFUSED,
+        OWNER_LOGIN_REQUIRES_MFA,
+        OWNER_WRONG_TOTP_REFUSED,
+        OWNER_LOGIN_WITH_TOTP,
+        LATENCY_WITHIN_BUDGET,
     ],
+};
+
+// The steps of `auth`, each id written once: `FLOW` lists them and the
+// flow's `run` names them by these constants.
+
+/// Step `login_with_password`.
+pub const LOGIN_WITH_PASSWORD: StepDef = StepDef {
+    id: "login_with_password",
+    description: "A user without TOTP logs in with email and password and gets a bearer token and a refresh cookie",
+};
+
+/// Step `refresh_cookie_flags`.
+pub const REFRESH_COOKIE_FLAGS: StepDef = StepDef {
+    id: "refresh_cookie_flags",
+    description: "The refresh cookie is HttpOnly, Secure, SameSite=Strict and scoped to /api/auth",
+};
+
+/// Step `me_reports_role`.
+pub const ME_REPORTS_ROLE: StepDef = StepDef {
+    id: "me_reports_role",
+    description: "/api/me names the logged-in user with its role",
+};
+
+/// Step `refresh_rotates_tokens`.
+pub const REFRESH_ROTATES_TOKENS: StepDef = StepDef {
+    id: "refresh_rotates_tokens",
+    description: "Refresh returns a new access token and rotates the refresh cookie",
+};
+
+/// Step `reused_refresh_token_refused`.
+pub const REUSED_REFRESH_TOKEN_REFUSED: StepDef = StepDef {
+    id: "reused_refresh_token_refused",
+    description: "Replaying an already rotated refresh token is refused (401 refresh_token_reused)",
+};
+
+/// Step `logout_revokes_session`.
+pub const LOGOUT_REVOKES_SESSION: StepDef = StepDef {
+    id: "logout_revokes_session",
+    description: "After logout the refresh cookie no longer refreshes (401)",
+};
+
+/// Step `wrong_password_refused`.
+pub const WRONG_PASSWORD_REFUSED: StepDef = StepDef {
+    id: "wrong_password_refused",
+    description: "A wrong password is refused with 401 invalid_credentials",
+};
+
+/// Step `owner_login_requires_mfa`.
+pub const OWNER_LOGIN_REQUIRES_MFA: StepDef = StepDef {
+    id: "owner_login_requires_mfa",
+    description: "The Owner, who has TOTP enabled, gets an MFA challenge instead of tokens",
+};
+
+/// Step `owner_wrong_totp_refused`.
+pub const OWNER_WRONG_TOTP_REFUSED: StepDef = StepDef {
+    id: "owner_wrong_totp_refused",
+    description: "A wrong TOTP code is refused with 401 invalid_mfa_code",
+};
+
+/// Step `owner_login_with_totp`.
+pub const OWNER_LOGIN_WITH_TOTP: StepDef = StepDef {
+    id: "owner_login_with_totp",
+    description: "The Owner completes login with a current TOTP code and gets an owner token",
+};
+
+/// Step `latency_within_budget`.
+pub const LATENCY_WITHIN_BUDGET: StepDef = StepDef {
+    id: "latency_within_budget",
+    description: "Every auth request answered within the profile's latency budget",
 };
 
 /// Run the auth flow.
 pub async fn run(flow: &mut FlowRun) {
-    let setup = (|| {
+    let Some((manager, member, owner, mut session, attacker)) = flow.setup(|f| {
         Ok::<_, ExecError>((
-            flow.user(Role::Manager)?,
-            flow.user(Role::Member)?,
-            flow.user(Role::Owner)?,
-            flow.session("manager")?,
-            flow.session("attacker")?,
+            f.user(Role::Manager)?,
+            f.user(Role::Member)?,
+            f.user(Role::Owner)?,
+            f.session("manager")?,
+            f.session("attacker")?,
         ))
-    })();
-    let (manager, member, owner, mut session, attacker) = match setup {
-        Ok(v) => v,
-        Err(e) => {
-            flow.step("login_with_password", async {
-                Err::<(), _>(StepError::from(e))
-            })
-            .await;
-            return;
-        }
+    }) else {
+        return;
     };
     let owner_seed = flow
         .cx()
@@ -102,7 +130,7 @@ pub async fn run(flow: &mut FlowRun) {
 
     // Password login of a non-MFA user.
     let login_resp = flow
-        .step("login_with_password", async {
+        .step(&LOGIN_WITH_PASSWORD, async {
             let resp =
                 post_login(&session, &manager.email, manager.password.expose_secret()).await?;
             resp.expect_status(200)?;
@@ -133,7 +161,7 @@ pub async fn run(flow: &mut FlowRun) {
     };
     session.set_bearer(Some(tokens.access_token.clone()));
 
-    flow.step("refresh_cookie_flags", async {
+    flow.step(&REFRESH_COOKIE_FLAGS, async {
         let cookies = resp.set_cookies();
         let c = cookies.iter().find(|c| c.name() == REFRESH_COOKIE);
         let Some(c) = c else {
@@ -172,7 +200,7 @@ pub async fn run(flow: &mut FlowRun) {
     })
     .await;
 
-    flow.step("me_reports_role", async {
+    flow.step(&ME_REPORTS_ROLE, async {
         let resp = session.get("/api/me").send().await?;
         resp.expect_status(200)?;
         let me: UserInfo = resp.json()?;
@@ -184,7 +212,7 @@ pub async fn run(flow: &mut FlowRun) {
     .await;
 
     let rotated = flow
-        .step("refresh_rotates_tokens", async {
+        .step(&REFRESH_ROTATES_TOKENS, async {
             let old_refresh = session
                 .cookie(REFRESH_COOKIE)
                 .ok_or_else(|| ExecError::Other("no refresh cookie in the session".into()))?;
@@ -214,17 +242,17 @@ pub async fn run(flow: &mut FlowRun) {
 
     match rotated {
         Some((old_refresh, _)) => {
-            flow.step("reused_refresh_token_refused", async {
+            flow.step(&REUSED_REFRESH_TOKEN_REFUSED, async {
                 let replay = attacker.post("/api/auth/refresh").without_bearer().cookie_header(&format!("{REFRESH_COOKIE}={old_refresh}")).send().await?;
                 replay.expect_error(401, "refresh_token_reused")?;
                 Ok(())
             })
             .await;
         }
-        None => flow.skip("reused_refresh_token_refused", "not run: step `auth::refresh_rotates_tokens` did not pass, so there is no rotated token to replay"),
+        None => flow.skip(&REUSED_REFRESH_TOKEN_REFUSED, "not run: step `auth::refresh_rotates_tokens` did not pass, so there is no rotated token to replay"),
     }
 
-    flow.step("logout_revokes_session", async {
+    flow.step(&LOGOUT_REVOKES_SESSION, async {
         // A fresh login: the reuse check above may have revoked the first family.
         let mut fresh = session.clone_fresh()?;
         login(&mut fresh, &manager, None).await?;
@@ -246,7 +274,7 @@ pub async fn run(flow: &mut FlowRun) {
     })
     .await;
 
-    flow.step("wrong_password_refused", async {
+    flow.step(&WRONG_PASSWORD_REFUSED, async {
         let wrong = format!("{}-wrong", member.password.expose_secret());
         let resp = post_login(&attacker, &member.email, &wrong).await?;
         if resp.status.as_u16() == 429 {
@@ -258,7 +286,7 @@ pub async fn run(flow: &mut FlowRun) {
     .await;
 
     let Some(seed) = owner_seed else {
-        flow.step("owner_login_requires_mfa", async {
+        flow.step(&OWNER_LOGIN_REQUIRES_MFA, async {
             Err::<(), _>(
                 ExecError::Other(
                     "no TOTP seed for the Owner (hint: set STAGEOS_OWNER_TOTP_SECRET)".into(),
@@ -272,7 +300,7 @@ pub async fn run(flow: &mut FlowRun) {
     let owner_session = match flow.session("owner") {
         Ok(s) => s,
         Err(e) => {
-            flow.step("owner_login_requires_mfa", async {
+            flow.step(&OWNER_LOGIN_REQUIRES_MFA, async {
                 Err::<(), _>(StepError::from(e))
             })
             .await;
@@ -281,7 +309,7 @@ pub async fn run(flow: &mut FlowRun) {
     };
 
     let challenge = flow
-        .step("owner_login_requires_mfa", async {
+        .step(&OWNER_LOGIN_REQUIRES_MFA, async {
             let resp =
                 post_login(&owner_session, &owner.email, owner.password.expose_secret()).await?;
             resp.expect_status(200)?;
@@ -299,7 +327,7 @@ pub async fn run(flow: &mut FlowRun) {
         .await;
     let Some(challenge) = challenge else { return };
 
-    flow.step("owner_wrong_totp_refused", async {
+    flow.step(&OWNER_WRONG_TOTP_REFUSED, async {
         let code = wrong_totp(&seed)?;
         let resp = owner_session
             .post("/api/auth/mfa/verify")
@@ -312,7 +340,7 @@ pub async fn run(flow: &mut FlowRun) {
     })
     .await;
 
-    flow.step("owner_login_with_totp", async {
+    flow.step(&OWNER_LOGIN_WITH_TOTP, async {
         let resp = post_login(&owner_session, &owner.email, owner.password.expose_secret()).await?;
         resp.expect_status(200)?;
         let fresh: MfaChallenge = resp.json()?;
@@ -337,7 +365,7 @@ pub async fn run(flow: &mut FlowRun) {
 
     let budget = flow.cx().latency_budget;
     let requests = flow.requests();
-    flow.step("latency_within_budget", async {
+    flow.step(&LATENCY_WITHIN_BUDGET, async {
         let slowest = requests
             .iter()
             .max_by(|a, b| a.duration_ms.total_cmp(&b.duration_ms));

@@ -26,39 +26,66 @@ pub static FLOW: FlowDef = FlowDef {
     needs_owner_totp: false,
     observes_run: false,
     steps: &[
-        StepDef {
-            id: "setup_event",
-            description: "The Manager creates a smoke-tagged event to ask about",
-        },
-        StepDef {
-            id: "invitees_log_in",
-            description: "The Crew, Member and Accountant users log in (their user ids come from their own logins)",
-        },
-        StepDef {
-            id: "request_availability",
-            description: "The Manager asks Crew and Member: 201, status open, one pending response per invitee in order",
-        },
-        StepDef {
-            id: "crew_responds",
-            description: "The Crew user answers `available` as themselves: 200 and the answer is recorded",
-        },
-        StepDef {
-            id: "member_responds",
-            description: "The Member user answers `tentative` as themselves: 200 and the answer is recorded",
-        },
-        StepDef {
-            id: "non_invitee_refused",
-            description: "The Accountant, who was not invited, is refused with 403",
-        },
-        StepDef {
-            id: "counts_match",
-            description: "GET the request: counts per status and each invitee's answer match what was answered",
-        },
-        StepDef {
-            id: "closed_request_refuses_late_answer",
-            description: "Once respond_by has passed, an answer is refused with 409 request_closed",
-        },
+        SETUP_EVENT,
+        INVITEES_LOG_IN,
+        REQUEST_AVAILABILITY,
+        CREW_RESPONDS,
+        MEMBER_RESPONDS,
+        NON_INVITEE_REFUSED,
+        COUNTS_MATCH,
+        CLOSED_REQUEST_REFUSES_LATE_ANSWER,
     ],
+};
+
+// The steps of `availability`, each id written once: `FLOW` lists them and the
+// flow's `run` names them by these constants.
+
+/// Step `setup_event`.
+pub const SETUP_EVENT: StepDef = StepDef {
+    id: "setup_event",
+    description: "The Manager creates a smoke-tagged event to ask about",
+};
+
+/// Step `invitees_log_in`.
+pub const INVITEES_LOG_IN: StepDef = StepDef {
+    id: "invitees_log_in",
+    description: "The Crew, Member and Accountant users log in (their user ids come from their own logins)",
+};
+
+/// Step `request_availability`.
+pub const REQUEST_AVAILABILITY: StepDef = StepDef {
+    id: "request_availability",
+    description: "The Manager asks Crew and Member: 201, status open, one pending response per invitee in order",
+};
+
+/// Step `crew_responds`.
+pub const CREW_RESPONDS: StepDef = StepDef {
+    id: "crew_responds",
+    description: "The Crew user answers `available` as themselves: 200 and the answer is recorded",
+};
+
+/// Step `member_responds`.
+pub const MEMBER_RESPONDS: StepDef = StepDef {
+    id: "member_responds",
+    description: "The Member user answers `tentative` as themselves: 200 and the answer is recorded",
+};
+
+/// Step `non_invitee_refused`.
+pub const NON_INVITEE_REFUSED: StepDef = StepDef {
+    id: "non_invitee_refused",
+    description: "The Accountant, who was not invited, is refused with 403",
+};
+
+/// Step `counts_match`.
+pub const COUNTS_MATCH: StepDef = StepDef {
+    id: "counts_match",
+    description: "GET the request: counts per status and each invitee's answer match what was answered",
+};
+
+/// Step `closed_request_refuses_late_answer`.
+pub const CLOSED_REQUEST_REFUSES_LATE_ANSWER: StepDef = StepDef {
+    id: "closed_request_refuses_late_answer",
+    description: "Once respond_by has passed, an answer is refused with 409 request_closed",
 };
 
 /// Seconds between creating the short request and its `respond_by`.
@@ -85,28 +112,27 @@ fn answer_of<'a>(req: &'a AvailabilityRequest, member: &str) -> Option<&'a str> 
 
 /// Run the availability flow.
 pub async fn run(flow: &mut FlowRun) {
-    let setup = (|| {
+    let Some((
+        (manager, m_session),
+        (crew, c_session),
+        (member, mb_session),
+        (accountant, a_session),
+    )) = flow.setup(|f| {
         Ok::<_, ExecError>((
-            (flow.user(Role::Manager)?, flow.session("manager")?),
-            (flow.user(Role::Crew)?, flow.session("crew")?),
-            (flow.user(Role::Member)?, flow.session("member")?),
-            (flow.user(Role::Accountant)?, flow.session("accountant")?),
+            f.user_session(Role::Manager)?,
+            f.user_session(Role::Crew)?,
+            f.user_session(Role::Member)?,
+            f.user_session(Role::Accountant)?,
         ))
-    })();
-    let ((manager, m_session), (crew, c_session), (member, mb_session), (accountant, a_session)) =
-        match setup {
-            Ok(v) => v,
-            Err(e) => {
-                flow.step("setup_event", async { Err::<(), _>(StepError::from(e)) })
-                    .await;
-                return;
-            }
-        };
+    })
+    else {
+        return;
+    };
     let run_id = flow.cx().run_id().to_owned();
     let cleanups = flow.cleanups();
 
     let event = flow
-        .step("setup_event", async {
+        .step(&SETUP_EVENT, async {
             let (session, _) = session_as(m_session, &manager, None).await?;
             let (event, _) = create_event(
                 &session,
@@ -122,7 +148,7 @@ pub async fn run(flow: &mut FlowRun) {
     };
 
     let invitees = flow
-        .step("invitees_log_in", async {
+        .step(&INVITEES_LOG_IN, async {
             let (crew_s, crew_t) = session_as(c_session, &crew, None).await?;
             let (member_s, member_t) = session_as(mb_session, &member, None).await?;
             let (acc_s, _) = session_as(a_session, &accountant, None).await?;
@@ -145,7 +171,7 @@ pub async fn run(flow: &mut FlowRun) {
     let create_path = format!("/api/events/{}/availability-requests", event.id);
 
     let request = flow
-        .step("request_availability", async {
+        .step(&REQUEST_AVAILABILITY, async {
             let respond_by = format_time(OffsetDateTime::now_utc() + time::Duration::hours(1));
             let resp = manager_s
                 .post(&create_path)
@@ -191,7 +217,7 @@ pub async fn run(flow: &mut FlowRun) {
     let Some(request) = request else { return };
     let req_path = format!("/api/availability-requests/{}", request.id);
 
-    flow.step("crew_responds", async {
+    flow.step(&CREW_RESPONDS, async {
         let resp = respond(&crew_s, &request.id, "available").await?;
         resp.expect_status(200)?;
         let req: AvailabilityRequest = resp.json()?;
@@ -204,7 +230,7 @@ pub async fn run(flow: &mut FlowRun) {
     })
     .await;
 
-    flow.step("member_responds", async {
+    flow.step(&MEMBER_RESPONDS, async {
         let resp = respond(&member_s, &request.id, "tentative").await?;
         resp.expect_status(200)?;
         let req: AvailabilityRequest = resp.json()?;
@@ -217,14 +243,14 @@ pub async fn run(flow: &mut FlowRun) {
     })
     .await;
 
-    flow.step("non_invitee_refused", async {
+    flow.step(&NON_INVITEE_REFUSED, async {
         let resp = respond(&acc_s, &request.id, "available").await?;
         resp.expect_error(403, "forbidden")?;
         Ok(())
     })
     .await;
 
-    flow.step("counts_match", async {
+    flow.step(&COUNTS_MATCH, async {
         let resp = manager_s.get(&req_path).send().await?;
         resp.expect_status(200)?;
         let req: AvailabilityRequest = resp.json()?;
@@ -265,7 +291,7 @@ pub async fn run(flow: &mut FlowRun) {
     .await;
 
     let deadline = flow.cx().wait_deadline;
-    flow.step("closed_request_refuses_late_answer", async {
+    flow.step(&CLOSED_REQUEST_REFUSES_LATE_ANSWER, async {
         let respond_by = OffsetDateTime::now_utc() + CLOSE_AFTER;
         let resp = manager_s
             .post(&create_path)

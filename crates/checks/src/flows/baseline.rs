@@ -26,23 +26,38 @@ pub static FLOW: FlowDef = FlowDef {
     needs_owner_totp: false,
     observes_run: false,
     steps: &[
-        StepDef {
-            id: "alb_metrics_read",
-            description: "The ALB's latency, request and 5xx series for the window since the deploy and its baselines are read in one GetMetricData call",
-        },
-        StepDef {
-            id: "p95_latency_vs_baseline",
-            description: "P95 TargetResponseTime since the deploy ≤ baseline × (1 + tolerance) + slack",
-        },
-        StepDef {
-            id: "error_budget_burn_rate",
-            description: "The 5xx error-budget burn rate since the deploy is below the fast-burn threshold (14.4×)",
-        },
-        StepDef {
-            id: "alarms_present",
-            description: "Enabled alarms exist for API latency, 5xx rate, queue failures and DB CPU",
-        },
+        ALB_METRICS_READ,
+        P95_LATENCY_VS_BASELINE,
+        ERROR_BUDGET_BURN_RATE,
+        ALARMS_PRESENT,
     ],
+};
+
+// The steps of `baseline`, each id written once: `FLOW` lists them and the
+// flow's `run` names them by these constants.
+
+/// Step `alb_metrics_read`.
+pub const ALB_METRICS_READ: StepDef = StepDef {
+    id: "alb_metrics_read",
+    description: "The ALB's latency, request and 5xx series for the window since the deploy and its baselines are read in one GetMetricData call",
+};
+
+/// Step `p95_latency_vs_baseline`.
+pub const P95_LATENCY_VS_BASELINE: StepDef = StepDef {
+    id: "p95_latency_vs_baseline",
+    description: "P95 TargetResponseTime since the deploy ≤ baseline × (1 + tolerance) + slack",
+};
+
+/// Step `error_budget_burn_rate`.
+pub const ERROR_BUDGET_BURN_RATE: StepDef = StepDef {
+    id: "error_budget_burn_rate",
+    description: "The 5xx error-budget burn rate since the deploy is below the fast-burn threshold (14.4×)",
+};
+
+/// Step `alarms_present`.
+pub const ALARMS_PRESENT: StepDef = StepDef {
+    id: "alarms_present",
+    description: "Enabled alarms exist for API latency, 5xx rate, queue failures and DB CPU",
 };
 
 /// Reason for skipping when the environment has no CloudWatch settings.
@@ -74,31 +89,31 @@ pub async fn run(flow: &mut FlowRun) {
     match plan {
         Err(e @ WindowError::TooEarly { .. }) => {
             let reason = format!("inconclusive: {e}");
-            flow.skip("alb_metrics_read", reason.clone());
+            flow.skip(&ALB_METRICS_READ, reason.clone());
             report_verdict(
                 flow,
-                "p95_latency_vs_baseline",
+                P95_LATENCY_VS_BASELINE.id,
                 Ok(stageos_smoke_gates::Verdict::inconclusive(e.to_string())),
                 th.on_inconclusive,
             )
             .await;
             report_verdict(
                 flow,
-                "error_budget_burn_rate",
+                ERROR_BUDGET_BURN_RATE.id,
                 Ok(stageos_smoke_gates::Verdict::inconclusive(e.to_string())),
                 th.on_inconclusive,
             )
             .await;
         }
         Err(e) => {
-            flow.step("alb_metrics_read", async move {
+            flow.step(&ALB_METRICS_READ, async move {
                 Err::<(), _>(StepError::Exec(ExecError::Other(e.to_string())))
             })
             .await;
         }
         Ok(plan) => {
             let read = flow
-                .step("alb_metrics_read", async {
+                .step(&ALB_METRICS_READ, async {
                     let series = cloudwatch::fetch_alb(&client, &cw, &plan)
                         .await
                         .map_err(|e| ExecError::Other(e.to_string()))?;
@@ -110,14 +125,14 @@ pub async fn run(flow: &mut FlowRun) {
             if let Some(w) = read {
                 report_verdict(
                     flow,
-                    "p95_latency_vs_baseline",
+                    P95_LATENCY_VS_BASELINE.id,
                     Ok(cloudwatch::p95_verdict(&w, &th)),
                     th.on_inconclusive,
                 )
                 .await;
                 report_verdict(
                     flow,
-                    "error_budget_burn_rate",
+                    ERROR_BUDGET_BURN_RATE.id,
                     Ok(cloudwatch::error_budget_verdict(&w, &th)),
                     th.on_inconclusive,
                 )
@@ -127,13 +142,13 @@ pub async fn run(flow: &mut FlowRun) {
     }
     if th.alarms.is_empty() {
         flow.skip(
-            "alarms_present",
+            &ALARMS_PRESENT,
             "the profile requires no alarms (gates.alarms is empty)",
         );
         return;
     }
     let notes = flow.notes();
-    flow.step("alarms_present", async {
+    flow.step(&ALARMS_PRESENT, async {
         let alarms = cloudwatch::describe_alarms(&client, &cw)
             .await
             .map_err(|e| ExecError::Other(e.to_string()))?;

@@ -22,39 +22,66 @@ pub static FLOW: FlowDef = FlowDef {
     needs_owner_totp: false,
     observes_run: false,
     steps: &[
-        StepDef {
-            id: "create_event",
-            description: "The Manager creates a smoke-tagged event: 201, version 1, ETag \"1\", tagged smoke + run id",
-        },
-        StepDef {
-            id: "read_back_fields",
-            description: "GET returns every field as it was sent, with ETag \"1\"",
-        },
-        StepDef {
-            id: "edit_with_if_match",
-            description: "PATCH with the current If-Match answers 200 with version + 1 and the new ETag, and the edit is stored",
-        },
-        StepDef {
-            id: "stale_if_match_refused",
-            description: "PATCH with a stale If-Match is refused with 412 version_conflict",
-        },
-        StepDef {
-            id: "invalid_edit_refused",
-            description: "PATCH that puts ends_at before starts_at is refused with 422",
-        },
-        StepDef {
-            id: "list_by_tag_finds_it",
-            description: "GET /api/events?tag=<run id> and ?tag=smoke list the event",
-        },
-        StepDef {
-            id: "delete_event",
-            description: "DELETE answers 204",
-        },
-        StepDef {
-            id: "deleted_event_is_gone",
-            description: "After the delete, GET answers 404 and the tag list no longer has it",
-        },
+        CREATE_EVENT,
+        READ_BACK_FIELDS,
+        EDIT_WITH_IF_MATCH,
+        STALE_IF_MATCH_REFUSED,
+        INVALID_EDIT_REFUSED,
+        LIST_BY_TAG_FINDS_IT,
+        DELETE_EVENT,
+        DELETED_EVENT_IS_GONE,
     ],
+};
+
+// The steps of `dossier`, each id written once: `FLOW` lists them and the
+// flow's `run` names them by these constants.
+
+/// Step `create_event`.
+pub const CREATE_EVENT: StepDef = StepDef {
+    id: "create_event",
+    description: "The Manager creates a smoke-tagged event: 201, version 1, ETag \"1\", tagged smoke + run id",
+};
+
+/// Step `read_back_fields`.
+pub const READ_BACK_FIELDS: StepDef = StepDef {
+    id: "read_back_fields",
+    description: "GET returns every field as it was sent, with ETag \"1\"",
+};
+
+/// Step `edit_with_if_match`.
+pub const EDIT_WITH_IF_MATCH: StepDef = StepDef {
+    id: "edit_with_if_match",
+    description: "PATCH with the current If-Match answers 200 with version + 1 and the new ETag, and the edit is stored",
+};
+
+/// Step `stale_if_match_refused`.
+pub const STALE_IF_MATCH_REFUSED: StepDef = StepDef {
+    id: "stale_if_match_refused",
+    description: "PATCH with a stale If-Match is refused with 412 version_conflict",
+};
+
+/// Step `invalid_edit_refused`.
+pub const INVALID_EDIT_REFUSED: StepDef = StepDef {
+    id: "invalid_edit_refused",
+    description: "PATCH that puts ends_at before starts_at is refused with 422",
+};
+
+/// Step `list_by_tag_finds_it`.
+pub const LIST_BY_TAG_FINDS_IT: StepDef = StepDef {
+    id: "list_by_tag_finds_it",
+    description: "GET /api/events?tag=<run id> and ?tag=smoke list the event",
+};
+
+/// Step `delete_event`.
+pub const DELETE_EVENT: StepDef = StepDef {
+    id: "delete_event",
+    description: "DELETE answers 204",
+};
+
+/// Step `deleted_event_is_gone`.
+pub const DELETED_EVENT_IS_GONE: StepDef = StepDef {
+    id: "deleted_event_is_gone",
+    description: "After the delete, GET answers 404 and the tag list no longer has it",
 };
 
 /// The ETag header of a response.
@@ -71,21 +98,15 @@ async fn current_etag(session: &Session, path: &str) -> Result<String, StepError
 
 /// Run the dossier flow.
 pub async fn run(flow: &mut FlowRun) {
-    let setup = (|| Ok::<_, ExecError>((flow.user(Role::Manager)?, flow.session("manager")?)))();
-    let (manager, session) = match setup {
-        Ok(v) => v,
-        Err(e) => {
-            flow.step("create_event", async { Err::<(), _>(StepError::from(e)) })
-                .await;
-            return;
-        }
+    let Some((manager, session)) = flow.setup(|f| f.user_session(Role::Manager)) else {
+        return;
     };
     let run_id = flow.cx().run_id().to_owned();
     let cleanups = flow.cleanups();
     let body = smoke_event_body(&run_id, &format!("Smoke dossier {run_id}"));
 
     let created = flow
-        .step("create_event", async {
+        .step(&CREATE_EVENT, async {
             let (session, _) = session_as(session, &manager, None).await?;
             let (event, resp) = create_event(&session, &cleanups, &body).await?;
             ensure_eq("version of a new event", 1, event.version)?;
@@ -99,7 +120,7 @@ pub async fn run(flow: &mut FlowRun) {
     };
     let path = format!("/api/events/{}", event.id);
 
-    flow.step("read_back_fields", async {
+    flow.step(&READ_BACK_FIELDS, async {
         let resp = session.get(&path).send().await?;
         resp.expect_status(200)?;
         let got: Event = resp.json()?;
@@ -134,7 +155,7 @@ pub async fn run(flow: &mut FlowRun) {
     .await;
 
     let new_title = format!("Smoke dossier {run_id} (edited)");
-    flow.step("edit_with_if_match", async {
+    flow.step(&EDIT_WITH_IF_MATCH, async {
         let resp = session
             .patch(&path)
             .header("if-match", "\"1\"")
@@ -158,7 +179,7 @@ pub async fn run(flow: &mut FlowRun) {
     })
     .await;
 
-    flow.step("stale_if_match_refused", async {
+    flow.step(&STALE_IF_MATCH_REFUSED, async {
         // Version 1 is stale once the edit above landed; if it did not, make it so.
         if current_etag(&session, &path).await? == "\"1\"" {
             let bump = session
@@ -180,7 +201,7 @@ pub async fn run(flow: &mut FlowRun) {
     })
     .await;
 
-    flow.step("invalid_edit_refused", async {
+    flow.step(&INVALID_EDIT_REFUSED, async {
         let tag = current_etag(&session, &path).await?;
         let resp = session
             .patch(&path)
@@ -193,7 +214,7 @@ pub async fn run(flow: &mut FlowRun) {
     })
     .await;
 
-    flow.step("list_by_tag_finds_it", async {
+    flow.step(&LIST_BY_TAG_FINDS_IT, async {
         for tag in [run_id.as_str(), "smoke"] {
             let resp = session
                 .get(&format!("/api/events?tag={tag}"))
@@ -220,7 +241,7 @@ pub async fn run(flow: &mut FlowRun) {
 
     let cleanups = flow.cleanups();
     let deleted = flow
-        .step("delete_event", async {
+        .step(&DELETE_EVENT, async {
             let resp = session.delete(&path).send().await?;
             resp.expect_status(204)?;
             cleanups.disarm(&path);
@@ -232,7 +253,7 @@ pub async fn run(flow: &mut FlowRun) {
     }
 
     let cleanups = flow.cleanups();
-    flow.step("deleted_event_is_gone", async {
+    flow.step(&DELETED_EVENT_IS_GONE, async {
         let resp = session.get(&path).send().await?;
         if resp.status.as_u16() != 404 {
             // Still there: guard it again so the run does not leave it behind.

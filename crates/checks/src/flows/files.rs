@@ -32,63 +32,108 @@ pub static FLOW: FlowDef = FlowDef {
     needs_owner_totp: false,
     observes_run: false,
     steps: &[
-        StepDef {
-            id: "request_upload_url",
-            description: "The Member registers the fixture file with its sha256: 201 with a signed PUT URL expiring within 15 minutes",
-        },
-        StepDef {
-            id: "upload_without_token",
-            description: "PUT the bytes to the signed URL without a bearer token: 200",
-        },
-        StepDef {
-            id: "complete_upload",
-            description: "Complete the upload: 202 with scan_status pending (or already clean)",
-        },
-        StepDef {
-            id: "scan_finishes_clean",
-            description: "The malware scan finishes `clean` within the wait deadline (polled with backoff)",
-        },
-        StepDef {
-            id: "download_url_ttl",
-            description: "The download URL is issued with expires_at in the future and at most 15 minutes ahead",
-        },
-        StepDef {
-            id: "download_matches_upload",
-            description: "The signed URL serves the exact bytes (same sha256) with Content-Disposition naming the file",
-        },
-        StepDef {
-            id: "tampered_signature_refused",
-            description: "The download URL with one byte of its signature changed is refused with 403",
-        },
-        StepDef {
-            id: "tampered_path_refused",
-            description: "The download URL with one byte of its path changed is refused with 403",
-        },
-        StepDef {
-            id: "tampered_expiry_refused",
-            description: "The download URL with its expiry changed is refused with 403",
-        },
-        StepDef {
-            id: "expired_url_refused",
-            description: "A download URL asked for with ttl_secs=1 is refused with 403 once it has expired",
-        },
-        StepDef {
-            id: "eicar_marked_infected",
-            description: "The EICAR test file uploads and its scan ends `infected`",
-        },
-        StepDef {
-            id: "infected_not_downloadable",
-            description: "A download URL for the infected file is refused with 409 file_infected",
-        },
-        StepDef {
-            id: "delete_file",
-            description: "DELETE the clean file: 204",
-        },
-        StepDef {
-            id: "deleted_file_is_gone",
-            description: "After the delete, GET the file answers 404",
-        },
+        REQUEST_UPLOAD_URL,
+        UPLOAD_WITHOUT_TOKEN,
+        COMPLETE_UPLOAD,
+        SCAN_FINISHES_CLEAN,
+        DOWNLOAD_URL_TTL,
+        DOWNLOAD_MATCHES_UPLOAD,
+        TAMPERED_SIGNATURE_REFUSED,
+        TAMPERED_PATH_REFUSED,
+        TAMPERED_EXPIRY_REFUSED,
+        EXPIRED_URL_REFUSED,
+        EICAR_MARKED_INFECTED,
+        INFECTED_NOT_DOWNLOADABLE,
+        DELETE_FILE,
+        DELETED_FILE_IS_GONE,
     ],
+};
+
+// The steps of `files`, each id written once: `FLOW` lists them and the
+// flow's `run` names them by these constants.
+
+/// Step `request_upload_url`.
+pub const REQUEST_UPLOAD_URL: StepDef = StepDef {
+    id: "request_upload_url",
+    description: "The Member registers the fixture file with its sha256: 201 with a signed PUT URL expiring within 15 minutes",
+};
+
+/// Step `upload_without_token`.
+pub const UPLOAD_WITHOUT_TOKEN: StepDef = StepDef {
+    id: "upload_without_token",
+    description: "PUT the bytes to the signed URL without a bearer token: 200",
+};
+
+/// Step `complete_upload`.
+pub const COMPLETE_UPLOAD: StepDef = StepDef {
+    id: "complete_upload",
+    description: "Complete the upload: 202 with scan_status pending (or already clean)",
+};
+
+/// Step `scan_finishes_clean`.
+pub const SCAN_FINISHES_CLEAN: StepDef = StepDef {
+    id: "scan_finishes_clean",
+    description: "The malware scan finishes `clean` within the wait deadline (polled with backoff)",
+};
+
+/// Step `download_url_ttl`.
+pub const DOWNLOAD_URL_TTL: StepDef = StepDef {
+    id: "download_url_ttl",
+    description: "The download URL is issued with expires_at in the future and at most 15 minutes ahead",
+};
+
+/// Step `download_matches_upload`.
+pub const DOWNLOAD_MATCHES_UPLOAD: StepDef = StepDef {
+    id: "download_matches_upload",
+    description: "The signed URL serves the exact bytes (same sha256) with Content-Disposition naming the file",
+};
+
+/// Step `tampered_signature_refused`.
+pub const TAMPERED_SIGNATURE_REFUSED: StepDef = StepDef {
+    id: "tampered_signature_refused",
+    description: "The download URL with one byte of its signature changed is refused with 403",
+};
+
+/// Step `tampered_path_refused`.
+pub const TAMPERED_PATH_REFUSED: StepDef = StepDef {
+    id: "tampered_path_refused",
+    description: "The download URL with one byte of its path changed is refused with 403",
+};
+
+/// Step `tampered_expiry_refused`.
+pub const TAMPERED_EXPIRY_REFUSED: StepDef = StepDef {
+    id: "tampered_expiry_refused",
+    description: "The download URL with its expiry changed is refused with 403",
+};
+
+/// Step `expired_url_refused`.
+pub const EXPIRED_URL_REFUSED: StepDef = StepDef {
+    id: "expired_url_refused",
+    description: "A download URL asked for with ttl_secs=1 is refused with 403 once it has expired",
+};
+
+/// Step `eicar_marked_infected`.
+pub const EICAR_MARKED_INFECTED: StepDef = StepDef {
+    id: "eicar_marked_infected",
+    description: "The EICAR test file uploads and its scan ends `infected`",
+};
+
+/// Step `infected_not_downloadable`.
+pub const INFECTED_NOT_DOWNLOADABLE: StepDef = StepDef {
+    id: "infected_not_downloadable",
+    description: "A download URL for the infected file is refused with 409 file_infected",
+};
+
+/// Step `delete_file`.
+pub const DELETE_FILE: StepDef = StepDef {
+    id: "delete_file",
+    description: "DELETE the clean file: 204",
+};
+
+/// Step `deleted_file_is_gone`.
+pub const DELETED_FILE_IS_GONE: StepDef = StepDef {
+    id: "deleted_file_is_gone",
+    description: "After the delete, GET the file answers 404",
 };
 
 /// The fixture file.
@@ -277,16 +322,8 @@ async fn expect_refused(session: &Session, url: &str) -> Result<(), StepError> {
 
 /// Run the files flow.
 pub async fn run(flow: &mut FlowRun) {
-    let setup = (|| Ok::<_, ExecError>((flow.user(Role::Member)?, flow.session("member")?)))();
-    let (member, session) = match setup {
-        Ok(v) => v,
-        Err(e) => {
-            flow.step("request_upload_url", async {
-                Err::<(), _>(StepError::from(e))
-            })
-            .await;
-            return;
-        }
+    let Some((member, session)) = flow.setup(|f| f.user_session(Role::Member)) else {
+        return;
     };
     let run_id = flow.cx().run_id().to_owned();
     let redactor = flow.cx().http.redactor.clone();
@@ -294,7 +331,7 @@ pub async fn run(flow: &mut FlowRun) {
     let cleanups = flow.cleanups();
 
     let registered = flow
-        .step("request_upload_url", async {
+        .step(&REQUEST_UPLOAD_URL, async {
             let (session, _) = session_as(session, &member, None).await?;
             let (file_id, ticket) = upload(
                 &session,
@@ -325,7 +362,7 @@ pub async fn run(flow: &mut FlowRun) {
 
     let uploaded = flow
         .step(
-            "upload_without_token",
+            &UPLOAD_WITHOUT_TOKEN,
             put_bytes(&session, &ticket, FIXTURE, "text/plain"),
         )
         .await;
@@ -334,7 +371,7 @@ pub async fn run(flow: &mut FlowRun) {
     }
 
     let completed = flow
-        .step("complete_upload", async {
+        .step(&COMPLETE_UPLOAD, async {
             let resp = session
                 .post(&format!("{file_path}/complete"))
                 .send()
@@ -357,7 +394,7 @@ pub async fn run(flow: &mut FlowRun) {
     }
 
     let clean = flow
-        .step("scan_finishes_clean", async {
+        .step(&SCAN_FINISHES_CLEAN, async {
             let f = wait_scanned(&session, &file_id, deadline).await?;
             ensure_eq(
                 "scan_status of the fixture file",
@@ -370,7 +407,7 @@ pub async fn run(flow: &mut FlowRun) {
 
     if clean.is_some() {
         let link = flow
-            .step("download_url_ttl", async {
+            .step(&DOWNLOAD_URL_TTL, async {
                 let (link, _) = download_url(&session, &redactor, &file_id, "").await?;
                 let expires = parse_time("expires_at", &link.expires_at)?;
                 let now = OffsetDateTime::now_utc();
@@ -396,7 +433,7 @@ pub async fn run(flow: &mut FlowRun) {
 
         match link {
             Some(link) => {
-                flow.step("download_matches_upload", async {
+                flow.step(&DOWNLOAD_MATCHES_UPLOAD, async {
                     let resp = session.get(&link.url).without_bearer().send().await?;
                     resp.expect_status(200)?;
                     ensure_eq(
@@ -419,9 +456,9 @@ pub async fn run(flow: &mut FlowRun) {
                 })
                 .await;
                 for (id, how) in [
-                    ("tampered_signature_refused", Tamper::Signature),
-                    ("tampered_path_refused", Tamper::Path),
-                    ("tampered_expiry_refused", Tamper::Expiry),
+                    (TAMPERED_SIGNATURE_REFUSED.id, Tamper::Signature),
+                    (TAMPERED_PATH_REFUSED.id, Tamper::Path),
+                    (TAMPERED_EXPIRY_REFUSED.id, Tamper::Expiry),
                 ] {
                     let url = link.url.clone();
                     let session = session.clone();
@@ -434,17 +471,17 @@ pub async fn run(flow: &mut FlowRun) {
             }
             None => {
                 for id in [
-                    "download_matches_upload",
-                    "tampered_signature_refused",
-                    "tampered_path_refused",
-                    "tampered_expiry_refused",
+                    DOWNLOAD_MATCHES_UPLOAD.id,
+                    TAMPERED_SIGNATURE_REFUSED.id,
+                    TAMPERED_PATH_REFUSED.id,
+                    TAMPERED_EXPIRY_REFUSED.id,
                 ] {
                     flow.skip(id, "not run: step `files::download_url_ttl` did not pass, so there is no download URL");
                 }
             }
         }
 
-        flow.step("expired_url_refused", async {
+        flow.step(&EXPIRED_URL_REFUSED, async {
             let (link, issued) = download_url(&session, &redactor, &file_id, "ttl_secs=1").await?;
             let expires = parse_time("expires_at", &link.expires_at)?;
             // Expiry is judged by the target's clock: its Date header (whole
@@ -492,12 +529,12 @@ pub async fn run(flow: &mut FlowRun) {
         .await;
     } else {
         for id in [
-            "download_url_ttl",
-            "download_matches_upload",
-            "tampered_signature_refused",
-            "tampered_path_refused",
-            "tampered_expiry_refused",
-            "expired_url_refused",
+            DOWNLOAD_URL_TTL.id,
+            DOWNLOAD_MATCHES_UPLOAD.id,
+            TAMPERED_SIGNATURE_REFUSED.id,
+            TAMPERED_PATH_REFUSED.id,
+            TAMPERED_EXPIRY_REFUSED.id,
+            EXPIRED_URL_REFUSED.id,
         ] {
             flow.skip(id, "not run: step `files::scan_finishes_clean` did not pass, so the file is not downloadable");
         }
@@ -505,7 +542,7 @@ pub async fn run(flow: &mut FlowRun) {
 
     let cleanups = flow.cleanups();
     let eicar_id = flow
-        .step("eicar_marked_infected", async {
+        .step(&EICAR_MARKED_INFECTED, async {
             let bytes = eicar();
             let (id, ticket) = upload(
                 &session,
@@ -535,7 +572,7 @@ pub async fn run(flow: &mut FlowRun) {
 
     match eicar_id {
         Some(id) => {
-            flow.step("infected_not_downloadable", async {
+            flow.step(&INFECTED_NOT_DOWNLOADABLE, async {
                 let resp = session
                     .get(&format!("/api/files/{id}/download-url"))
                     .send()
@@ -547,14 +584,14 @@ pub async fn run(flow: &mut FlowRun) {
             .await;
         }
         None => flow.skip(
-            "infected_not_downloadable",
+            &INFECTED_NOT_DOWNLOADABLE,
             "not run: step `files::eicar_marked_infected` did not pass",
         ),
     }
 
     let cleanups = flow.cleanups();
     let deleted = flow
-        .step("delete_file", async {
+        .step(&DELETE_FILE, async {
             let resp = session.delete(&file_path).send().await?;
             resp.expect_status(204)?;
             cleanups.disarm(&file_path);
@@ -565,7 +602,7 @@ pub async fn run(flow: &mut FlowRun) {
         return;
     }
     let cleanups = flow.cleanups();
-    flow.step("deleted_file_is_gone", async {
+    flow.step(&DELETED_FILE_IS_GONE, async {
         let resp = session.get(&file_path).send().await?;
         if resp.status.as_u16() != 404 {
             cleanups.delete_later(&session, file_path.clone(), format!("file {file_id}"));

@@ -19,20 +19,28 @@ pub static FLOW: FlowDef = FlowDef {
     roles: &[],
     needs_owner_totp: false,
     observes_run: false,
-    steps: &[
-        StepDef {
-            id: "api_health_ok",
-            description: "/api/health is ok, every dependency check is ok and migrations are in sync",
-        },
-        StepDef {
-            id: "release_matches",
-            description: "/api/health reports the version (and commit) the pipeline deployed (--expect-version)",
-        },
-        StepDef {
-            id: "services_same_release",
-            description: "The worker and web services report the same release as the API",
-        },
-    ],
+    steps: &[API_HEALTH_OK, RELEASE_MATCHES, SERVICES_SAME_RELEASE],
+};
+
+// The steps of `health`, each id written once: `FLOW` lists them and the
+// flow's `run` names them by these constants.
+
+/// Step `api_health_ok`.
+pub const API_HEALTH_OK: StepDef = StepDef {
+    id: "api_health_ok",
+    description: "/api/health is ok, every dependency check is ok and migrations are in sync",
+};
+
+/// Step `release_matches`.
+pub const RELEASE_MATCHES: StepDef = StepDef {
+    id: "release_matches",
+    description: "/api/health reports the version (and commit) the pipeline deployed (--expect-version)",
+};
+
+/// Step `services_same_release`.
+pub const SERVICES_SAME_RELEASE: StepDef = StepDef {
+    id: "services_same_release",
+    description: "The worker and web services report the same release as the API",
 };
 
 async fn fetch(session: &Session, path_or_url: &str) -> Result<Health, StepError> {
@@ -46,14 +54,14 @@ pub async fn run(flow: &mut FlowRun) {
     let session = match flow.session("anonymous") {
         Ok(s) => s,
         Err(e) => {
-            flow.step("api_health_ok", async { Err::<(), _>(StepError::from(e)) })
+            flow.step(&API_HEALTH_OK, async { Err::<(), _>(StepError::from(e)) })
                 .await;
             return;
         }
     };
     let gates = flow.cx().gates.clone();
 
-    flow.step("api_health_ok", async {
+    flow.step(&API_HEALTH_OK, async {
         let h = fetch(&session, "/api/health").await?;
         check_health(&h)?;
         Ok(())
@@ -61,9 +69,9 @@ pub async fn run(flow: &mut FlowRun) {
     .await;
 
     if gates.expect_version.is_none() && gates.expect_commit.is_none() {
-        flow.skip("release_matches", "no expected release given (hint: pass --expect-version or set STAGEOS_EXPECT_VERSION / STAGEOS_EXPECT_COMMIT)");
+        flow.skip(&RELEASE_MATCHES, "no expected release given (hint: pass --expect-version or set STAGEOS_EXPECT_VERSION / STAGEOS_EXPECT_COMMIT)");
     } else {
-        flow.step("release_matches", async {
+        flow.step(&RELEASE_MATCHES, async {
             let h = fetch(&session, "/api/health").await?;
             check_release(
                 &h,
@@ -76,9 +84,9 @@ pub async fn run(flow: &mut FlowRun) {
     }
 
     if gates.services.is_empty() {
-        flow.skip("services_same_release", "no other services listed (hint: set [environments.NAME.gates.services] with their health URLs)");
+        flow.skip(&SERVICES_SAME_RELEASE, "no other services listed (hint: set [environments.NAME.gates.services] with their health URLs)");
     } else {
-        flow.step("services_same_release", async {
+        flow.step(&SERVICES_SAME_RELEASE, async {
             let api = fetch(&session, "/api/health").await?;
             let mut others = Vec::new();
             for (name, url) in &gates.services {

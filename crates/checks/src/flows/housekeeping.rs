@@ -21,10 +21,13 @@ pub static FLOW: FlowDef = FlowDef {
     roles: &[Role::Owner, Role::Manager, Role::Accountant],
     needs_owner_totp: true,
     observes_run: false,
-    steps: &[StepDef {
-        id: "old_smoke_data_swept",
-        description: "Smoke-tagged events, draft invoices (with their PDFs) and webhook endpoints older than sweep_older_than (default 1 h) are deleted; untagged data is never touched",
-    }],
+    steps: &[OLD_SMOKE_DATA_SWEPT],
+};
+
+/// Step `old_smoke_data_swept`.
+pub const OLD_SMOKE_DATA_SWEPT: StepDef = StepDef {
+    id: "old_smoke_data_swept",
+    description: "Smoke-tagged events, draft invoices (with their PDFs) and webhook endpoints older than sweep_older_than (default 1 h) are deleted; untagged data is never touched",
 };
 
 /// Run the housekeeping flow.
@@ -37,7 +40,7 @@ pub async fn run(flow: &mut FlowRun) {
             .map(|role| Ok::<_, ExecError>((flow.user(role)?, flow.session(role.as_str())?)));
         Ok::<_, ExecError>((seed, logins))
     })();
-    flow.step("old_smoke_data_swept", async move {
+    flow.step(&OLD_SMOKE_DATA_SWEPT, async move {
         let (seed, [manager, accountant, owner]) = setup?;
         let (manager_user, manager) = manager?;
         let (accountant_user, accountant) = accountant?;

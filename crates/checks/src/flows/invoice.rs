@@ -28,39 +28,66 @@ pub static FLOW: FlowDef = FlowDef {
     needs_owner_totp: false,
     observes_run: false,
     steps: &[
-        StepDef {
-            id: "setup_event",
-            description: "The Manager creates a smoke-tagged event to invoice",
-        },
-        StepDef {
-            id: "accountant_creates_invoice",
-            description: "The Accountant creates a draft invoice with the fixture's lines: 201, number INV-YYYY-NNNNNN, tagged smoke + run id",
-        },
-        StepDef {
-            id: "totals_match_own_computation",
-            description: "Every line's subtotal, tax and total and the invoice's subtotal, tax and total equal the suite's own half-up computation",
-        },
-        StepDef {
-            id: "pdf_render_job_succeeds",
-            description: "POST …/pdf answers 202 with a job that reaches `succeeded` with a file id within the wait deadline (polled with backoff)",
-        },
-        StepDef {
-            id: "pdf_downloads_and_parses",
-            description: "The rendered file downloads through its signed URL as application/pdf and lopdf parses it",
-        },
-        StepDef {
-            id: "pdf_names_invoice_details",
-            description: "The PDF's text names the invoice number, every line description and the total",
-        },
-        StepDef {
-            id: "crew_cannot_read_invoices",
-            description: "Crew gets 403 reading the invoice and the invoice list",
-        },
-        StepDef {
-            id: "crew_cannot_create_invoices",
-            description: "Crew gets 403 creating an invoice",
-        },
+        SETUP_EVENT,
+        ACCOUNTANT_CREATES_INVOICE,
+        TOTALS_MATCH_OWN_COMPUTATION,
+        PDF_RENDER_JOB_SUCCEEDS,
+        PDF_DOWNLOADS_AND_PARSES,
+        PDF_NAMES_INVOICE_DETAILS,
+        CREW_CANNOT_READ_INVOICES,
+        CREW_CANNOT_CREATE_INVOICES,
     ],
+};
+
+// The steps of `invoice`, each id written once: `FLOW` lists them and the
+// flow's `run` names them by these constants.
+
+/// Step `setup_event`.
+pub const SETUP_EVENT: StepDef = StepDef {
+    id: "setup_event",
+    description: "The Manager creates a smoke-tagged event to invoice",
+};
+
+/// Step `accountant_creates_invoice`.
+pub const ACCOUNTANT_CREATES_INVOICE: StepDef = StepDef {
+    id: "accountant_creates_invoice",
+    description: "The Accountant creates a draft invoice with the fixture's lines: 201, number INV-YYYY-NNNNNN, tagged smoke + run id",
+};
+
+/// Step `totals_match_own_computation`.
+pub const TOTALS_MATCH_OWN_COMPUTATION: StepDef = StepDef {
+    id: "totals_match_own_computation",
+    description: "Every line's subtotal, tax and total and the invoice's subtotal, tax and total equal the suite's own half-up computation",
+};
+
+/// Step `pdf_render_job_succeeds`.
+pub const PDF_RENDER_JOB_SUCCEEDS: StepDef = StepDef {
+    id: "pdf_render_job_succeeds",
+    description: "POST …/pdf answers 202 with a job that reaches `succeeded` with a file id within the wait deadline (polled with backoff)",
+};
+
+/// Step `pdf_downloads_and_parses`.
+pub const PDF_DOWNLOADS_AND_PARSES: StepDef = StepDef {
+    id: "pdf_downloads_and_parses",
+    description: "The rendered file downloads through its signed URL as application/pdf and lopdf parses it",
+};
+
+/// Step `pdf_names_invoice_details`.
+pub const PDF_NAMES_INVOICE_DETAILS: StepDef = StepDef {
+    id: "pdf_names_invoice_details",
+    description: "The PDF's text names the invoice number, every line description and the total",
+};
+
+/// Step `crew_cannot_read_invoices`.
+pub const CREW_CANNOT_READ_INVOICES: StepDef = StepDef {
+    id: "crew_cannot_read_invoices",
+    description: "Crew gets 403 reading the invoice and the invoice list",
+};
+
+/// Step `crew_cannot_create_invoices`.
+pub const CREW_CANNOT_CREATE_INVOICES: StepDef = StepDef {
+    id: "crew_cannot_create_invoices",
+    description: "Crew gets 403 creating an invoice",
 };
 
 /// `fixtures/invoice.json`.
@@ -131,21 +158,17 @@ pub fn money_renderings(cents: i64) -> Vec<String> {
 
 /// Run the invoice flow.
 pub async fn run(flow: &mut FlowRun) {
-    let setup = (|| {
-        Ok::<_, ExecError>((
-            (flow.user(Role::Manager)?, flow.session("manager")?),
-            (flow.user(Role::Accountant)?, flow.session("accountant")?),
-            (flow.user(Role::Crew)?, flow.session("crew")?),
-            fixture()?,
-        ))
-    })();
-    let ((manager, m_session), (accountant, a_session), (crew, c_session), fx) = match setup {
-        Ok(v) => v,
-        Err(e) => {
-            flow.step("setup_event", async { Err::<(), _>(StepError::from(e)) })
-                .await;
-            return;
-        }
+    let Some(((manager, m_session), (accountant, a_session), (crew, c_session), fx)) =
+        flow.setup(|f| {
+            Ok::<_, ExecError>((
+                f.user_session(Role::Manager)?,
+                f.user_session(Role::Accountant)?,
+                f.user_session(Role::Crew)?,
+                fixture()?,
+            ))
+        })
+    else {
+        return;
     };
     let run_id = flow.cx().run_id().to_owned();
     let redactor = flow.cx().http.redactor.clone();
@@ -153,7 +176,7 @@ pub async fn run(flow: &mut FlowRun) {
     let cleanups = flow.cleanups();
 
     let event = flow
-        .step("setup_event", async {
+        .step(&SETUP_EVENT, async {
             let (session, _) = session_as(m_session, &manager, None).await?;
             let (event, _) = create_event(
                 &session,
@@ -168,7 +191,7 @@ pub async fn run(flow: &mut FlowRun) {
     let invoice_body = json!({ "event_id": event.id, "currency": fx.currency, "lines": fx.lines, "tags": ["smoke", run_id], "smoke_run_id": run_id });
 
     let created = flow
-        .step("accountant_creates_invoice", async {
+        .step(&ACCOUNTANT_CREATES_INVOICE, async {
             let (session, _) = session_as(a_session, &accountant, None).await?;
             let resp = session
                 .post("/api/invoices")
@@ -210,7 +233,7 @@ pub async fn run(flow: &mut FlowRun) {
         return;
     };
 
-    flow.step("totals_match_own_computation", async {
+    flow.step(&TOTALS_MATCH_OWN_COMPUTATION, async {
         for (i, (sent, got)) in fx.lines.iter().zip(&invoice.lines).enumerate() {
             let (s, t, total) = line_amounts(sent);
             ensure_eq(
@@ -247,7 +270,7 @@ pub async fn run(flow: &mut FlowRun) {
 
     let cleanups = flow.cleanups();
     let file_id = flow
-        .step("pdf_render_job_succeeds", async {
+        .step(&PDF_RENDER_JOB_SUCCEEDS, async {
             let resp = acc
                 .post(&format!("/api/invoices/{}/pdf", invoice.id))
                 .send()
@@ -304,7 +327,7 @@ pub async fn run(flow: &mut FlowRun) {
 
     let text = match file_id {
         Some(file_id) => {
-            flow.step("pdf_downloads_and_parses", async {
+            flow.step(&PDF_DOWNLOADS_AND_PARSES, async {
                 let (link, _) = download_url(&acc, &redactor, &file_id, "").await?;
                 let resp = acc.get(&link.url).without_bearer().send().await?;
                 resp.expect_status(200)?;
@@ -314,7 +337,7 @@ pub async fn run(flow: &mut FlowRun) {
         }
         None => {
             flow.skip(
-                "pdf_downloads_and_parses",
+                &PDF_DOWNLOADS_AND_PARSES,
                 "not run: step `invoice::pdf_render_job_succeeds` did not pass, so there is no PDF",
             );
             None
@@ -323,7 +346,7 @@ pub async fn run(flow: &mut FlowRun) {
 
     match text {
         Some(text) => {
-            flow.step("pdf_names_invoice_details", async {
+            flow.step(&PDF_NAMES_INVOICE_DETAILS, async {
                 ensure(
                     text.contains(&invoice.number),
                     "invoice number in the PDF",
@@ -350,13 +373,13 @@ pub async fn run(flow: &mut FlowRun) {
             .await;
         }
         None => flow.skip(
-            "pdf_names_invoice_details",
+            &PDF_NAMES_INVOICE_DETAILS,
             "not run: there is no readable invoice PDF",
         ),
     }
 
     let c_session2 = c_session.clone();
-    flow.step("crew_cannot_read_invoices", async {
+    flow.step(&CREW_CANNOT_READ_INVOICES, async {
         let (session, _) = session_as(c_session, &crew, None).await?;
         let one = session
             .get(&format!("/api/invoices/{}", invoice.id))
@@ -369,7 +392,7 @@ pub async fn run(flow: &mut FlowRun) {
     })
     .await;
 
-    flow.step("crew_cannot_create_invoices", async {
+    flow.step(&CREW_CANNOT_CREATE_INVOICES, async {
         let (session, _) = session_as(c_session2, &crew, None).await?;
         let resp = session
             .post("/api/invoices")

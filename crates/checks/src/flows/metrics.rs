@@ -25,35 +25,59 @@ pub static FLOW: FlowDef = FlowDef {
     needs_owner_totp: false,
     observes_run: true,
     steps: &[
-        StepDef {
-            id: "metrics_scraped",
-            description: "/metrics answers twice (start and end of the run) with a well-formed Prometheus exposition",
-        },
-        StepDef {
-            id: "queue_depth_within_limits",
-            description: "Every queue's depth is within the profile's limit",
-        },
-        StepDef {
-            id: "no_new_failed_jobs",
-            description: "jobs_failed_total did not increase in any queue during the run",
-        },
-        StepDef {
-            id: "stripe_webhook_success_ratio",
-            description: "Stripe webhook events during the run succeeded at least at the profile's ratio",
-        },
-        StepDef {
-            id: "analytics_aggregation_fresh",
-            description: "The analytics aggregation job succeeded within the profile's maximum age",
-        },
-        StepDef {
-            id: "auth_failures_not_spiking",
-            description: "Auth failures during the run stay within baseline × factor",
-        },
-        StepDef {
-            id: "ip_anomalies_not_spiking",
-            description: "IP anomaly events during the run stay within baseline × factor",
-        },
+        METRICS_SCRAPED,
+        QUEUE_DEPTH_WITHIN_LIMITS,
+        NO_NEW_FAILED_JOBS,
+        STRIPE_WEBHOOK_SUCCESS_RATIO,
+        ANALYTICS_AGGREGATION_FRESH,
+        AUTH_FAILURES_NOT_SPIKING,
+        IP_ANOMALIES_NOT_SPIKING,
     ],
+};
+
+// The steps of `metrics`, each id written once: `FLOW` lists them and the
+// flow's `run` names them by these constants.
+
+/// Step `metrics_scraped`.
+pub const METRICS_SCRAPED: StepDef = StepDef {
+    id: "metrics_scraped",
+    description: "/metrics answers twice (start and end of the run) with a well-formed Prometheus exposition",
+};
+
+/// Step `queue_depth_within_limits`.
+pub const QUEUE_DEPTH_WITHIN_LIMITS: StepDef = StepDef {
+    id: "queue_depth_within_limits",
+    description: "Every queue's depth is within the profile's limit",
+};
+
+/// Step `no_new_failed_jobs`.
+pub const NO_NEW_FAILED_JOBS: StepDef = StepDef {
+    id: "no_new_failed_jobs",
+    description: "jobs_failed_total did not increase in any queue during the run",
+};
+
+/// Step `stripe_webhook_success_ratio`.
+pub const STRIPE_WEBHOOK_SUCCESS_RATIO: StepDef = StepDef {
+    id: "stripe_webhook_success_ratio",
+    description: "Stripe webhook events during the run succeeded at least at the profile's ratio",
+};
+
+/// Step `analytics_aggregation_fresh`.
+pub const ANALYTICS_AGGREGATION_FRESH: StepDef = StepDef {
+    id: "analytics_aggregation_fresh",
+    description: "The analytics aggregation job succeeded within the profile's maximum age",
+};
+
+/// Step `auth_failures_not_spiking`.
+pub const AUTH_FAILURES_NOT_SPIKING: StepDef = StepDef {
+    id: "auth_failures_not_spiking",
+    description: "Auth failures during the run stay within baseline × factor",
+};
+
+/// Step `ip_anomalies_not_spiking`.
+pub const IP_ANOMALIES_NOT_SPIKING: StepDef = StepDef {
+    id: "ip_anomalies_not_spiking",
+    description: "IP anomaly events during the run stay within baseline × factor",
 };
 
 /// Two scrapes and the time between them.
@@ -116,17 +140,15 @@ pub async fn run(flow: &mut FlowRun) {
     let session = match flow.session("metrics") {
         Ok(s) => s,
         Err(e) => {
-            flow.step("metrics_scraped", async {
-                Err::<(), _>(StepError::from(e))
-            })
-            .await;
+            flow.step(&METRICS_SCRAPED, async { Err::<(), _>(StepError::from(e)) })
+                .await;
             return;
         }
     };
     let observe_for = Duration::from_millis(th.metrics_observe_ms);
     let cx = flow.cx().clone();
     let Some(s) = flow
-        .step("metrics_scraped", async {
+        .step(&METRICS_SCRAPED, async {
             let started = Instant::now();
             let start = scrape(&session).await?;
             // The second scrape comes at the end of the run: after every other
@@ -147,42 +169,42 @@ pub async fn run(flow: &mut FlowRun) {
     let on = th.on_inconclusive;
     report_verdict(
         flow,
-        "queue_depth_within_limits",
+        QUEUE_DEPTH_WITHIN_LIMITS.id,
         prom::gate_queue_depth(&s.end, &th),
         on,
     )
     .await;
     report_verdict(
         flow,
-        "no_new_failed_jobs",
+        NO_NEW_FAILED_JOBS.id,
         prom::gate_jobs_failed(&s.start, &s.end),
         on,
     )
     .await;
     report_verdict(
         flow,
-        "stripe_webhook_success_ratio",
+        STRIPE_WEBHOOK_SUCCESS_RATIO.id,
         prom::gate_stripe(&s.start, &s.end, th.stripe_success_ratio_min),
         on,
     )
     .await;
     report_verdict(
         flow,
-        "analytics_aggregation_fresh",
+        ANALYTICS_AGGREGATION_FRESH.id,
         prom::gate_analytics(&s.end, now, th.analytics_max_age_s),
         on,
     )
     .await;
     report_verdict(
         flow,
-        "auth_failures_not_spiking",
+        AUTH_FAILURES_NOT_SPIKING.id,
         prom::gate_auth_failures(&s.start, &s.end, s.minutes, &th),
         on,
     )
     .await;
     report_verdict(
         flow,
-        "ip_anomalies_not_spiking",
+        IP_ANOMALIES_NOT_SPIKING.id,
         prom::gate_ip_anomalies(&s.start, &s.end, s.minutes, &th),
         on,
     )

@@ -25,39 +25,66 @@ pub static FLOW: FlowDef = FlowDef {
     needs_owner_totp: true,
     observes_run: false,
     steps: &[
-        StepDef {
-            id: "owner_creates_disposable_user",
-            description: "The Owner creates a disposable, smoke-tagged Manager (POST /api/users answers 201)",
-        },
-        StepDef {
-            id: "user_creates_smoke_object",
-            description: "The disposable user logs in and creates a smoke-tagged event",
-        },
-        StepDef {
-            id: "export_job_succeeds",
-            description: "POST /api/me/export answers 202 with a job that succeeds with a file",
-        },
-        StepDef {
-            id: "export_holds_profile",
-            description: "The export file downloads as JSON holding the user's profile (id, email, role)",
-        },
-        StepDef {
-            id: "export_holds_created_objects",
-            description: "The export holds the smoke event the user created",
-        },
-        StepDef {
-            id: "account_deletion_accepted",
-            description: "DELETE /api/me with the email as confirmation answers 202 status scheduled",
-        },
-        StepDef {
-            id: "deleted_user_cannot_log_in",
-            description: "The erased user's login answers 401 invalid_credentials",
-        },
-        StepDef {
-            id: "deleted_user_not_listed",
-            description: "The Owner's user list no longer has the erased user",
-        },
+        OWNER_CREATES_DISPOSABLE_USER,
+        USER_CREATES_SMOKE_OBJECT,
+        EXPORT_JOB_SUCCEEDS,
+        EXPORT_HOLDS_PROFILE,
+        EXPORT_HOLDS_CREATED_OBJECTS,
+        ACCOUNT_DELETION_ACCEPTED,
+        DELETED_USER_CANNOT_LOG_IN,
+        DELETED_USER_NOT_LISTED,
     ],
+};
+
+// The steps of `privacy`, each id written once: `FLOW` lists them and the
+// flow's `run` names them by these constants.
+
+/// Step `owner_creates_disposable_user`.
+pub const OWNER_CREATES_DISPOSABLE_USER: StepDef = StepDef {
+    id: "owner_creates_disposable_user",
+    description: "The Owner creates a disposable, smoke-tagged Manager (POST /api/users answers 201)",
+};
+
+/// Step `user_creates_smoke_object`.
+pub const USER_CREATES_SMOKE_OBJECT: StepDef = StepDef {
+    id: "user_creates_smoke_object",
+    description: "The disposable user logs in and creates a smoke-tagged event",
+};
+
+/// Step `export_job_succeeds`.
+pub const EXPORT_JOB_SUCCEEDS: StepDef = StepDef {
+    id: "export_job_succeeds",
+    description: "POST /api/me/export answers 202 with a job that succeeds with a file",
+};
+
+/// Step `export_holds_profile`.
+pub const EXPORT_HOLDS_PROFILE: StepDef = StepDef {
+    id: "export_holds_profile",
+    description: "The export file downloads as JSON holding the user's profile (id, email, role)",
+};
+
+/// Step `export_holds_created_objects`.
+pub const EXPORT_HOLDS_CREATED_OBJECTS: StepDef = StepDef {
+    id: "export_holds_created_objects",
+    description: "The export holds the smoke event the user created",
+};
+
+/// Step `account_deletion_accepted`.
+pub const ACCOUNT_DELETION_ACCEPTED: StepDef = StepDef {
+    id: "account_deletion_accepted",
+    description: "DELETE /api/me with the email as confirmation answers 202 status scheduled",
+};
+
+/// Step `deleted_user_cannot_log_in`.
+pub const DELETED_USER_CANNOT_LOG_IN: StepDef = StepDef {
+    id: "deleted_user_cannot_log_in",
+    description: "The erased user's login answers 401 invalid_credentials",
+};
+
+/// Step `deleted_user_not_listed`.
+pub const DELETED_USER_NOT_LISTED: StepDef = StepDef {
+    id: "deleted_user_not_listed",
+    description: "The Owner's user list no longer has the erased user",
 };
 
 /// Whether `value` holds, at any depth, an object whose fields include all of `fields`.
@@ -85,7 +112,7 @@ pub async fn run(flow: &mut FlowRun) {
     let prepared = OwnerLogin::prepare(flow).and_then(|o| Ok((o, flow.session("disposable")?)));
 
     let created = flow
-        .step("owner_creates_disposable_user", async {
+        .step(&OWNER_CREATES_DISPOSABLE_USER, async {
             let (owner_login, user_session) = prepared?;
             let (owner, tokens) = owner_login.login().await?;
             let user = factory
@@ -99,7 +126,7 @@ pub async fn run(flow: &mut FlowRun) {
     };
 
     let event = flow
-        .step("user_creates_smoke_object", async {
+        .step(&USER_CREATES_SMOKE_OBJECT, async {
             login(&mut session, &user.credential, None).await?;
             let body = smoke_event_body(&run_id, "Privacy smoke event");
             let resp = session.post("/api/events").json(&body).send().await?;
@@ -124,7 +151,7 @@ pub async fn run(flow: &mut FlowRun) {
     let Some(event) = event else { return };
 
     let file = flow
-        .step("export_job_succeeds", async {
+        .step(&EXPORT_JOB_SUCCEEDS, async {
             let resp = session.post("/api/me/export").send().await?;
             resp.expect_status(202)?;
             let accepted: super::model::JobAccepted = resp.json()?;
@@ -140,7 +167,7 @@ pub async fn run(flow: &mut FlowRun) {
 
     let document = match &file {
         Some(file) => {
-            flow.step("export_holds_profile", async {
+            flow.step(&EXPORT_HOLDS_PROFILE, async {
                 let (link, _) = download_url(&session, &redactor, file, "").await?;
                 let resp = session.get(&link.url).without_bearer().send().await?;
                 resp.expect_status(200)?;
@@ -173,7 +200,7 @@ pub async fn run(flow: &mut FlowRun) {
         }
         None => {
             flow.skip(
-                "export_holds_profile",
+                &EXPORT_HOLDS_PROFILE,
                 "not run: step `privacy::export_job_succeeds` did not pass",
             );
             None
@@ -181,7 +208,7 @@ pub async fn run(flow: &mut FlowRun) {
     };
     match document {
         Some(doc) => {
-            flow.step("export_holds_created_objects", async {
+            flow.step(&EXPORT_HOLDS_CREATED_OBJECTS, async {
                 ensure(
                     holds_object(&doc, &[("id", &event)]),
                     "export file",
@@ -193,7 +220,7 @@ pub async fn run(flow: &mut FlowRun) {
             .await;
         }
         None => flow.skip(
-            "export_holds_created_objects",
+            &EXPORT_HOLDS_CREATED_OBJECTS,
             "not run: the export file could not be read (step `privacy::export_holds_profile`)",
         ),
     };
@@ -213,7 +240,7 @@ pub async fn run(flow: &mut FlowRun) {
     }
 
     let erased = flow
-        .step("account_deletion_accepted", async {
+        .step(&ACCOUNT_DELETION_ACCEPTED, async {
             let resp = session
                 .delete("/api/me")
                 .json(&json!({ "confirm": user.credential.email }))
@@ -239,7 +266,7 @@ pub async fn run(flow: &mut FlowRun) {
         return;
     }
 
-    flow.step("deleted_user_cannot_log_in", async {
+    flow.step(&DELETED_USER_CANNOT_LOG_IN, async {
         let anonymous = session.clone_fresh()?;
         let resp = post_login(
             &anonymous,
@@ -261,7 +288,7 @@ pub async fn run(flow: &mut FlowRun) {
     })
     .await;
 
-    flow.step("deleted_user_not_listed", async {
+    flow.step(&DELETED_USER_NOT_LISTED, async {
         let resp = owner.get("/api/users").send().await?;
         resp.expect_status(200)?;
         let users: Vec<UserRow> = resp.json()?;

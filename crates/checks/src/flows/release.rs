@@ -28,47 +28,80 @@ pub static FLOW: FlowDef = FlowDef {
     needs_owner_totp: false,
     observes_run: false,
     steps: &[
-        StepDef {
-            id: "release_tag",
-            description: "/api/health reports a release tag vX.Y.Z plus a date suffix (and the --expect-version one when given)",
-        },
-        StepDef {
-            id: "rollout_order",
-            description: "API, worker and web report the same release and started in that order (started_at API ≤ worker ≤ web)",
-        },
-        StepDef {
-            id: "rollback_images",
-            description: "ECR DescribeImages finds the previous release's tag in the API and web repositories",
-        },
-        StepDef {
-            id: "secrets_rotated",
-            description: "Secrets Manager: the JWT and encryption secrets were rotated (or created) within 90 days",
-        },
-        StepDef {
-            id: "rds_backup_retention",
-            description: "RDS DescribeDBInstances: automated backups on with a retention of at least 7 days",
-        },
-        StepDef {
-            id: "restore_tested",
-            description: "AWS Backup ListRestoreJobs: a restore job completed within 30 days",
-        },
-        StepDef {
-            id: "files_bucket_versioned",
-            description: "S3 GetBucketVersioning: the files bucket has versioning Enabled",
-        },
-        StepDef {
-            id: "files_bucket_encrypted",
-            description: "S3 GetBucketEncryption: the files bucket has a default encryption rule",
-        },
-        StepDef {
-            id: "retention_purge_observed",
-            description: "/metrics: the retention purge job last succeeded within its maximum age (26 h)",
-        },
-        StepDef {
-            id: "error_tracking_ingesting",
-            description: "/metrics: the last event reached error tracking within its maximum age (1 h)",
-        },
+        RELEASE_TAG,
+        ROLLOUT_ORDER,
+        ROLLBACK_IMAGES,
+        SECRETS_ROTATED,
+        RDS_BACKUP_RETENTION,
+        RESTORE_TESTED,
+        FILES_BUCKET_VERSIONED,
+        FILES_BUCKET_ENCRYPTED,
+        RETENTION_PURGE_OBSERVED,
+        ERROR_TRACKING_INGESTING,
     ],
+};
+
+// The steps of `release`, each id written once: `FLOW` lists them and the
+// flow's `run` names them by these constants.
+
+/// Step `release_tag`.
+pub const RELEASE_TAG: StepDef = StepDef {
+    id: "release_tag",
+    description: "/api/health reports a release tag vX.Y.Z plus a date suffix (and the --expect-version one when given)",
+};
+
+/// Step `rollout_order`.
+pub const ROLLOUT_ORDER: StepDef = StepDef {
+    id: "rollout_order",
+    description: "API, worker and web report the same release and started in that order (started_at API ≤ worker ≤ web)",
+};
+
+/// Step `rollback_images`.
+pub const ROLLBACK_IMAGES: StepDef = StepDef {
+    id: "rollback_images",
+    description: "ECR DescribeImages finds the previous release's tag in the API and web repositories",
+};
+
+/// Step `secrets_rotated`.
+pub const SECRETS_ROTATED: StepDef = StepDef {
+    id: "secrets_rotated",
+    description: "Secrets Manager: the JWT and encryption secrets were rotated (or created) within 90 days",
+};
+
+/// Step `rds_backup_retention`.
+pub const RDS_BACKUP_RETENTION: StepDef = StepDef {
+    id: "rds_backup_retention",
+    description: "RDS DescribeDBInstances: automated backups on with a retention of at least 7 days",
+};
+
+/// Step `restore_tested`.
+pub const RESTORE_TESTED: StepDef = StepDef {
+    id: "restore_tested",
+    description: "AWS Backup ListRestoreJobs: a restore job completed within 30 days",
+};
+
+/// Step `files_bucket_versioned`.
+pub const FILES_BUCKET_VERSIONED: StepDef = StepDef {
+    id: "files_bucket_versioned",
+    description: "S3 GetBucketVersioning: the files bucket has versioning Enabled",
+};
+
+/// Step `files_bucket_encrypted`.
+pub const FILES_BUCKET_ENCRYPTED: StepDef = StepDef {
+    id: "files_bucket_encrypted",
+    description: "S3 GetBucketEncryption: the files bucket has a default encryption rule",
+};
+
+/// Step `retention_purge_observed`.
+pub const RETENTION_PURGE_OBSERVED: StepDef = StepDef {
+    id: "retention_purge_observed",
+    description: "/metrics: the retention purge job last succeeded within its maximum age (26 h)",
+};
+
+/// Step `error_tracking_ingesting`.
+pub const ERROR_TRACKING_INGESTING: StepDef = StepDef {
+    id: "error_tracking_ingesting",
+    description: "/metrics: the last event reached error tracking within its maximum age (1 h)",
 };
 
 fn exec(msg: impl Into<String>) -> StepError {
@@ -103,14 +136,14 @@ pub async fn run(flow: &mut FlowRun) {
     let session = match flow.session("release") {
         Ok(s) => s,
         Err(e) => {
-            flow.step("release_tag", async { Err::<(), _>(StepError::from(e)) })
+            flow.step(&RELEASE_TAG, async { Err::<(), _>(StepError::from(e)) })
                 .await;
             return;
         }
     };
 
     let deployed = flow
-        .step("release_tag", async {
+        .step(&RELEASE_TAG, async {
             let api = fetch_release(&session, "/api/health").await?;
             verdict_step(
                 &notes,
@@ -130,13 +163,12 @@ async fn rollout_order(flow: &mut FlowRun, session: &Session, gates: &GateSettin
     let notes = flow.notes();
     let (Some(worker), Some(web)) = (gates.services.get("worker"), gates.services.get("web"))
     else {
-        flow.skip(
-            "rollout_order",
+        flow.skip(&ROLLOUT_ORDER,
             "the worker and web health URLs are not both configured (hint: set worker and web in [environments.NAME.gates.services])",
         );
         return;
     };
-    flow.step("rollout_order", async {
+    flow.step(&ROLLOUT_ORDER, async {
         let api = fetch_release(session, "/api/health").await?;
         let worker_h = fetch_release(session, worker.as_str())
             .await
@@ -163,12 +195,12 @@ async fn aws_gates(
     let Some(res) = gates.release.aws.clone() else {
         let reason = rel::no_aws_configured();
         for id in [
-            "rollback_images",
-            "secrets_rotated",
-            "rds_backup_retention",
-            "restore_tested",
-            "files_bucket_versioned",
-            "files_bucket_encrypted",
+            ROLLBACK_IMAGES.id,
+            SECRETS_ROTATED.id,
+            RDS_BACKUP_RETENTION.id,
+            RESTORE_TESTED.id,
+            FILES_BUCKET_VERSIONED.id,
+            FILES_BUCKET_ENCRYPTED.id,
         ] {
             flow.skip(id, reason.clone());
         }
@@ -182,11 +214,11 @@ async fn aws_gates(
 
     if res.secrets.is_empty() {
         flow.skip(
-            "secrets_rotated",
+            &SECRETS_ROTATED,
             rel::not_configured("jwt_key_id and encryption_key_id"),
         );
     } else {
-        flow.step("secrets_rotated", async {
+        flow.step(&SECRETS_ROTATED, async {
             let mut ages = Vec::new();
             for (purpose, id) in &res.secrets {
                 ages.push(
@@ -205,9 +237,9 @@ async fn aws_gates(
     }
 
     match &res.rds_instance {
-        None => flow.skip("rds_backup_retention", rel::not_configured("rds_instance")),
+        None => flow.skip(&RDS_BACKUP_RETENTION, rel::not_configured("rds_instance")),
         Some(db) => {
-            flow.step("rds_backup_retention", async {
+            flow.step(&RDS_BACKUP_RETENTION, async {
                 let days = aws::fetch_backup_retention(&clients, db)
                     .await
                     .map_err(aws_err)?;
@@ -222,7 +254,7 @@ async fn aws_gates(
     }
 
     if res.restore_tests {
-        flow.step("restore_tested", async {
+        flow.step(&RESTORE_TESTED, async {
             let since = now - res.max_restore_test_age_days * aws::DAY_S;
             let jobs = aws::fetch_restore_jobs(&clients, since)
                 .await
@@ -240,32 +272,23 @@ async fn aws_gates(
         })
         .await;
     } else {
-        flow.skip(
-            "restore_tested",
-            rel::not_configured("restore_tests = true"),
-        );
+        flow.skip(&RESTORE_TESTED, rel::not_configured("restore_tests = true"));
     }
 
     match &res.files_bucket {
         None => {
-            flow.skip(
-                "files_bucket_versioned",
-                rel::not_configured("files_bucket"),
-            );
-            flow.skip(
-                "files_bucket_encrypted",
-                rel::not_configured("files_bucket"),
-            );
+            flow.skip(&FILES_BUCKET_VERSIONED, rel::not_configured("files_bucket"));
+            flow.skip(&FILES_BUCKET_ENCRYPTED, rel::not_configured("files_bucket"));
         }
         Some(bucket) => {
-            flow.step("files_bucket_versioned", async {
+            flow.step(&FILES_BUCKET_VERSIONED, async {
                 let status = aws::fetch_bucket_versioning(&clients, bucket)
                     .await
                     .map_err(aws_err)?;
                 verdict_step(&notes, aws::judge_versioning(bucket, status.as_deref()), on)
             })
             .await;
-            flow.step("files_bucket_encrypted", async {
+            flow.step(&FILES_BUCKET_ENCRYPTED, async {
                 let algorithms = aws::fetch_bucket_encryption(&clients, bucket)
                     .await
                     .map_err(aws_err)?;
@@ -296,12 +319,12 @@ async fn rollback_images(
     let notes = flow.notes();
     let Some((api_repo, web_repo)) = res.ecr.clone() else {
         flow.skip(
-            "rollback_images",
+            &ROLLBACK_IMAGES,
             rel::not_configured("ecr_api_repository and ecr_web_repository"),
         );
         return;
     };
-    flow.step("rollback_images", async {
+    flow.step(&ROLLBACK_IMAGES, async {
         let api_tags = aws::fetch_image_tags(clients, &api_repo)
             .await
             .map_err(aws_err)?;
@@ -356,6 +379,6 @@ async fn heartbeats(flow: &mut FlowRun, session: &Session, gates: &GateSettings)
         "error-tracking event",
         gates.release.error_tracking_max_age_s,
     );
-    report_verdict(flow, "retention_purge_observed", purge, on).await;
-    report_verdict(flow, "error_tracking_ingesting", tracking, on).await;
+    report_verdict(flow, RETENTION_PURGE_OBSERVED.id, purge, on).await;
+    report_verdict(flow, ERROR_TRACKING_INGESTING.id, tracking, on).await;
 }

@@ -24,39 +24,66 @@ pub static FLOW: FlowDef = FlowDef {
     needs_owner_totp: false,
     observes_run: false,
     steps: &[
-        StepDef {
-            id: "setup_event",
-            description: "The Manager creates a smoke-tagged event for the setlist",
-        },
-        StepDef {
-            id: "create_setlist",
-            description: "POST a setlist with the fixture's items: 201, items in order, total duration right, unlocked",
-        },
-        StepDef {
-            id: "edit_setlist",
-            description: "PATCH the items (reordered, one added): 200 and the new order and total are stored",
-        },
-        StepDef {
-            id: "lock_setlist",
-            description: "Lock: 200 with locked true, locked_at and locked_by the Manager",
-        },
-        StepDef {
-            id: "edit_after_lock_refused",
-            description: "PATCH while locked is refused with 423 setlist_locked",
-        },
-        StepDef {
-            id: "export_json",
-            description: "JSON export: every title in order with positions, the total duration, locked",
-        },
-        StepDef {
-            id: "export_csv",
-            description: "CSV export: header, every title in order, the TOTAL row with the total duration",
-        },
-        StepDef {
-            id: "export_pdf",
-            description: "PDF export: a real PDF (lopdf parses it) whose text holds every title in order and the total duration",
-        },
+        SETUP_EVENT,
+        CREATE_SETLIST,
+        EDIT_SETLIST,
+        LOCK_SETLIST,
+        EDIT_AFTER_LOCK_REFUSED,
+        EXPORT_JSON,
+        EXPORT_CSV,
+        EXPORT_PDF,
     ],
+};
+
+// The steps of `setlist`, each id written once: `FLOW` lists them and the
+// flow's `run` names them by these constants.
+
+/// Step `setup_event`.
+pub const SETUP_EVENT: StepDef = StepDef {
+    id: "setup_event",
+    description: "The Manager creates a smoke-tagged event for the setlist",
+};
+
+/// Step `create_setlist`.
+pub const CREATE_SETLIST: StepDef = StepDef {
+    id: "create_setlist",
+    description: "POST a setlist with the fixture's items: 201, items in order, total duration right, unlocked",
+};
+
+/// Step `edit_setlist`.
+pub const EDIT_SETLIST: StepDef = StepDef {
+    id: "edit_setlist",
+    description: "PATCH the items (reordered, one added): 200 and the new order and total are stored",
+};
+
+/// Step `lock_setlist`.
+pub const LOCK_SETLIST: StepDef = StepDef {
+    id: "lock_setlist",
+    description: "Lock: 200 with locked true, locked_at and locked_by the Manager",
+};
+
+/// Step `edit_after_lock_refused`.
+pub const EDIT_AFTER_LOCK_REFUSED: StepDef = StepDef {
+    id: "edit_after_lock_refused",
+    description: "PATCH while locked is refused with 423 setlist_locked",
+};
+
+/// Step `export_json`.
+pub const EXPORT_JSON: StepDef = StepDef {
+    id: "export_json",
+    description: "JSON export: every title in order with positions, the total duration, locked",
+};
+
+/// Step `export_csv`.
+pub const EXPORT_CSV: StepDef = StepDef {
+    id: "export_csv",
+    description: "CSV export: header, every title in order, the TOTAL row with the total duration",
+};
+
+/// Step `export_pdf`.
+pub const EXPORT_PDF: StepDef = StepDef {
+    id: "export_pdf",
+    description: "PDF export: a real PDF (lopdf parses it) whose text holds every title in order and the total duration",
 };
 
 /// `fixtures/setlist.json`.
@@ -158,26 +185,16 @@ async fn export(
 
 /// Run the setlist flow.
 pub async fn run(flow: &mut FlowRun) {
-    let setup = (|| {
-        Ok::<_, ExecError>((
-            flow.user(Role::Manager)?,
-            flow.session("manager")?,
-            fixture()?,
-        ))
-    })();
-    let (manager, session, fx) = match setup {
-        Ok(v) => v,
-        Err(e) => {
-            flow.step("setup_event", async { Err::<(), _>(StepError::from(e)) })
-                .await;
-            return;
-        }
+    let Some((manager, session, fx)) = flow
+        .setup(|f| Ok::<_, ExecError>((f.user(Role::Manager)?, f.session("manager")?, fixture()?)))
+    else {
+        return;
     };
     let run_id = flow.cx().run_id().to_owned();
     let cleanups = flow.cleanups();
 
     let event = flow
-        .step("setup_event", async {
+        .step(&SETUP_EVENT, async {
             let (session, tokens) = session_as(session, &manager, None).await?;
             let (event, _) = create_event(
                 &session,
@@ -193,7 +210,7 @@ pub async fn run(flow: &mut FlowRun) {
     };
 
     let created = flow
-        .step("create_setlist", async {
+        .step(&CREATE_SETLIST, async {
             let resp = session
                 .post(&format!("/api/events/{}/setlists", event.id))
                 .json(&json!({ "name": fx.name, "items": fx.items, "tags": ["smoke", run_id], "smoke_run_id": run_id }))
@@ -215,7 +232,7 @@ pub async fn run(flow: &mut FlowRun) {
 
     // The items the exports must show: the edited ones if the edit landed.
     let edited = flow
-        .step("edit_setlist", async {
+        .step(&EDIT_SETLIST, async {
             let resp = session
                 .patch(&path)
                 .json(&json!({ "items": fx.edited_items }))
@@ -245,7 +262,7 @@ pub async fn run(flow: &mut FlowRun) {
     };
 
     let locked = flow
-        .step("lock_setlist", async {
+        .step(&LOCK_SETLIST, async {
             let resp = session.post(&format!("{path}/lock")).send().await?;
             resp.expect_status(200)?;
             let s: Setlist = resp.json()?;
@@ -261,7 +278,7 @@ pub async fn run(flow: &mut FlowRun) {
         .await;
 
     if locked.is_some() {
-        flow.step("edit_after_lock_refused", async {
+        flow.step(&EDIT_AFTER_LOCK_REFUSED, async {
             // The same items again: a target that wrongly accepts it changes nothing
             // the export steps check.
             let resp = session
@@ -274,11 +291,11 @@ pub async fn run(flow: &mut FlowRun) {
         })
         .await;
     } else {
-        flow.skip("edit_after_lock_refused", "not run: step `setlist::lock_setlist` did not pass, so there is no locked setlist to edit");
+        flow.skip(&EDIT_AFTER_LOCK_REFUSED, "not run: step `setlist::lock_setlist` did not pass, so there is no locked setlist to edit");
     }
     let want_locked = locked.is_some();
 
-    flow.step("export_json", async {
+    flow.step(&EXPORT_JSON, async {
         let resp = export(&session, &setlist.id, "json", "application/json").await?;
         let doc: SetlistExport = resp.json()?;
         ensure_eq("id", setlist.id.as_str(), doc.id.as_str())?;
@@ -302,7 +319,7 @@ pub async fn run(flow: &mut FlowRun) {
     })
     .await;
 
-    flow.step("export_csv", async {
+    flow.step(&EXPORT_CSV, async {
         let resp = export(&session, &setlist.id, "csv", "text/csv").await?;
         let text = std::str::from_utf8(&resp.body)
             .map_err(|e| ExecError::Other(format!("the CSV export is not UTF-8: {e}")))?;
@@ -337,7 +354,7 @@ pub async fn run(flow: &mut FlowRun) {
     })
     .await;
 
-    flow.step("export_pdf", async {
+    flow.step(&EXPORT_PDF, async {
         let resp = session
             .get(&format!("/api/setlists/{}/export?format=pdf", setlist.id))
             .send()

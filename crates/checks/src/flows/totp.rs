@@ -26,55 +26,94 @@ pub static FLOW: FlowDef = FlowDef {
     needs_owner_totp: true,
     observes_run: false,
     steps: &[
-        StepDef {
-            id: "owner_creates_disposable_user",
-            description: "The Owner creates a disposable, smoke-tagged Member (POST /api/users answers 201)",
-        },
-        StepDef {
-            id: "disposable_user_logs_in",
-            description: "The disposable user logs in with its password alone (no MFA yet)",
-        },
-        StepDef {
-            id: "setup_returns_otpauth_url",
-            description: "TOTP setup answers a base32 secret and an otpauth://totp URL with that secret, issuer StageOS, SHA1, 6 digits, period 30",
-        },
-        StepDef {
-            id: "enable_returns_ten_recovery_codes",
-            description: "Enabling TOTP with a generated code answers 10 distinct recovery codes of the form xxxxx-xxxxx",
-        },
-        StepDef {
-            id: "login_requires_mfa",
-            description: "Login now answers mfa_required with an mfa_token, and no access token",
-        },
-        StepDef {
-            id: "wrong_code_refused",
-            description: "A wrong TOTP code is refused with 401 invalid_mfa_code",
-        },
-        StepDef {
-            id: "current_code_logs_in",
-            description: "The current TOTP code logs in as the disposable user",
-        },
-        StepDef {
-            id: "old_code_refused",
-            description: "A code from two steps (60 s) ago is refused with 401 invalid_mfa_code",
-        },
-        StepDef {
-            id: "recovery_code_logs_in",
-            description: "A recovery code logs in",
-        },
-        StepDef {
-            id: "recovery_code_single_use",
-            description: "The same recovery code is refused the second time with 401 invalid_mfa_code",
-        },
-        StepDef {
-            id: "disable_totp",
-            description: "TOTP disable with a current code answers 204, and login no longer asks for MFA",
-        },
-        StepDef {
-            id: "owner_deletes_user",
-            description: "The Owner deletes the disposable user (204); its login then answers 401",
-        },
+        OWNER_CREATES_DISPOSABLE_USER,
+        DISPOSABLE_USER_LOGS_IN,
+        SETUP_RETURNS_OTPAUTH_URL,
+        ENABLE_RETURNS_TEN_RECOVERY_CODES,
+        LOGIN_REQUIRES_MFA,
+        WRONG_CODE_REFUSED,
+        CURRENT_CODE_LOGS_IN,
+        OLD_CODE_REFUSED,
+        RECOVERY_CODE_LOGS_IN,
+        RECOVERY_CODE_SINGLE_USE,
+        DISABLE_TOTP,
+        OWNER_DELETES_USER,
     ],
+};
+
+// The steps of `totp`, each id written once: `FLOW` lists them and the
+// flow's `run` names them by these constants.
+
+/// Step `owner_creates_disposable_user`.
+pub const OWNER_CREATES_DISPOSABLE_USER: StepDef = StepDef {
+    id: "owner_creates_disposable_user",
+    description: "The Owner creates a disposable, smoke-tagged Member (POST /api/users answers 201)",
+};
+
+/// Step `disposable_user_logs_in`.
+pub const DISPOSABLE_USER_LOGS_IN: StepDef = StepDef {
+    id: "disposable_user_logs_in",
+    description: "The disposable user logs in with its password alone (no MFA yet)",
+};
+
+/// Step `setup_returns_otpauth_url`.
+pub const SETUP_RETURNS_OTPAUTH_URL: StepDef = StepDef {
+    id: "setup_returns_otpauth_url",
+    description: "TOTP setup answers a base32 secret and an otpauth://totp URL with that secret, issuer StageOS, SHA1, 6 digits, period 30",
+};
+
+/// Step `enable_returns_ten_recovery_codes`.
+pub const ENABLE_RETURNS_TEN_RECOVERY_CODES: StepDef = StepDef {
+    id: "enable_returns_ten_recovery_codes",
+    description: "Enabling TOTP with a generated code answers 10 distinct recovery codes of the form xxxxx-xxxxx",
+};
+
+/// Step `login_requires_mfa`.
+pub const LOGIN_REQUIRES_MFA: StepDef = StepDef {
+    id: "login_requires_mfa",
+    description: "Login now answers mfa_required with an mfa_token, and no access token",
+};
+
+/// Step `wrong_code_refused`.
+pub const WRONG_CODE_REFUSED: StepDef = StepDef {
+    id: "wrong_code_refused",
+    description: "A wrong TOTP code is refused with 401 invalid_mfa_code",
+};
+
+/// Step `current_code_logs_in`.
+pub const CURRENT_CODE_LOGS_IN: StepDef = StepDef {
+    id: "current_code_logs_in",
+    description: "The current TOTP code logs in as the disposable user",
+};
+
+/// Step `old_code_refused`.
+pub const OLD_CODE_REFUSED: StepDef = StepDef {
+    id: "old_code_refused",
+    description: "A code from two steps (60 s) ago is refused with 401 invalid_mfa_code",
+};
+
+/// Step `recovery_code_logs_in`.
+pub const RECOVERY_CODE_LOGS_IN: StepDef = StepDef {
+    id: "recovery_code_logs_in",
+    description: "A recovery code logs in",
+};
+
+/// Step `recovery_code_single_use`.
+pub const RECOVERY_CODE_SINGLE_USE: StepDef = StepDef {
+    id: "recovery_code_single_use",
+    description: "The same recovery code is refused the second time with 401 invalid_mfa_code",
+};
+
+/// Step `disable_totp`.
+pub const DISABLE_TOTP: StepDef = StepDef {
+    id: "disable_totp",
+    description: "TOTP disable with a current code answers 204, and login no longer asks for MFA",
+};
+
+/// Step `owner_deletes_user`.
+pub const OWNER_DELETES_USER: StepDef = StepDef {
+    id: "owner_deletes_user",
+    description: "The Owner deletes the disposable user (204); its login then answers 401",
 };
 
 #[derive(Debug, Deserialize)]
@@ -197,7 +236,7 @@ pub async fn run(flow: &mut FlowRun) {
     let factory = Factory::new(flow);
     let prepared = OwnerLogin::prepare(flow).and_then(|o| Ok((o, flow.session("disposable")?)));
     let created = flow
-        .step("owner_creates_disposable_user", async {
+        .step(&OWNER_CREATES_DISPOSABLE_USER, async {
             let (owner_login, user_session) = prepared?;
             let (owner, tokens) = owner_login.login().await?;
             let user = factory
@@ -211,7 +250,7 @@ pub async fn run(flow: &mut FlowRun) {
     };
 
     let logged_in = flow
-        .step("disposable_user_logs_in", async {
+        .step(&DISPOSABLE_USER_LOGS_IN, async {
             let tokens = login(&mut session, &user.credential, None).await?;
             ensure_eq(
                 "user of the login",
@@ -226,7 +265,7 @@ pub async fn run(flow: &mut FlowRun) {
     }
 
     let setup = flow
-        .step("setup_returns_otpauth_url", async {
+        .step(&SETUP_RETURNS_OTPAUTH_URL, async {
             let resp = session.post("/api/auth/totp/setup").send().await?;
             resp.expect_status(200)?;
             let setup: TotpSetup = resp.json()?;
@@ -249,7 +288,7 @@ pub async fn run(flow: &mut FlowRun) {
     let mut clock = match TotpClock::new(&secret) {
         Ok(c) => c,
         Err(e) => {
-            flow.step("enable_returns_ten_recovery_codes", async {
+            flow.step(&ENABLE_RETURNS_TEN_RECOVERY_CODES, async {
                 Err::<(), _>(StepError::from(e))
             })
             .await;
@@ -258,7 +297,7 @@ pub async fn run(flow: &mut FlowRun) {
     };
 
     let codes = flow
-        .step("enable_returns_ten_recovery_codes", async {
+        .step(&ENABLE_RETURNS_TEN_RECOVERY_CODES, async {
             let resp = clock
                 .use_code(|code| {
                     session
@@ -293,7 +332,7 @@ pub async fn run(flow: &mut FlowRun) {
     let anonymous = match session.clone_fresh() {
         Ok(s) => s,
         Err(e) => {
-            flow.step("login_requires_mfa", async {
+            flow.step(&LOGIN_REQUIRES_MFA, async {
                 Err::<(), _>(StepError::from(e))
             })
             .await;
@@ -301,11 +340,11 @@ pub async fn run(flow: &mut FlowRun) {
         }
     };
     let first = flow
-        .step("login_requires_mfa", challenge(&anonymous, &user))
+        .step(&LOGIN_REQUIRES_MFA, challenge(&anonymous, &user))
         .await;
     let Some(first) = first else { return };
 
-    flow.step("wrong_code_refused", async {
+    flow.step(&WRONG_CODE_REFUSED, async {
         let code = wrong_totp(&secret)?;
         let resp = verify(
             &anonymous,
@@ -319,7 +358,7 @@ pub async fn run(flow: &mut FlowRun) {
 
     let mut authed: Option<Session> = None;
     let current = flow
-        .step("current_code_logs_in", async {
+        .step(&CURRENT_CODE_LOGS_IN, async {
             let mut s = anonymous.clone_fresh()?;
             let c = challenge(&s, &user).await?;
             let resp = clock
@@ -336,7 +375,7 @@ pub async fn run(flow: &mut FlowRun) {
         authed = Some(s);
     }
 
-    flow.step("old_code_refused", async {
+    flow.step(&OLD_CODE_REFUSED, async {
         let c = challenge(&anonymous, &user).await?;
         let resp = verify(
             &anonymous,
@@ -360,7 +399,7 @@ pub async fn run(flow: &mut FlowRun) {
 
     let recovery = codes[0].clone();
     let recovered = flow
-        .step("recovery_code_logs_in", async {
+        .step(&RECOVERY_CODE_LOGS_IN, async {
             let mut s = anonymous.clone_fresh()?;
             let c = challenge(&s, &user).await?;
             let resp = verify(
@@ -385,7 +424,7 @@ pub async fn run(flow: &mut FlowRun) {
     }
 
     if recovery_worked {
-        flow.step("recovery_code_single_use", async {
+        flow.step(&RECOVERY_CODE_SINGLE_USE, async {
             let c = challenge(&anonymous, &user).await?;
             let resp = verify(
                 &anonymous,
@@ -407,12 +446,12 @@ pub async fn run(flow: &mut FlowRun) {
         })
         .await;
     } else {
-        flow.skip("recovery_code_single_use", "not run: step `totp::recovery_code_logs_in` did not pass, so no recovery code was used once");
+        flow.skip(&RECOVERY_CODE_SINGLE_USE, "not run: step `totp::recovery_code_logs_in` did not pass, so no recovery code was used once");
     }
 
     match authed {
         Some(s) => {
-            flow.step("disable_totp", async {
+            flow.step(&DISABLE_TOTP, async {
                 let resp = clock.use_code(|code| s.post("/api/auth/totp/disable").json(&json!({ "code": code })).send()).await?;
                 resp.expect_status(204)?;
                 let plain = anonymous.clone_fresh()?;
@@ -425,10 +464,10 @@ pub async fn run(flow: &mut FlowRun) {
             })
             .await;
         }
-        None => flow.skip("disable_totp", "not run: neither a TOTP code nor a recovery code logged the user in, so there is no session to disable TOTP with"),
+        None => flow.skip(&DISABLE_TOTP, "not run: neither a TOTP code nor a recovery code logged the user in, so there is no session to disable TOTP with"),
     }
 
-    flow.step("owner_deletes_user", async {
+    flow.step(&OWNER_DELETES_USER, async {
         let path = format!("/api/users/{}", user.id);
         let resp = owner.delete(&path).send().await?;
         resp.expect_status(204)?;

@@ -35,78 +35,123 @@ pub static FLOW: FlowDef = FlowDef {
     needs_owner_totp: true,
     observes_run: false,
     steps: &[
-        StepDef {
-            id: "owner_login",
-            description: "The Owner logs in with password and TOTP",
-        },
-        StepDef {
-            id: "start_receiver",
-            description: "The suite's webhook receiver listens (receiver mode)",
-        },
-        StepDef {
-            id: "register_endpoint",
-            description: "The Owner registers a smoke-tagged endpoint for event.updated: 201 with a whsec_ secret",
-        },
-        StepDef {
-            id: "test_delivery_received",
-            description: "POST …/test answers 202 with a delivery id, and that delivery (webhook.test for this endpoint) reaches the receiver",
-        },
-        StepDef {
-            id: "event_update_delivered",
-            description: "Updating a smoke event delivers event.updated for it to the receiver (its first attempt is answered 500)",
-        },
-        StepDef {
-            id: "failed_attempt_retried",
-            description: "After the 500, the same delivery (same delivery and event id) is retried and answered 200",
-        },
-        StepDef {
-            id: "signatures_valid",
-            description: "Every delivery carries StageOS-Signature t=…,v1=HMAC-SHA256(secret, \"t.body\") with t within 300 s",
-        },
-        StepDef {
-            id: "delivery_ids_consistent",
-            description: "StageOS-Event-Id equals the body's id, StageOS-Delivery-Id the delivery's id, and both stay the same across retries",
-        },
-        StepDef {
-            id: "delivery_log_agrees",
-            description: "The delivery log matches what the receiver saw: attempts, last response status, succeeded only after a 2xx",
-        },
-        StepDef {
-            id: "delivery_log_only_test_recorded",
-            description: "Delivery-log mode (target cannot reach the suite): the test delivery is listed for the endpoint and attempted",
-        },
-        StepDef {
-            id: "delivery_log_only_event_recorded",
-            description: "Delivery-log mode: updating a smoke event lists an attempted event.updated delivery",
-        },
-        StepDef {
-            id: "delivery_log_only_consistent",
-            description: "Delivery-log mode: every listed delivery is succeeded exactly when its last response was 2xx, pending ones have a next attempt",
-        },
-        StepDef {
-            id: "delete_endpoint",
-            description: "DELETE the endpoint: 204",
-        },
-        StepDef {
-            id: "deleted_endpoint_gone",
-            description: "After the delete, the endpoint is no longer listed",
-        },
+        OWNER_LOGIN,
+        START_RECEIVER,
+        REGISTER_ENDPOINT,
+        TEST_DELIVERY_RECEIVED,
+        EVENT_UPDATE_DELIVERED,
+        FAILED_ATTEMPT_RETRIED,
+        SIGNATURES_VALID,
+        DELIVERY_IDS_CONSISTENT,
+        DELIVERY_LOG_AGREES,
+        DELIVERY_LOG_ONLY_TEST_RECORDED,
+        DELIVERY_LOG_ONLY_EVENT_RECORDED,
+        DELIVERY_LOG_ONLY_CONSISTENT,
+        DELETE_ENDPOINT,
+        DELETED_ENDPOINT_GONE,
     ],
 };
 
+// The steps of `webhooks`, each id written once: `FLOW` lists them and the
+// flow's `run` names them by these constants.
+
+/// Step `owner_login`.
+pub const OWNER_LOGIN: StepDef = StepDef {
+    id: "owner_login",
+    description: "The Owner logs in with password and TOTP",
+};
+
+/// Step `start_receiver`.
+pub const START_RECEIVER: StepDef = StepDef {
+    id: "start_receiver",
+    description: "The suite's webhook receiver listens (receiver mode)",
+};
+
+/// Step `register_endpoint`.
+pub const REGISTER_ENDPOINT: StepDef = StepDef {
+    id: "register_endpoint",
+    description: "The Owner registers a smoke-tagged endpoint for event.updated: 201 with a whsec_ secret",
+};
+
+/// Step `test_delivery_received`.
+pub const TEST_DELIVERY_RECEIVED: StepDef = StepDef {
+    id: "test_delivery_received",
+    description: "POST …/test answers 202 with a delivery id, and that delivery (webhook.test for this endpoint) reaches the receiver",
+};
+
+/// Step `event_update_delivered`.
+pub const EVENT_UPDATE_DELIVERED: StepDef = StepDef {
+    id: "event_update_delivered",
+    description: "Updating a smoke event delivers event.updated for it to the receiver (its first attempt is answered 500)",
+};
+
+/// Step `failed_attempt_retried`.
+pub const FAILED_ATTEMPT_RETRIED: StepDef = StepDef {
+    id: "failed_attempt_retried",
+    description: "After the 500, the same delivery (same delivery and event id) is retried and answered 200",
+};
+
+/// Step `signatures_valid`.
+pub const SIGNATURES_VALID: StepDef = StepDef {
+    id: "signatures_valid",
+    description: "Every delivery carries StageOS-Signature t=…,v1=HMAC-SHA256(secret, \"t.body\") with t within 300 s",
+};
+
+/// Step `delivery_ids_consistent`.
+pub const DELIVERY_IDS_CONSISTENT: StepDef = StepDef {
+    id: "delivery_ids_consistent",
+    description: "StageOS-Event-Id equals the body's id, StageOS-Delivery-Id the delivery's id, and both stay the same across retries",
+};
+
+/// Step `delivery_log_agrees`.
+pub const DELIVERY_LOG_AGREES: StepDef = StepDef {
+    id: "delivery_log_agrees",
+    description: "The delivery log matches what the receiver saw: attempts, last response status, succeeded only after a 2xx",
+};
+
+/// Step `delivery_log_only_test_recorded`.
+pub const DELIVERY_LOG_ONLY_TEST_RECORDED: StepDef = StepDef {
+    id: "delivery_log_only_test_recorded",
+    description: "Delivery-log mode (target cannot reach the suite): the test delivery is listed for the endpoint and attempted",
+};
+
+/// Step `delivery_log_only_event_recorded`.
+pub const DELIVERY_LOG_ONLY_EVENT_RECORDED: StepDef = StepDef {
+    id: "delivery_log_only_event_recorded",
+    description: "Delivery-log mode: updating a smoke event lists an attempted event.updated delivery",
+};
+
+/// Step `delivery_log_only_consistent`.
+pub const DELIVERY_LOG_ONLY_CONSISTENT: StepDef = StepDef {
+    id: "delivery_log_only_consistent",
+    description: "Delivery-log mode: every listed delivery is succeeded exactly when its last response was 2xx, pending ones have a next attempt",
+};
+
+/// Step `delete_endpoint`.
+pub const DELETE_ENDPOINT: StepDef = StepDef {
+    id: "delete_endpoint",
+    description: "DELETE the endpoint: 204",
+};
+
+/// Step `deleted_endpoint_gone`.
+pub const DELETED_ENDPOINT_GONE: StepDef = StepDef {
+    id: "deleted_endpoint_gone",
+    description: "After the delete, the endpoint is no longer listed",
+};
+
 const RECEIVER_STEPS: &[&str] = &[
-    "start_receiver",
-    "test_delivery_received",
-    "event_update_delivered",
-    "failed_attempt_retried",
-    "signatures_valid",
-    "delivery_ids_consistent",
-    "delivery_log_agrees",
+    START_RECEIVER.id,
+    TEST_DELIVERY_RECEIVED.id,
+    EVENT_UPDATE_DELIVERED.id,
+    FAILED_ATTEMPT_RETRIED.id,
+    SIGNATURES_VALID.id,
+    DELIVERY_IDS_CONSISTENT.id,
+    DELIVERY_LOG_AGREES.id,
 ];
 const LOG_ONLY_STEPS: &[&str] = &[
-    "delivery_log_only_test_recorded",
-    "delivery_log_only_event_recorded",
-    "delivery_log_only_consistent",
+    DELIVERY_LOG_ONLY_TEST_RECORDED.id,
+    DELIVERY_LOG_ONLY_EVENT_RECORDED.id,
+    DELIVERY_LOG_ONLY_CONSISTENT.id,
 ];
 
 async fn deliveries(
@@ -154,17 +199,11 @@ fn seen(received: &[Received], delivery_id: &str) -> (u32, Option<u16>) {
 
 /// Run the webhooks flow.
 pub async fn run(flow: &mut FlowRun) {
-    let setup = (|| {
-        let seed = flow.owner_totp_seed()?;
-        Ok::<_, ExecError>((flow.user(Role::Owner)?, flow.session("owner")?, seed))
-    })();
-    let (owner, session, seed) = match setup {
-        Ok(v) => v,
-        Err(e) => {
-            flow.step("owner_login", async { Err::<(), _>(StepError::from(e)) })
-                .await;
-            return;
-        }
+    let Some((owner, session, seed)) = flow.setup(|f| {
+        let seed = f.owner_totp_seed()?;
+        Ok::<_, ExecError>((f.user(Role::Owner)?, f.session("owner")?, seed))
+    }) else {
+        return;
     };
     let cx = flow.cx().clone();
     let run_id = cx.run_id().to_owned();
@@ -172,7 +211,7 @@ pub async fn run(flow: &mut FlowRun) {
     let mode = cx.webhook.mode;
 
     let Some(session) = flow
-        .step("owner_login", async {
+        .step(&OWNER_LOGIN, async {
             Ok(session_as(session, &owner, Some(&seed)).await?.0)
         })
         .await
@@ -182,7 +221,7 @@ pub async fn run(flow: &mut FlowRun) {
 
     let receiver = if mode == WebhookMode::Receiver {
         let r = flow
-            .step("start_receiver", async {
+            .step(&START_RECEIVER, async {
                 let r = Receiver::start(cx.webhook.bind, cx.webhook.public_url.clone(), &run_id)
                     .await
                     .map_err(|e| ExecError::Other(format!("failed to start the webhook receiver on {}: {e} (hint: set webhook_bind, or webhook_mode = \"delivery-log\")", cx.webhook.bind)))?;
@@ -190,12 +229,12 @@ pub async fn run(flow: &mut FlowRun) {
             })
             .await;
         let Some(r) = r else { return };
-        for id in LOG_ONLY_STEPS {
+        for &id in LOG_ONLY_STEPS {
             flow.skip(id, "not run: receiver mode (the target delivers to the suite's receiver; the receiver steps check the deliveries)");
         }
         Some(r)
     } else {
-        for id in RECEIVER_STEPS {
+        for &id in RECEIVER_STEPS {
             flow.skip(
                 id,
                 format!(
@@ -216,7 +255,7 @@ pub async fn run(flow: &mut FlowRun) {
 
     let cleanups = flow.cleanups();
     let endpoint = flow
-        .step("register_endpoint", async {
+        .step(&REGISTER_ENDPOINT, async {
             let resp = session
                 .post("/api/webhooks/endpoints")
                 .json(&json!({
@@ -274,7 +313,7 @@ pub async fn run(flow: &mut FlowRun) {
 
     let cleanups = flow.cleanups();
     let deleted = flow
-        .step("delete_endpoint", async {
+        .step(&DELETE_ENDPOINT, async {
             let resp = session.delete(&ep_path).send().await?;
             resp.expect_status(204)?;
             cleanups.disarm(&ep_path);
@@ -283,7 +322,7 @@ pub async fn run(flow: &mut FlowRun) {
         .await;
     if deleted.is_some() {
         let cleanups = flow.cleanups();
-        flow.step("deleted_endpoint_gone", async {
+        flow.step(&DELETED_ENDPOINT_GONE, async {
             let resp = session
                 .get(&format!("/api/webhooks/endpoints?tag={run_id}"))
                 .send()
@@ -322,7 +361,7 @@ async fn receiver_steps(
 ) {
     let run_id = flow.cx().run_id().to_owned();
     let test_id = flow
-        .step("test_delivery_received", async {
+        .step(&TEST_DELIVERY_RECEIVED, async {
             let resp = session
                 .post(&format!("/api/webhooks/endpoints/{}/test", endpoint.id))
                 .send()
@@ -364,7 +403,7 @@ async fn receiver_steps(
 
     let cleanups = flow.cleanups();
     let first = flow
-        .step("event_update_delivered", async {
+        .step(&EVENT_UPDATE_DELIVERED, async {
             // Registered before the update, so the first attempt is sure to get the 500.
             let (event, _) = create_event(
                 session,
@@ -409,7 +448,7 @@ async fn receiver_steps(
 
     match &first {
         Some((delivery_id, first_attempt)) => {
-            flow.step("failed_attempt_retried", async {
+            flow.step(&FAILED_ATTEMPT_RETRIED, async {
                 let retry = receiver.wait_for(deadline, |log| log.iter().find(|r| r.delivery_id.as_deref() == Some(delivery_id.as_str()) && r.attempt >= 2).cloned()).await;
                 let retry = retry.ok_or_else(|| stageos_smoke_http::http::CheckFailure {
                     what: format!("retry of delivery {delivery_id} after the receiver answered 500"),
@@ -422,7 +461,7 @@ async fn receiver_steps(
             })
             .await;
         }
-        None => flow.skip("failed_attempt_retried", "not run: step `webhooks::event_update_delivered` did not pass, so there is no delivery to retry"),
+        None => flow.skip(&FAILED_ATTEMPT_RETRIED, "not run: step `webhooks::event_update_delivered` did not pass, so there is no delivery to retry"),
     }
 
     // The deliveries of this run: the test one and the event.updated one.
@@ -438,16 +477,16 @@ async fn receiver_steps(
         .collect();
     if received.is_empty() {
         for id in [
-            "signatures_valid",
-            "delivery_ids_consistent",
-            "delivery_log_agrees",
+            SIGNATURES_VALID.id,
+            DELIVERY_IDS_CONSISTENT.id,
+            DELIVERY_LOG_AGREES.id,
         ] {
             flow.skip(id, "not run: no delivery of this run reached the receiver");
         }
         return;
     }
 
-    flow.step("signatures_valid", async {
+    flow.step(&SIGNATURES_VALID, async {
         for r in &received {
             let what = format!(
                 "StageOS-Signature of delivery {} attempt {}",
@@ -475,7 +514,7 @@ async fn receiver_steps(
     })
     .await;
 
-    flow.step("delivery_ids_consistent", async {
+    flow.step(&DELIVERY_IDS_CONSISTENT, async {
         for r in &received {
             let body_id = r.payload.as_ref().and_then(|p| p.get("id")?.as_str());
             ensure_eq(
@@ -509,7 +548,7 @@ async fn receiver_steps(
     })
     .await;
 
-    flow.step("delivery_log_agrees", async {
+    flow.step(&DELIVERY_LOG_AGREES, async {
         // The target records an attempt after our answer reaches it: poll until the
         // log has caught up with what the receiver saw, then compare.
         let seen_now = receiver.received();
@@ -597,7 +636,7 @@ async fn log_only_steps(
     unreachable_by_design: bool,
 ) {
     let run_id = flow.cx().run_id().to_owned();
-    flow.step("delivery_log_only_test_recorded", async {
+    flow.step(&DELIVERY_LOG_ONLY_TEST_RECORDED, async {
         let resp = session
             .post(&format!("/api/webhooks/endpoints/{}/test", endpoint.id))
             .send()
@@ -636,7 +675,7 @@ async fn log_only_steps(
     .await;
 
     let cleanups = flow.cleanups();
-    flow.step("delivery_log_only_event_recorded", async {
+    flow.step(&DELIVERY_LOG_ONLY_EVENT_RECORDED, async {
         update_smoke_event(session, &cleanups, &run_id).await?;
         poll_until(deadline, Backoff::default(), || async {
             let list = deliveries(session, &endpoint.id).await?;
@@ -662,7 +701,7 @@ async fn log_only_steps(
     })
     .await;
 
-    flow.step("delivery_log_only_consistent", async {
+    flow.step(&DELIVERY_LOG_ONLY_CONSISTENT, async {
         let list = deliveries(session, &endpoint.id).await?;
         for d in &list {
             let ok = d.response_status.is_some_and(|s| (200..300).contains(&s));
