@@ -154,22 +154,25 @@ fn run(args: &RunArgs) -> ExitCode {
             )
         }
     };
-    // Lines the live output did not print (a run that could not start has no
-    // step events), in report order, then the summary.
     let style = terminal_style(&env);
-    for s in report
-        .steps
-        .iter()
-        .filter(|s| !printed.contains(&s.full_name()))
-    {
-        out!("{}", report::terminal::step_line(s, &redactor, style));
-    }
-    out!(
-        "{}",
-        report::terminal::render_summary(&report, &redactor, style)
-    );
     if let Some(e) = &report.run_error {
+        // A run that could not start: its cause once, first, then the verdict (the
+        // reports keep one <error> per step, as their consumers expect).
         eprintln!("error: {}", redactor.redact(e));
+        out!("{}", report::terminal::verdict_line(&report, style));
+    } else {
+        // Lines the live output did not print, in report order, then the summary.
+        for s in report
+            .steps
+            .iter()
+            .filter(|s| !printed.contains(&s.full_name()))
+        {
+            out!("{}", report::terminal::step_line(s, &redactor, style));
+        }
+        out!(
+            "{}",
+            report::terminal::render_summary(&report, &redactor, style)
+        );
     }
     outln!(
         "release checklist: {}",

@@ -145,6 +145,12 @@ pub fn render_summary(report: &RunReport, redactor: &Redactor, style: Style) -> 
         }
     }
 
+    out.push_str(&verdict_line(report, style));
+    redactor.redact(&out)
+}
+
+/// The one-line verdict (after a blank line): status, counts, wall time, run id.
+pub fn verdict_line(report: &RunReport, style: Style) -> String {
     let c = report.counts();
     let status = report.exit_status();
     let verdict_code = match status.as_str() {
@@ -152,9 +158,8 @@ pub fn render_summary(report: &RunReport, redactor: &Redactor, style: Style) -> 
         "failed" => "1;31",
         _ => "1;33",
     };
-    let _ = writeln!(
-        out,
-        "\nverdict: {} ({} steps: {} passed ({} flaky), {} failed, {} errors, {} skipped) in {:.2} s, run {}",
+    format!(
+        "\nverdict: {} ({} steps: {} passed ({} flaky), {} failed, {} errors, {} skipped) in {:.2} s, run {}\n",
         style.paint(verdict_code, status.as_str()),
         c.total,
         c.passed,
@@ -164,8 +169,7 @@ pub fn render_summary(report: &RunReport, redactor: &Redactor, style: Style) -> 
         c.skipped,
         report.wall_ms / 1000.0,
         report.run_id
-    );
-    redactor.redact(&out)
+    )
 }
 
 #[cfg(test)]
