@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Benchmark: the post-deploy profile against a reference server in a separate
 # process (so the suite's own CPU time and RSS are measured, not the server's),
-# with an added per-request latency of 0, 20 and 50 ms.
+# with an added per-request latency of 0, 20, 50 and 150 ms (150 ms: a staging
+# across the internet).
 #
 #   scripts/bench.sh            # builds release binaries, prints a table
 #
 # Reports per latency: wall time, critical path, wall ÷ critical path, CPU time
-# (user+sys) and peak RSS of the suite process; at 20 ms also the speed-up over
-# --test-threads 1; and the start-up cost of `stageos-smoke list`.
+# (user+sys) and peak RSS of the suite process, launch to first request (from the
+# exec of the CLI to the first request's start, by the wall clock the run stamps
+# in summary.json), and the end time of each flow (so the wait that sets the pace
+# is visible); at 20 ms also the speed-up over --test-threads 1; and the start-up
+# cost of `stageos-smoke list`.
 # Numbers go in notes, never in assertions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +31,7 @@ measure() {  # $1 = label, rest = extra args
   local label=$1; shift
   local dir="$out/$label"
   local code=0
+  date +%s.%N > "$dir.launch"
   /usr/bin/time -f '%e %U %S %M' -o "$dir.time" target/release/stageos-smoke run --report-dir "$dir" "$@" > "$dir.out" 2>&1 || code=$?
   # A benchmark of a red run measures the wrong thing: say so and stop.
   if [ "$code" -ne 0 ]; then
@@ -36,16 +41,28 @@ measure() {  # $1 = label, rest = extra args
   fi
   python3 - "$dir" "$label" <<'PY'
 import json, sys
+from datetime import datetime
 d, label = sys.argv[1], sys.argv[2]
 s = json.load(open(d + "/summary.json"))
 e, u, sy, rss = open(d + ".time").read().split()
 cp = s["critical_path"]["ms"]
+launch = float(open(d + ".launch").read())
+started = datetime.fromisoformat(s["started_at"].replace("Z", "+00:00")).timestamp()
+starts = [r["start_ms"] for st in s["steps"] for r in st.get("requests", [])]
+first = (started + min(starts) / 1000 - launch) * 1000 if starts else float("nan")
+ends = {}
+for st in s["steps"]:
+    end = st["start_ms"] + st["duration_ms"]
+    if st["status"] != "skipped":
+        ends[st["flow"]] = max(ends.get(st["flow"], 0), end)
 print(f"{label:<22} verdict={s['verdict']:<7} steps={s['counts']['total']:<4} wall={s['wall_ms']/1000:6.2f}s "
-      f"critical={cp/1000:6.2f}s ratio={s['wall_ms']/cp if cp else 0:5.2f} cpu={float(u)+float(sy):5.2f}s rss={int(rss)/1024:6.1f}MB")
+      f"critical={cp/1000:6.2f}s ratio={s['wall_ms']/cp if cp else 0:5.2f} cpu={float(u)+float(sy):5.2f}s rss={int(rss)/1024:6.1f}MB "
+      f"first-request={first:5.0f}ms")
+print("    flows end at: " + ", ".join(f"{f} {ms/1000:.2f}s" for f, ms in sorted(ends.items(), key=lambda x: -x[1])))
 PY
 }
 
-for lat in 0 20 50; do
+for lat in 0 20 50 150; do
   start_reference "$lat"
   measure "latency-${lat}ms"
   if [ "$lat" = 20 ]; then measure "latency-20ms-threads1" --test-threads 1; fi

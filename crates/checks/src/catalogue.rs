@@ -34,9 +34,17 @@ pub struct Profile {
     /// Per-request latency budget for the flows' latency steps.
     #[serde(default = "default_latency_budget")]
     pub latency_budget_ms: u64,
+    /// Requests in flight to the target at once, across the run (independent
+    /// requests run side by side up to this bound).
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight_requests: usize,
     /// Thresholds of the verification gates (`[profiles.NAME.gates]`).
     #[serde(default)]
     pub gates: stageos_smoke_gates::Thresholds,
+}
+
+fn default_max_in_flight() -> usize {
+    stageos_smoke_http::http::InFlight::DEFAULT
 }
 
 fn default_latency_budget() -> u64 {

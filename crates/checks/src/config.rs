@@ -323,6 +323,7 @@ impl Settings {
                 .map(|b| b as usize)
                 .unwrap_or(defaults.max_body_bytes),
             insecure_tls_hosts: section.insecure_tls_hosts.clone(),
+            in_flight: stageos_smoke_http::http::InFlight::new(profile.max_in_flight_requests),
         };
         let step_timeout = Duration::from_millis(section.step_timeout_ms.unwrap_or(60_000));
         let webhook = webhook_settings(&section, &target, env)?;

@@ -15,7 +15,7 @@ use futures::FutureExt;
 use url::Url;
 
 use stageos_smoke_http::credentials::{Role, SuiteCredentials, UserCredential};
-use stageos_smoke_http::http::{ExecError, HttpContext, Recorder, Session, StepError};
+use stageos_smoke_http::http::{ExecError, HttpContext, Lane, Recorder, Session, StepError};
 use stageos_smoke_model::event::{Event, EventSink};
 use stageos_smoke_model::flowdef::{FlowDef, StepRef};
 use stageos_smoke_model::outcome::{StepOutcome, StepResult};
@@ -135,25 +135,63 @@ impl Cleanups {
             .retain(|c| c.path != path);
     }
 
-    /// Run every pending delete, newest first (children before parents).
-    /// A 404 counts as already gone.
+    /// Run every pending delete, children before parents: in waves — objects
+    /// that are never a parent (files, setlists, webhook endpoints, users,
+    /// plugins), then invoices (a PDF file is their child), then events (setlists,
+    /// invoices and uploads hang off them) — each wave's deletes side by side, and
+    /// anything else one by one, newest first, as before. A 404 counts as already
+    /// gone. Records come back newest first whatever order the deletes ended in.
     pub async fn run(&self, flow: &str) -> Vec<CleanupRecord> {
         let pending: Vec<PendingCleanup> =
             std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
-        let mut out = Vec::new();
-        for c in pending.into_iter().rev() {
-            let result = match c.session.delete(&c.path).send().await {
-                Ok(r) if r.status.is_success() || r.status.as_u16() == 404 => "deleted".to_owned(),
-                Ok(r) => format!("DELETE {} answered {}", c.path, r.status.as_u16()),
-                Err(e) => e.to_string(),
-            };
-            out.push(CleanupRecord {
-                flow: flow.to_owned(),
-                what: c.what,
-                result,
-            });
+        let newest_first: Vec<(usize, PendingCleanup)> =
+            pending.into_iter().rev().enumerate().collect();
+        let mut waves: [Vec<(usize, PendingCleanup)>; 3] = Default::default();
+        let mut one_by_one = Vec::new();
+        for (i, c) in newest_first {
+            match cleanup_wave(&c.path) {
+                Some(w) => waves[w].push((i, c)),
+                None => one_by_one.push((i, c)),
+            }
         }
-        out
+        let mut out: Vec<(usize, CleanupRecord)> = Vec::new();
+        for wave in waves {
+            let done = futures::future::join_all(
+                wave.into_iter()
+                    .map(|(i, c)| async move { (i, delete_one(flow, c).await) }),
+            )
+            .await;
+            out.extend(done);
+        }
+        for (i, c) in one_by_one {
+            out.push((i, delete_one(flow, c).await));
+        }
+        out.sort_by_key(|(i, _)| *i);
+        out.into_iter().map(|(_, r)| r).collect()
+    }
+}
+
+/// The wave of a cleanup (see [`Cleanups::run`]), by the collection in its path;
+/// `None`: an unknown kind, deleted one by one after the waves.
+fn cleanup_wave(path: &str) -> Option<usize> {
+    match path.trim_start_matches('/').split('/').nth(1)? {
+        "files" | "setlists" | "webhooks" | "users" | "plugins" => Some(0),
+        "invoices" => Some(1),
+        "events" => Some(2),
+        _ => None,
+    }
+}
+
+async fn delete_one(flow: &str, c: PendingCleanup) -> CleanupRecord {
+    let result = match c.session.delete(&c.path).send().await {
+        Ok(r) if r.status.is_success() || r.status.as_u16() == 404 => "deleted".to_owned(),
+        Ok(r) => format!("DELETE {} answered {}", c.path, r.status.as_u16()),
+        Err(e) => e.to_string(),
+    };
+    CleanupRecord {
+        flow: flow.to_owned(),
+        what: c.what,
+        result,
     }
 }
 
@@ -162,23 +200,179 @@ pub struct FlowRun {
     def: &'static FlowDef,
     cx: Arc<RunContext>,
     recorder: Recorder,
-    results: Vec<StepResult>,
-    stopped_by: Option<String>,
+    steps: Steps,
     cleanups: Cleanups,
+}
+
+/// The steps of one flow as they are reported: cheap to clone, so independent steps
+/// can run at the same time ([`Steps::step`] takes `&self`), each recording its own
+/// requests, retries and notes through a [`Lane`].
+#[derive(Clone)]
+pub struct Steps(Arc<StepsInner>);
+
+struct StepsInner {
+    def: &'static FlowDef,
+    cx: Arc<RunContext>,
+    recorder: Recorder,
+    results: Mutex<Vec<StepResult>>,
+    stopped_by: Mutex<Option<String>>,
+}
+
+impl Steps {
+    fn declared(&self, id: &str) -> &'static stageos_smoke_model::flowdef::StepDef {
+        let def = self.0.def;
+        def.step(id)
+            .unwrap_or_else(|| panic!("step `{id}` is not declared in flow `{}`", def.id))
+    }
+
+    /// Run `step`: time it, bound it by the step deadline, catch a panic.
+    /// Returns the step's value when it passed.
+    pub async fn step<T, F>(&self, step: impl StepRef, fut: F) -> Option<T>
+    where
+        F: Future<Output = Result<T, StepError>>,
+    {
+        let id = step.step_id();
+        let def = self.declared(id);
+        let lane = Lane::default();
+        let started = Instant::now();
+        let deadline = self.0.cx.step_timeout;
+        let result =
+            tokio::time::timeout(deadline, lane.scope(AssertUnwindSafe(fut).catch_unwind())).await;
+        let duration = started.elapsed();
+        let (outcome, value) = match result {
+            Ok(Ok(Ok(v))) => (StepOutcome::Passed, Some(v)),
+            Ok(Ok(Err(StepError::Check(c)))) => (
+                StepOutcome::Failed {
+                    message: c.to_string(),
+                    expected: c.expected,
+                    actual: c.actual,
+                },
+                None,
+            ),
+            Ok(Ok(Err(StepError::Exec(e)))) => (
+                StepOutcome::Error {
+                    message: e.to_string(),
+                },
+                None,
+            ),
+            Ok(Err(panic)) => {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "unknown panic".to_owned());
+                (
+                    StepOutcome::Failed {
+                        message: format!("the step panicked: {msg}"),
+                        expected: "the step to complete".into(),
+                        actual: format!("panic: {msg}"),
+                    },
+                    None,
+                )
+            }
+            Err(_) => (
+                StepOutcome::Error {
+                    message: format!(
+                        "the step did not finish within its deadline of {} ms (hint: the target is hanging; raise step_timeout_ms only if that is expected)",
+                        deadline.as_millis()
+                    ),
+                },
+                None,
+            ),
+        };
+        if value.is_none() {
+            self.stopped(id);
+        }
+        self.push(StepResult {
+            flow: self.0.def.id.to_owned(),
+            step: id.to_owned(),
+            description: def.description.to_owned(),
+            outcome,
+            start_ms: self.0.recorder.offset_ms(started),
+            duration_ms: duration.as_secs_f64() * 1000.0,
+            requests: lane.records(),
+            retries: lane.retries(),
+            notes: lane.notes(),
+        });
+        value
+    }
+
+    /// Record `step` as skipped with a reason.
+    pub fn skip(&self, step: impl StepRef, reason: impl Into<String>) {
+        let id = step.step_id();
+        let def = self.declared(id);
+        self.push(StepResult {
+            flow: self.0.def.id.to_owned(),
+            step: id.to_owned(),
+            description: def.description.to_owned(),
+            outcome: StepOutcome::Skipped {
+                reason: reason.into(),
+            },
+            start_ms: self.0.recorder.offset_ms(Instant::now()),
+            duration_ms: 0.0,
+            requests: Vec::new(),
+            retries: Vec::new(),
+            notes: Vec::new(),
+        });
+    }
+
+    /// The first step that did not pass stops what depends on it.
+    fn stopped(&self, id: &str) {
+        let mut s = self.0.stopped_by.lock().unwrap_or_else(|e| e.into_inner());
+        if s.is_none() {
+            *s = Some(id.to_owned());
+        }
+    }
+
+    /// Keep a step's result and tell the run's event stream, if the run reports it.
+    fn push(&self, result: StepResult) {
+        if self.0.cx.selection.matches(&result.full_name()) {
+            self.0
+                .cx
+                .events
+                .emit(Event::StepFinished(Box::new(result.clone())));
+        }
+        self.0
+            .results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(result);
+    }
+
+    fn reported(&self, id: &str) -> bool {
+        self.0
+            .results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|r| r.step == id)
+    }
 }
 
 impl FlowRun {
     /// Start a flow.
     pub fn new(def: &'static FlowDef, cx: Arc<RunContext>) -> Self {
         let recorder = Recorder::new(cx.run_start);
+        let steps = Steps(Arc::new(StepsInner {
+            def,
+            cx: cx.clone(),
+            recorder: recorder.clone(),
+            results: Mutex::default(),
+            stopped_by: Mutex::default(),
+        }));
         Self {
             def,
             cx,
             recorder,
-            results: Vec::new(),
-            stopped_by: None,
+            steps,
             cleanups: Cleanups::default(),
         }
+    }
+
+    /// The flow's steps as a handle that runs steps side by side (clone it into
+    /// the futures of independent steps).
+    pub fn steps(&self) -> Steps {
+        self.steps.clone()
     }
 
     /// A handle for steps to note what they measured (clone it into step futures):
@@ -250,17 +444,20 @@ impl FlowRun {
             Ok(v) => Some(v),
             Err(e) => {
                 let first = self.def.steps.first().map_or("setup", |s| s.id);
-                let started = Instant::now();
-                let def = self.def;
-                self.stopped_by = Some(first.to_owned());
-                self.push(StepResult {
-                    flow: def.id.to_owned(),
+                self.steps.stopped(first);
+                self.steps.push(StepResult {
+                    flow: self.def.id.to_owned(),
                     step: first.to_owned(),
-                    description: def.steps.first().map_or("", |s| s.description).to_owned(),
+                    description: self
+                        .def
+                        .steps
+                        .first()
+                        .map_or("", |s| s.description)
+                        .to_owned(),
                     outcome: StepOutcome::Error {
                         message: e.to_string(),
                     },
-                    start_ms: self.recorder.offset_ms(started),
+                    start_ms: self.recorder.offset_ms(Instant::now()),
                     duration_ms: 0.0,
                     requests: Vec::new(),
                     retries: Vec::new(),
@@ -277,106 +474,12 @@ impl FlowRun {
     where
         F: Future<Output = Result<T, StepError>>,
     {
-        let id = step.step_id();
-        let def = self
-            .def
-            .step(id)
-            .unwrap_or_else(|| panic!("step `{id}` is not declared in flow `{}`", self.def.id));
-        let first_request = self.recorder.len();
-        let first_retry = self.recorder.retry_count();
-        let first_note = self.recorder.note_count();
-        let started = Instant::now();
-        let deadline = self.cx.step_timeout;
-        let result = tokio::time::timeout(deadline, AssertUnwindSafe(fut).catch_unwind()).await;
-        let duration = started.elapsed();
-        let (outcome, value) = match result {
-            Ok(Ok(Ok(v))) => (StepOutcome::Passed, Some(v)),
-            Ok(Ok(Err(StepError::Check(c)))) => (
-                StepOutcome::Failed {
-                    message: c.to_string(),
-                    expected: c.expected,
-                    actual: c.actual,
-                },
-                None,
-            ),
-            Ok(Ok(Err(StepError::Exec(e)))) => (
-                StepOutcome::Error {
-                    message: e.to_string(),
-                },
-                None,
-            ),
-            Ok(Err(panic)) => {
-                let msg = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                    .unwrap_or_else(|| "unknown panic".to_owned());
-                (
-                    StepOutcome::Failed {
-                        message: format!("the step panicked: {msg}"),
-                        expected: "the step to complete".into(),
-                        actual: format!("panic: {msg}"),
-                    },
-                    None,
-                )
-            }
-            Err(_) => (
-                StepOutcome::Error {
-                    message: format!(
-                        "the step did not finish within its deadline of {} ms (hint: the target is hanging; raise step_timeout_ms only if that is expected)",
-                        deadline.as_millis()
-                    ),
-                },
-                None,
-            ),
-        };
-        if value.is_none() && self.stopped_by.is_none() {
-            self.stopped_by = Some(id.to_owned());
-        }
-        self.push(StepResult {
-            flow: self.def.id.to_owned(),
-            step: id.to_owned(),
-            description: def.description.to_owned(),
-            outcome,
-            start_ms: self.recorder.offset_ms(started),
-            duration_ms: duration.as_secs_f64() * 1000.0,
-            requests: self.recorder.since(first_request),
-            retries: self.recorder.retries_since(first_retry),
-            notes: self.recorder.notes_since(first_note),
-        });
-        value
+        self.steps.step(step, fut).await
     }
 
     /// Record `step` as skipped with a reason.
     pub fn skip(&mut self, step: impl StepRef, reason: impl Into<String>) {
-        let id = step.step_id();
-        let def = self
-            .def
-            .step(id)
-            .unwrap_or_else(|| panic!("step `{id}` is not declared in flow `{}`", self.def.id));
-        self.push(StepResult {
-            flow: self.def.id.to_owned(),
-            step: id.to_owned(),
-            description: def.description.to_owned(),
-            outcome: StepOutcome::Skipped {
-                reason: reason.into(),
-            },
-            start_ms: self.recorder.offset_ms(Instant::now()),
-            duration_ms: 0.0,
-            requests: Vec::new(),
-            retries: Vec::new(),
-            notes: Vec::new(),
-        });
-    }
-
-    /// Keep a step's result and tell the run's event stream, if the run reports it.
-    fn push(&mut self, result: StepResult) {
-        if self.cx.selection.matches(&result.full_name()) {
-            self.cx
-                .events
-                .emit(Event::StepFinished(Box::new(result.clone())));
-        }
-        self.results.push(result);
+        self.steps.skip(step, reason);
     }
 
     /// Every request recorded by this flow so far.
@@ -386,19 +489,26 @@ impl FlowRun {
 
     /// Close the flow: every declared step not reported gets a skipped result that
     /// names why, in declaration order.
-    pub fn finish(mut self, aborted: Option<String>) -> Vec<StepResult> {
-        let reason = match (&aborted, &self.stopped_by) {
+    pub fn finish(self, aborted: Option<String>) -> Vec<StepResult> {
+        let stopped_by = self
+            .steps
+            .0
+            .stopped_by
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let reason = match (&aborted, &stopped_by) {
             (Some(a), _) => a.clone(),
             (None, Some(s)) => format!("not run: step `{}::{s}` did not pass", self.def.id),
             (None, None) => "not run: the flow ended before this step".to_owned(),
         };
         for def in self.def.steps {
-            if self.results.iter().any(|r| r.step == def.id) {
+            if self.steps.reported(def.id) {
                 continue;
             }
             if aborted.is_some() {
                 // The flow broke outside any step: what follows could not be checked.
-                self.push(StepResult {
+                self.steps.push(StepResult {
                     flow: self.def.id.to_owned(),
                     step: def.id.to_owned(),
                     description: def.description.to_owned(),
@@ -412,7 +522,7 @@ impl FlowRun {
                     notes: Vec::new(),
                 });
             } else {
-                self.skip(def.id, reason.clone());
+                self.steps.skip(def.id, reason.clone());
             }
         }
         let order = |id: &str| {
@@ -422,7 +532,14 @@ impl FlowRun {
                 .position(|s| s.id == id)
                 .unwrap_or(usize::MAX)
         };
-        let mut results = std::mem::take(&mut self.results);
+        let mut results = std::mem::take(
+            &mut *self
+                .steps
+                .0
+                .results
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
         results.sort_by_key(|r| order(&r.step));
         results
     }
@@ -433,6 +550,20 @@ mod tests {
     use super::Notes;
     use stageos_smoke_gates::Verdict;
     use stageos_smoke_http::http::Recorder;
+
+    #[test]
+    fn cleanup_waves_delete_children_before_parents() {
+        use super::cleanup_wave;
+        assert_eq!(cleanup_wave("/api/files/f1"), Some(0));
+        assert_eq!(cleanup_wave("/api/webhooks/endpoints/w1"), Some(0));
+        assert_eq!(cleanup_wave("/api/plugins/setlist-sync"), Some(0));
+        assert_eq!(cleanup_wave("/api/invoices/i1"), Some(1));
+        assert_eq!(cleanup_wave("/api/events/e1"), Some(2));
+        // A kind the waves do not know is deleted one by one, after them.
+        assert_eq!(cleanup_wave("/api/tours/t1"), None);
+        assert!(cleanup_wave("/api/files/f").unwrap() < cleanup_wave("/api/invoices/i").unwrap());
+        assert!(cleanup_wave("/api/invoices/i").unwrap() < cleanup_wave("/api/events/e").unwrap());
+    }
 
     #[test]
     fn verdicts_leave_their_numbers_and_warnings_on_the_step() {

@@ -33,6 +33,10 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// Hosts whose certificates are not verified.
     pub insecure_tls_hosts: Vec<String>,
+    /// How many requests may be in flight to the target at once, across every flow
+    /// and step of the run (clones share the permits): the suite runs independent
+    /// requests side by side but never looks like a load test.
+    pub in_flight: InFlight,
 }
 
 impl Default for HttpSettings {
@@ -42,7 +46,39 @@ impl Default for HttpSettings {
             connect_timeout: Duration::from_secs(5),
             max_body_bytes: 16 * 1024 * 1024,
             insecure_tls_hosts: Vec::new(),
+            in_flight: InFlight::new(InFlight::DEFAULT),
         }
+    }
+}
+
+/// The bound on requests in flight to the target (see [`HttpSettings::in_flight`]).
+#[derive(Clone, Debug)]
+pub struct InFlight {
+    limit: usize,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl InFlight {
+    /// The default bound (`max_in_flight_requests` of a profile).
+    pub const DEFAULT: usize = 16;
+
+    /// At most `limit` requests at once (at least one).
+    pub fn new(limit: usize) -> Self {
+        let limit = limit.max(1);
+        Self {
+            limit,
+            permits: Arc::new(tokio::sync::Semaphore::new(limit)),
+        }
+    }
+
+    /// The bound.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    async fn acquire(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        // The semaphore is never closed; a closed one would mean "no bound".
+        self.permits.acquire().await.ok()
     }
 }
 
@@ -60,6 +96,54 @@ pub const RUN_HEADER: &str = "x-stageos-smoke-run";
 pub use stageos_smoke_model::error::{
     CheckFailure, DecodeError, ExecError, StepError, ensure, ensure_eq,
 };
+
+tokio::task_local! {
+    /// The step being polled, when it runs beside others of its flow.
+    static LANE: Lane;
+}
+
+/// What one step recorded while it ran — its requests, retries and notes — even
+/// when other steps of its flow ran at the same time on the same sessions. A step
+/// future polled inside [`Lane::scope`] records into its lane as well as into the
+/// flow's [`Recorder`].
+#[derive(Clone, Debug, Default)]
+pub struct Lane {
+    records: Arc<Mutex<Vec<RequestRecord>>>,
+    retries: Arc<Mutex<Vec<String>>>,
+    notes: Arc<Mutex<Vec<String>>>,
+}
+
+impl Lane {
+    /// Run `fut` with this lane as its recording target.
+    pub async fn scope<F: std::future::Future>(&self, fut: F) -> F::Output {
+        LANE.scope(self.clone(), fut).await
+    }
+
+    /// The requests recorded in this lane.
+    pub fn records(&self) -> Vec<RequestRecord> {
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The retry notes recorded in this lane.
+    pub fn retries(&self) -> Vec<String> {
+        self.retries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The notes taken in this lane.
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn with_current(f: impl FnOnce(&Lane)) {
+        let _ = LANE.try_with(f);
+    }
+}
 
 /// Raw timing samples of one flow, shared by its sessions.
 #[derive(Clone, Debug)]
@@ -82,6 +166,12 @@ impl Recorder {
     }
 
     fn note_retry(&self, note: String) {
+        Lane::with_current(|l| {
+            l.retries
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(note.clone())
+        });
         self.retries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -96,10 +186,17 @@ impl Recorder {
     /// Note what a step measured (a gate's number and threshold) or warns of; it is
     /// reported with the step that is running.
     pub fn note(&self, text: impl Into<String>) {
+        let text = text.into();
+        Lane::with_current(|l| {
+            l.notes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(text.clone())
+        });
         self.notes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(text.into());
+            .push(text);
     }
 
     /// How many notes were taken so far.
@@ -120,6 +217,12 @@ impl Recorder {
     }
 
     fn push(&self, r: RequestRecord) {
+        Lane::with_current(|l| {
+            l.records
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(r.clone())
+        });
         self.records
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -449,6 +552,7 @@ impl Req<'_> {
             if let Some((body, _)) = &self.body {
                 rb = rb.body(body.clone());
             }
+            let permit = s.cx.settings.in_flight.acquire().await;
             let started = Instant::now();
             let result = read_response(
                 rb,
@@ -459,6 +563,7 @@ impl Req<'_> {
             )
             .await;
             let elapsed = started.elapsed();
+            drop(permit);
             s.recorder.push(RequestRecord {
                 method: method_s.clone(),
                 path: url.path().to_owned(),

@@ -25,7 +25,9 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::flow::{Cleanups, FlowRun};
+use futures::StreamExt;
+
+use crate::flow::{Cleanups, FlowRun, Steps};
 use stageos_smoke_http::credentials::Role;
 use stageos_smoke_http::http::{CheckFailure, ExecError, Response, Session, StepError};
 use stageos_smoke_model::flowdef::{FlowDef, StepDef};
@@ -706,11 +708,12 @@ async fn run_cell(
     cx: &Ctx,
     cell: &Cell,
     session: &Session,
-    plugin: &mut PluginState,
+    plugin: &tokio::sync::Mutex<PluginState>,
 ) -> Result<(), StepError> {
     let (method, path, resp) = send_cell(cx, cell.kind, cell.role, session).await?;
     match cell.kind {
         OpKind::InstallPlugins if resp.status.is_success() => {
+            let mut plugin = plugin.lock().await;
             if resp.status.as_u16() == 200 && !plugin.installed_by_run {
                 plugin.preinstalled = true;
             } else {
@@ -799,39 +802,50 @@ pub async fn run(flow: &mut FlowRun) {
         .credentials
         .owner_totp_secret()
         .map(|s| s.expose_secret().to_owned());
-    let mut sessions: BTreeMap<Role, Session> = BTreeMap::new();
-    let mut owner_email = String::new();
-    for role in Role::ALL {
-        let prepared = (|| Ok::<_, ExecError>((flow.user(role)?, flow.session(role.as_str())?)))();
+    // The five logins are independent: they run at once.
+    let steps = flow.steps();
+    let logins = Role::ALL.map(|role| {
+        let prepared = flow.user_session(role);
         let seed = if role == Role::Owner {
             seed.clone()
         } else {
             None
         };
-        let logged_in = flow
-            .step(login_step(role), async {
-                let (user, mut session) = prepared?;
-                if role == Role::Owner && seed.is_none() {
-                    return Err(ExecError::Other(
-                        "no TOTP seed for the Owner (hint: set STAGEOS_OWNER_TOTP_SECRET)".into(),
-                    )
-                    .into());
-                }
-                let tokens = login_with_retry(&mut session, &user, seed.as_deref()).await?;
-                stageos_smoke_http::http::ensure_eq(
-                    format!("role of the {role} login"),
-                    role.as_str(),
-                    tokens.user.role.as_str(),
-                )?;
-                Ok((session, user.email))
-            })
-            .await;
-        if let Some((session, email)) = logged_in {
-            if role == Role::Owner {
-                owner_email = email;
-            }
-            sessions.insert(role, session);
+        let steps = steps.clone();
+        async move {
+            let logged_in = steps
+                .step(login_step(role), async {
+                    let (user, mut session) = prepared?;
+                    if role == Role::Owner && seed.is_none() {
+                        return Err(ExecError::Other(
+                            "no TOTP seed for the Owner (hint: set STAGEOS_OWNER_TOTP_SECRET)"
+                                .into(),
+                        )
+                        .into());
+                    }
+                    let tokens = login_with_retry(&mut session, &user, seed.as_deref()).await?;
+                    stageos_smoke_http::http::ensure_eq(
+                        format!("role of the {role} login"),
+                        role.as_str(),
+                        tokens.user.role.as_str(),
+                    )?;
+                    Ok((session, user.email))
+                })
+                .await;
+            logged_in.map(|l| (role, l))
         }
+    });
+    let mut sessions: BTreeMap<Role, Session> = BTreeMap::new();
+    let mut owner_email = String::new();
+    for (role, (session, email)) in futures::future::join_all(logins)
+        .await
+        .into_iter()
+        .flatten()
+    {
+        if role == Role::Owner {
+            owner_email = email;
+        }
+        sessions.insert(role, session);
     }
 
     let Some(owner) = sessions.get(&Role::Owner).cloned() else {
@@ -857,46 +871,107 @@ pub async fn run(flow: &mut FlowRun) {
     };
     cx.fixtures = flow.step(FIXTURES_STEP, create_fixtures(&cx)).await;
 
-    let mut plugin = PluginState::default();
-    for cell in &m.cells {
-        let Some(session) = sessions.get(&cell.role) else {
-            flow.skip(
-                cell.step,
-                format!(
-                    "not run: the {} could not log in (step `rbac::{}`)",
-                    title(cell.role),
-                    login_step(cell.role)
-                ),
-            );
-            continue;
-        };
-        let needs_fixtures = matches!(
-            cell.kind,
-            OpKind::EditEvents
-                | OpKind::ReadSetlists
-                | OpKind::CreateSetlists
-                | OpKind::EditSetlists
-                | OpKind::LockSetlists
-                | OpKind::UnlockSetlists
-                | OpKind::CreateInvoices
-                | OpKind::DeleteInvoices
-                | OpKind::ReadFiles
-                | OpKind::UploadFiles
-        );
-        if needs_fixtures && cx.fixtures.is_none() {
-            flow.skip(
-                cell.step,
-                format!("not run: no fixtures (step `rbac::{FIXTURES_STEP}` did not pass)"),
-            );
-            continue;
+    // Cells run side by side, in lanes: the cells that change a shared fixture
+    // (the event's ETag, the setlist's lock, the plugin) run one after another in
+    // matrix order within their lane; every other cell is a lane of its own.
+    let plugin = tokio::sync::Mutex::new(PluginState::default());
+    let (cx, sessions, plugin) = (&cx, &sessions, &plugin);
+    let lanes = lanes(&m.cells).into_iter().map(|cells| {
+        let steps = steps.clone();
+        async move {
+            for cell in cells {
+                run_or_skip(&steps, cx, sessions, plugin, cell).await;
+            }
         }
-        if cell.kind == OpKind::RemovePlugins && plugin.preinstalled {
-            flow.skip(cell.step, format!("not run: plugin `{PLUGIN_KEY}` was installed before this run; the matrix never removes what it did not install"));
-            continue;
-        }
-        flow.step(cell.step, run_cell(&cx, cell, session, &mut plugin))
-            .await;
+    });
+    futures::stream::iter(lanes)
+        .buffer_unordered(CELL_LANES_AT_ONCE)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+/// How many lanes of cells run at once (each sends one or two requests at a time).
+const CELL_LANES_AT_ONCE: usize = 8;
+
+/// The fixture a cell changes, if any: cells sharing one run in one lane.
+fn shared_fixture(kind: OpKind) -> Option<&'static str> {
+    match kind {
+        // PATCH with the fixture event's current ETag: another edit in between
+        // would make it a 412.
+        OpKind::EditEvents => Some("event"),
+        // Edits, locks and unlocks of the fixture setlist see each other's lock.
+        OpKind::EditSetlists | OpKind::LockSetlists | OpKind::UnlockSetlists => Some("setlist"),
+        // Install and remove share whether this run installed the plugin.
+        OpKind::InstallPlugins | OpKind::RemovePlugins => Some("plugin"),
+        _ => None,
     }
+}
+
+/// The matrix's cells in lanes, each lane in matrix order.
+fn lanes(cells: &[Cell]) -> Vec<Vec<&Cell>> {
+    let mut shared: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut lanes: Vec<Vec<&Cell>> = Vec::new();
+    for cell in cells {
+        match shared_fixture(cell.kind) {
+            Some(key) => {
+                let i = *shared.entry(key).or_insert_with(|| {
+                    lanes.push(Vec::new());
+                    lanes.len() - 1
+                });
+                lanes[i].push(cell);
+            }
+            None => lanes.push(vec![cell]),
+        }
+    }
+    lanes
+}
+
+/// Run one cell, or skip it with the reason it cannot run.
+async fn run_or_skip(
+    steps: &Steps,
+    cx: &Ctx,
+    sessions: &BTreeMap<Role, Session>,
+    plugin: &tokio::sync::Mutex<PluginState>,
+    cell: &Cell,
+) {
+    let Some(session) = sessions.get(&cell.role) else {
+        steps.skip(
+            cell.step,
+            format!(
+                "not run: the {} could not log in (step `rbac::{}`)",
+                title(cell.role),
+                login_step(cell.role)
+            ),
+        );
+        return;
+    };
+    let needs_fixtures = matches!(
+        cell.kind,
+        OpKind::EditEvents
+            | OpKind::ReadSetlists
+            | OpKind::CreateSetlists
+            | OpKind::EditSetlists
+            | OpKind::LockSetlists
+            | OpKind::UnlockSetlists
+            | OpKind::CreateInvoices
+            | OpKind::DeleteInvoices
+            | OpKind::ReadFiles
+            | OpKind::UploadFiles
+    );
+    if needs_fixtures && cx.fixtures.is_none() {
+        steps.skip(
+            cell.step,
+            format!("not run: no fixtures (step `rbac::{FIXTURES_STEP}` did not pass)"),
+        );
+        return;
+    }
+    if cell.kind == OpKind::RemovePlugins && plugin.lock().await.preinstalled {
+        steps.skip(cell.step, format!("not run: plugin `{PLUGIN_KEY}` was installed before this run; the matrix never removes what it did not install"));
+        return;
+    }
+    steps
+        .step(cell.step, run_cell(cx, cell, session, plugin))
+        .await;
 }
 
 #[cfg(test)]
@@ -973,6 +1048,35 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn cells_that_share_a_fixture_share_one_lane_in_matrix_order() {
+        let m = matrix();
+        let lanes = lanes(&m.cells);
+        assert_eq!(lanes.iter().map(Vec::len).sum::<usize>(), m.cells.len());
+        for key in ["event", "setlist", "plugin"] {
+            let with: Vec<&Vec<&Cell>> = lanes
+                .iter()
+                .filter(|l| l.iter().any(|c| shared_fixture(c.kind) == Some(key)))
+                .collect();
+            assert_eq!(with.len(), 1, "one lane for the {key} fixture");
+            let expected: Vec<&str> = m
+                .cells
+                .iter()
+                .filter(|c| shared_fixture(c.kind) == Some(key))
+                .map(|c| c.step)
+                .collect();
+            let got: Vec<&str> = with[0].iter().map(|c| c.step).collect();
+            assert_eq!(got, expected, "the {key} lane keeps matrix order");
+        }
+        assert!(
+            lanes
+                .iter()
+                .filter(|l| shared_fixture(l[0].kind).is_none())
+                .all(|l| l.len() == 1),
+            "a cell that changes no shared fixture is a lane of its own"
+        );
     }
 
     #[test]
