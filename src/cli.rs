@@ -232,6 +232,12 @@ pub struct RunArgs {
         default_value_t = 16
     )]
     pub test_threads: usize,
+    /// Print each request and answer (method, path, status, duration, headers and
+    /// the start of the body, every secret redacted) to stderr and to
+    /// `debug.log` in the report directory. `RUST_LOG=stageos_smoke=debug` does the
+    /// same; `RUST_LOG` takes any tracing filter.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// Which steps.
     #[command(flatten)]
     pub select: SelectArgs,

@@ -11,6 +11,7 @@
 
 pub mod canary;
 pub mod cli;
+pub mod debug_log;
 pub mod doctor;
 pub mod progress;
 

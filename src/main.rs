@@ -89,6 +89,14 @@ fn run(args: &RunArgs) -> ExitCode {
     let mut printed = stageos_smoke::progress::Printed::new();
     let (report, report_dir, step_summary, baseline) = match Settings::resolve(&overrides, &env) {
         Ok(settings) => {
+            let rust_log = std::env::var("RUST_LOG").ok();
+            if let Some(path) = stageos_smoke::debug_log::install(
+                args.verbose,
+                rust_log.as_deref(),
+                &settings.report_dir,
+            ) {
+                eprintln!("debug output: stderr and {}", path.display());
+            }
             let Some(runtime) = runtime() else {
                 return ExitStatus::CouldNotCheck.into();
             };

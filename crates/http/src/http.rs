@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
-use crate::secrets::Redactor;
+use crate::secrets::{REDACTED, Redactor};
 use stageos_smoke_model::outcome::RequestRecord;
 
 /// HTTP client limits.
@@ -589,6 +589,16 @@ impl Req<'_> {
                 None => break (result, elapsed),
             }
         };
+        let request_headers = headers;
+        let result = result.inspect_err(|e| {
+            tracing::debug!(
+                target: "stageos_smoke::http",
+                "{method_s} {} → no answer after {} ms: {}",
+                url.path(),
+                elapsed.as_millis(),
+                s.cx.redactor.redact(&e.to_string())
+            );
+        });
         let (status, headers, body) = result?;
         let response = Response {
             method: method_s,
@@ -599,8 +609,74 @@ impl Req<'_> {
             elapsed,
         };
         response.learn_secrets(&s.cx.redactor);
+        if tracing::enabled!(target: "stageos_smoke::http", tracing::Level::DEBUG) {
+            tracing::debug!(
+                target: "stageos_smoke::http",
+                "{}",
+                debug_exchange(&response, &request_headers, &s.cx.redactor)
+            );
+        }
         Ok(response)
     }
+}
+
+/// Headers whose values are credentials: shown as `[REDACTED]` in debug output
+/// whatever the redactor knows.
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "set-cookie",
+    "proxy-authorization",
+    "x-stageos-signature",
+];
+
+/// One exchange for `-v` / `RUST_LOG=stageos_smoke=debug`: method, path, status,
+/// duration, the headers both ways and the start of the answer, every credential
+/// header masked and every known secret redacted (the answer's secret-looking
+/// fields were learned before this is written), JWT-shaped words masked too.
+fn debug_exchange(resp: &Response, sent: &HeaderMap, redactor: &Redactor) -> String {
+    let show = |h: &HeaderMap| {
+        h.iter()
+            .map(|(k, v)| {
+                let value = if SECRET_HEADERS.contains(&k.as_str()) {
+                    REDACTED.to_owned()
+                } else {
+                    v.to_str().unwrap_or("(binary)").to_owned()
+                };
+                format!("{k}: {value}")
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let text = format!(
+        "{} {} → {} in {:.1} ms\n  sent: {}\n  received: {}\n  body: {}",
+        resp.method,
+        resp.path,
+        resp.status.as_u16(),
+        resp.elapsed.as_secs_f64() * 1000.0,
+        show(sent),
+        show(&resp.headers),
+        resp.excerpt()
+    );
+    mask_jwts(&redactor.redact(&text))
+}
+
+/// Mask every word that looks like a JWT (`eyJ…`): a token the redactor has not
+/// seen yet is still never printed.
+fn mask_jwts(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("eyJ") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=')))
+            .unwrap_or(tail.len());
+        out.push_str(REDACTED);
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Attempts per idempotent request (the first one included).
@@ -922,6 +998,15 @@ impl Response {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn jwt_shaped_words_are_masked_in_debug_output() {
+        assert_eq!(
+            super::mask_jwts("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig-_x= ok"),
+            "token [REDACTED] ok"
+        );
+        assert_eq!(super::mask_jwts("no token here"), "no token here");
+    }
+
     use super::classify_cause;
 
     #[test]

@@ -501,10 +501,19 @@ pub async fn run(flow: &mut FlowRun) {
                 ))
                 .into());
             }
-            // Whole seconds on both sides: wait until expiry is strictly past, then
-            // give the Date header's rounding a few seconds of polls.
-            sleep_until_utc(expires_here, Duration::from_millis(1100)).await;
-            poll_until(EXPIRY_GRACE, Backoff::default(), || async {
+            // The Date header has whole seconds, so the target's clock is known to
+            // ±1 s: polling starts at the earliest moment the URL can have expired
+            // by the target's clock (a 200 until then is the URL still valid) and
+            // goes on at a steady 100 ms, so the refusal is seen as it happens —
+            // not after sleeping through the worst case. The deadline is as before
+            // (expiry + 1.1 s + the grace).
+            sleep_until_utc(expires_here - time::Duration::seconds(1), Duration::ZERO).await;
+            let steady = Backoff {
+                initial: Duration::from_millis(100),
+                max: Duration::from_millis(100),
+                factor: 1,
+            };
+            poll_until(EXPIRY_GRACE + Duration::from_millis(2100), steady, || async {
                 let resp = session.get(&link.url).without_bearer().send().await?;
                 match resp.status.as_u16() {
                     403 => Ok(Poll::Ready(())),
