@@ -236,7 +236,7 @@ pub struct RunArgs {
     /// the start of the body, every secret redacted) to stderr and to
     /// `debug.log` in the report directory. `RUST_LOG=stageos_smoke=debug` does the
     /// same; `RUST_LOG` takes any tracing filter.
-    #[arg(short, long, action = clap::ArgAction::Count)]
+    #[arg(short, long, env = "STAGEOS_VERBOSE", action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Which steps.
     #[command(flatten)]
