@@ -23,7 +23,9 @@ fn is_observer(flow: &str) -> bool {
 /// The critical path: `flow::step` names in order, and its length in milliseconds.
 /// A report without steps has an empty path of 0 ms.
 pub fn critical_path(report: &RunReport) -> (Vec<String>, f64) {
-    let mut flows: Vec<(&str, Vec<String>, f64)> = Vec::new();
+    // Per flow: its id, its step names, and each step's [start, end] span.
+    type FlowSpans<'a> = (&'a str, Vec<String>, Vec<(f64, f64)>);
+    let mut flows: Vec<FlowSpans> = Vec::new();
     for s in &report.steps {
         if is_observer(&s.flow) {
             continue;
@@ -31,7 +33,7 @@ pub fn critical_path(report: &RunReport) -> (Vec<String>, f64) {
         let i = match flows.iter().position(|(f, _, _)| *f == s.flow) {
             Some(i) => i,
             None => {
-                flows.push((s.flow.as_str(), Vec::new(), 0.0));
+                flows.push((s.flow.as_str(), Vec::new(), Vec::new()));
                 flows.len() - 1
             }
         };
@@ -40,17 +42,46 @@ pub fn critical_path(report: &RunReport) -> (Vec<String>, f64) {
         } else {
             0.0
         };
+        let start = if s.start_ms.is_finite() {
+            s.start_ms
+        } else {
+            0.0
+        };
         flows[i].1.push(s.full_name());
-        flows[i].2 += d;
+        flows[i].2.push((start, start + d));
     }
     // Longest chain; the first flow in catalogue order wins a tie.
     let mut best: Option<(Vec<String>, f64)> = None;
-    for (_, steps, ms) in flows {
+    for (_, steps, spans) in flows {
+        let ms = busy_ms(spans);
         if best.as_ref().is_none_or(|(_, b)| ms > *b) {
             best = Some((steps, ms));
         }
     }
     best.unwrap_or_default()
+}
+
+/// How long a flow's steps kept it busy: the length of the union of their
+/// `[start, end]` spans. Steps one after another add up (gaps between them are
+/// not work); steps that ran side by side (the RBAC cells) count once.
+fn busy_ms(mut spans: Vec<(f64, f64)>) -> f64 {
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut total = 0.0;
+    let mut current: Option<(f64, f64)> = None;
+    for (s, e) in spans {
+        match current {
+            Some((cs, ce)) if s <= ce => current = Some((cs, ce.max(e))),
+            Some((cs, ce)) => {
+                total += ce - cs;
+                current = Some((s, e));
+            }
+            None => current = Some((s, e)),
+        }
+    }
+    if let Some((cs, ce)) = current {
+        total += ce - cs;
+    }
+    total
 }
 
 /// `wall ÷ critical path`, or `None` when the critical path is empty (0 ms).
@@ -61,6 +92,17 @@ pub fn wall_over_critical(wall_ms: f64, critical_ms: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steps_side_by_side_count_once_steps_in_a_row_add_up() {
+        assert_eq!(busy_ms(vec![(0.0, 10.0), (10.0, 25.0)]), 25.0);
+        assert_eq!(busy_ms(vec![(0.0, 10.0), (20.0, 25.0)]), 15.0);
+        assert_eq!(
+            busy_ms(vec![(0.0, 100.0), (10.0, 60.0), (50.0, 120.0)]),
+            120.0
+        );
+        assert_eq!(busy_ms(vec![]), 0.0);
+    }
     use stageos_smoke_model::outcome::{StepOutcome, StepResult};
 
     fn step(flow: &str, name: &str, start: f64, ms: f64, outcome: StepOutcome) -> StepResult {
