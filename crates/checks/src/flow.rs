@@ -299,15 +299,23 @@ impl Steps {
 
     /// Record `step` as skipped with a reason.
     pub fn skip(&self, step: impl StepRef, reason: impl Into<String>) {
-        let id = step.step_id();
+        self.conclude(
+            step.step_id(),
+            StepOutcome::Skipped {
+                reason: reason.into(),
+            },
+        );
+    }
+
+    /// Record `id` with `outcome` and no work done: skipped, or an error found
+    /// before the step could run (a failed prologue, a flow that broke).
+    fn conclude(&self, id: &str, outcome: StepOutcome) {
         let def = self.declared(id);
         self.push(StepResult {
             flow: self.0.def.id.to_owned(),
-            step: id.to_owned(),
+            step: def.id.to_owned(),
             description: def.description.to_owned(),
-            outcome: StepOutcome::Skipped {
-                reason: reason.into(),
-            },
+            outcome,
             start_ms: self.0.recorder.offset_ms(Instant::now()),
             duration_ms: 0.0,
             requests: Vec::new(),
@@ -443,26 +451,15 @@ impl FlowRun {
         match make(self) {
             Ok(v) => Some(v),
             Err(e) => {
-                let first = self.def.steps.first().map_or("setup", |s| s.id);
-                self.steps.stopped(first);
-                self.steps.push(StepResult {
-                    flow: self.def.id.to_owned(),
-                    step: first.to_owned(),
-                    description: self
-                        .def
-                        .steps
-                        .first()
-                        .map_or("", |s| s.description)
-                        .to_owned(),
-                    outcome: StepOutcome::Error {
-                        message: e.to_string(),
-                    },
-                    start_ms: self.recorder.offset_ms(Instant::now()),
-                    duration_ms: 0.0,
-                    requests: Vec::new(),
-                    retries: Vec::new(),
-                    notes: Vec::new(),
-                });
+                if let Some(first) = self.def.steps.first() {
+                    self.steps.stopped(first.id);
+                    self.steps.conclude(
+                        first.id,
+                        StepOutcome::Error {
+                            message: e.to_string(),
+                        },
+                    );
+                }
                 None
             }
         }
@@ -508,19 +505,12 @@ impl FlowRun {
             }
             if aborted.is_some() {
                 // The flow broke outside any step: what follows could not be checked.
-                self.steps.push(StepResult {
-                    flow: self.def.id.to_owned(),
-                    step: def.id.to_owned(),
-                    description: def.description.to_owned(),
-                    outcome: StepOutcome::Error {
+                self.steps.conclude(
+                    def.id,
+                    StepOutcome::Error {
                         message: reason.clone(),
                     },
-                    start_ms: self.recorder.offset_ms(Instant::now()),
-                    duration_ms: 0.0,
-                    requests: Vec::new(),
-                    retries: Vec::new(),
-                    notes: Vec::new(),
-                });
+                );
             } else {
                 self.steps.skip(def.id, reason.clone());
             }

@@ -178,11 +178,6 @@ impl Recorder {
             .push(note);
     }
 
-    /// Number of retries so far.
-    pub fn retry_count(&self) -> usize {
-        self.retries.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
     /// Note what a step measured (a gate's number and threshold) or warns of; it is
     /// reported with the step that is running.
     pub fn note(&self, text: impl Into<String>) {
@@ -197,11 +192,6 @@ impl Recorder {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(text);
-    }
-
-    /// How many notes were taken so far.
-    pub fn note_count(&self) -> usize {
-        self.notes.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// Notes from index `from` on.
