@@ -162,26 +162,7 @@ fn run(args: &RunArgs) -> ExitCode {
             )
         }
     };
-    let style = terminal_style(&env);
-    if let Some(e) = &report.run_error {
-        // A run that could not start: its cause once, first, then the verdict (the
-        // reports keep one <error> per step, as their consumers expect).
-        eprintln!("error: {}", redactor.redact(e));
-        out!("{}", report::terminal::verdict_line(&report, style));
-    } else {
-        // Lines the live output did not print, in report order, then the summary.
-        for s in report
-            .steps
-            .iter()
-            .filter(|s| !printed.contains(&s.full_name()))
-        {
-            out!("{}", report::terminal::step_line(s, &redactor, style));
-        }
-        out!(
-            "{}",
-            report::terminal::render_summary(&report, &redactor, style)
-        );
-    }
+    print_outcome(&report, &printed, &redactor, terminal_style(&env));
     outln!(
         "release checklist: {}",
         stageos_smoke::checklist::evaluate(&report).headline
@@ -203,6 +184,35 @@ fn run(args: &RunArgs) -> ExitCode {
         }
     }
     report.exit_status().into()
+}
+
+/// What the terminal shows once a run ended: for a run that could not start, its
+/// cause once, first, then the verdict (the reports keep one `<error>` per step, as
+/// their consumers expect); otherwise the step lines `printed` does not hold yet
+/// (the live output printed the rest as they finished), in report order, then the
+/// summary.
+fn print_outcome(
+    report: &stageos_smoke::RunReport,
+    printed: &stageos_smoke::progress::Printed,
+    redactor: &Redactor,
+    style: report::terminal::Style,
+) {
+    if let Some(e) = &report.run_error {
+        eprintln!("error: {}", redactor.redact(e));
+        out!("{}", report::terminal::verdict_line(report, style));
+        return;
+    }
+    for s in report
+        .steps
+        .iter()
+        .filter(|s| !printed.contains(&s.full_name()))
+    {
+        out!("{}", report::terminal::step_line(s, redactor, style));
+    }
+    out!(
+        "{}",
+        report::terminal::render_summary(report, redactor, style)
+    );
 }
 
 fn doctor(args: &RunArgs) -> ExitCode {
@@ -269,13 +279,12 @@ fn canary(args: &CanaryArgs) -> ExitCode {
         loop {
             let started = std::time::Instant::now();
             let report = runner::run(&settings, &options, &env, &redactor).await;
-            out!(
-                "{}",
-                report::terminal::render_styled(&report, &redactor, terminal_style(&env))
+            print_outcome(
+                &report,
+                &stageos_smoke::progress::Printed::new(),
+                &redactor,
+                terminal_style(&env),
             );
-            if let Some(e) = &report.run_error {
-                eprintln!("error: {}", redactor.redact(e));
-            }
             let mut status = report.exit_status();
             if let Err(e) = report::write_all(
                 &report,
