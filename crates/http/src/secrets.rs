@@ -46,12 +46,18 @@ impl Redactor {
         if s.len() < 4 {
             return;
         }
+        // A secret holding `"` or `\` also travels JSON-escaped (a login body, an
+        // answer excerpt in the debug log): register that form too.
+        let json = serde_json::to_string(s).unwrap_or_default();
+        let json = json.get(1..json.len().saturating_sub(1)).unwrap_or("");
         let mut known = self.known.write().unwrap_or_else(|e| e.into_inner());
-        if !known.iter().any(|k| k == s) {
-            known.push(s.to_owned());
-            // Longest first, so a secret that contains another is replaced whole.
-            known.sort_by_key(|k| std::cmp::Reverse(k.len()));
+        for form in [s, json] {
+            if !form.is_empty() && !known.iter().any(|k| k == form) {
+                known.push(form.to_owned());
+            }
         }
+        // Longest first, so a secret that contains another is replaced whole.
+        known.sort_by_key(|k| std::cmp::Reverse(k.len()));
     }
 
     /// Register the values of secret-looking fields anywhere in a JSON document.
@@ -101,6 +107,14 @@ impl Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_is_also_redacted_in_its_json_escaped_form() {
+        let r = Redactor::new();
+        r.add(r#"pa"ss\w0rd"#);
+        let body = serde_json::json!({ "password": r#"pa"ss\w0rd"# }).to_string();
+        assert_eq!(r.redact(&body), format!(r#"{{"password":"{REDACTED}"}}"#));
+    }
 
     #[test]
     fn redacts_learned_json_secrets_longest_first() {

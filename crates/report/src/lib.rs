@@ -1,5 +1,6 @@
 //! Reporters: each turns the same [`RunReport`](stageos_smoke_model::outcome::RunReport) into one
-//! artifact. Every string passes the run's redactor on the way out, and every file
+//! artifact. Every string passes the run's redactor before it is serialised (see
+//! [`redact`]) and the rendered text once more on the way out, and every file
 //! is written atomically (temp file + rename), so a report on disk is always whole.
 
 pub mod checklist;
@@ -8,6 +9,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod redact;
 pub mod terminal;
 
 use std::collections::BTreeMap;
@@ -73,6 +75,9 @@ pub fn write_all_with_baseline(
     redactor: &Redactor,
     baseline: Option<&BTreeMap<String, f64>>,
 ) -> Result<Vec<PathBuf>, WriteError> {
+    // Redact the data first: a serialiser escapes `&<"\` in a secret, and the
+    // escaped form would slip past a redaction of the finished text.
+    let report = &redact::redacted(report, redactor);
     let junit = redactor.redact(&junit::render(report));
     let summary = redactor.redact(&json::render(report));
     let md = redactor.redact(&markdown::render(report));
@@ -103,4 +108,116 @@ pub fn write_all_with_baseline(
         })?;
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stageos_smoke_model::outcome::{CleanupRecord, RequestRecord, StepOutcome, StepResult};
+
+    /// Secrets that every format escapes: XML (`&`, `<`, `"`), JSON (`"`, `\`),
+    /// Markdown/HTML (`<`, `&`, `|`).
+    const SECRETS: &[&str] = &["p&ss<w0rd\"x", "s3cr\\et\"v&l", "tok<en>|'&amp;"];
+
+    fn step_with(secret: &str, outcome: StepOutcome) -> StepResult {
+        StepResult {
+            flow: "auth".into(),
+            step: "login".into(),
+            description: "logs in".into(),
+            outcome,
+            start_ms: 0.0,
+            duration_ms: 1.0,
+            requests: vec![RequestRecord {
+                method: "GET".into(),
+                path: format!("/api/files/1?sig={secret}"),
+                status: Some(200),
+                start_ms: 0.0,
+                duration_ms: 1.0,
+            }],
+            retries: vec![format!("retried after {secret}")],
+            notes: vec![format!("warning: saw {secret}")],
+        }
+    }
+
+    fn report_leaking(secret: &str) -> RunReport {
+        RunReport {
+            run_id: "smoke-1".into(),
+            target: "embedded".into(),
+            profile: "post-deploy".into(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            wall_ms: 3.0,
+            steps: vec![
+                step_with(
+                    secret,
+                    StepOutcome::Failed {
+                        message: format!("password {secret} refused"),
+                        expected: format!("\"{secret}\""),
+                        actual: format!("<{secret}>"),
+                    },
+                ),
+                step_with(
+                    secret,
+                    StepOutcome::Error {
+                        message: format!("token {secret}"),
+                    },
+                ),
+            ],
+            run_error: Some(format!("could not log in with {secret}")),
+            cleanups: vec![CleanupRecord {
+                flow: "auth".into(),
+                what: format!("DELETE /api/x?sig={secret}"),
+                result: "deleted".into(),
+            }],
+            interrupted: false,
+        }
+    }
+
+    /// The forms a serialiser may turn a secret into.
+    fn escaped_forms(secret: &str) -> Vec<String> {
+        let json = serde_json::to_string(secret).unwrap();
+        let xml = secret
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&apos;");
+        let xml_numeric = xml.replace("&quot;", "&#34;").replace("&apos;", "&#39;");
+        vec![
+            secret.to_owned(),
+            json.trim_matches('"').to_owned(),
+            xml,
+            xml_numeric,
+        ]
+    }
+
+    #[test]
+    fn secrets_with_markup_and_escape_characters_are_redacted_in_every_file() {
+        for secret in SECRETS {
+            let redactor = Redactor::new();
+            redactor.add(secret);
+            let dir = std::env::temp_dir().join(format!(
+                "stageos-report-redact-{}-{}",
+                std::process::id(),
+                secret.len()
+            ));
+            let files =
+                write_all(&report_leaking(secret), &dir, None, &redactor).expect("reports written");
+            for f in files {
+                let text = std::fs::read_to_string(&f).unwrap();
+                for form in escaped_forms(secret) {
+                    assert!(
+                        !text.contains(&form),
+                        "{} holds the secret as {form:?}",
+                        f.display()
+                    );
+                }
+                assert!(
+                    text.contains("REDACTED"),
+                    "{} shows no redaction",
+                    f.display()
+                );
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
 }
