@@ -3,7 +3,7 @@
 
 mod common;
 
-use stageos_reference::{Fault, RunningServer, ServerOptions};
+use stageos_reference::{Credentials, Fault, RunningServer, ServerOptions};
 
 use common::*;
 
@@ -28,7 +28,13 @@ fn scan(haystacks: &[(String, String)], secrets: &[String]) {
 fn outputs_of(dir: &std::path::Path, out: &std::process::Output) -> Vec<(String, String)> {
     let (stdout, stderr) = text(out);
     let mut v = vec![("stdout".to_owned(), stdout), ("stderr".to_owned(), stderr)];
-    for f in ["junit.xml", "summary.json", "summary.md", "step-summary.md"] {
+    for f in [
+        "junit.xml",
+        "summary.json",
+        "summary.md",
+        "index.html",
+        "step-summary.md",
+    ] {
         v.push((
             f.to_owned(),
             std::fs::read_to_string(dir.join(f)).unwrap_or_else(|_| panic!("{f} written")),
@@ -39,13 +45,49 @@ fn outputs_of(dir: &std::path::Path, out: &std::process::Output) -> Vec<(String,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_outputs_hold_no_seeded_secret() {
-    let server = RunningServer::start(ServerOptions::default())
-        .await
-        .expect("reference starts");
+    cli_outputs_hold_no_secret_of(None).await;
+}
+
+/// Passwords holding what JUnit (`& < "`), JSON (`" \`) and Markdown (`|`) escape:
+/// the run still logs in, and neither the secret nor its escaped form is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_with_markup_and_escape_characters_never_leak() {
+    let mut creds = Credentials::generate();
+    for (i, u) in creds.users.iter_mut().enumerate() {
+        u.password = format!("{}&<\"\\|'>{i}", u.password);
+    }
+    cli_outputs_hold_no_secret_of(Some(creds)).await;
+}
+
+/// Every form a serialiser may give `secret`: raw, JSON-escaped, XML-escaped.
+fn escaped_forms(secret: &str) -> Vec<String> {
+    let json = serde_json::to_string(secret).unwrap();
+    let xml = secret
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;");
+    let mut forms = vec![secret.to_owned(), json.trim_matches('"').to_owned(), xml];
+    forms.dedup();
+    forms
+}
+
+async fn cli_outputs_hold_no_secret_of(credentials: Option<Credentials>) {
+    let server = RunningServer::start(ServerOptions {
+        credentials,
+        ..ServerOptions::default()
+    })
+    .await
+    .expect("reference starts");
     let creds = server.credentials().clone();
     let mut env: Vec<(String, String)> = creds.env_lines();
     env.push(("STAGEOS_BASE_URL".into(), server.base_url()));
-    let mut secrets: Vec<String> = creds.users.iter().map(|u| u.password.clone()).collect();
+    let mut secrets: Vec<String> = creds
+        .users
+        .iter()
+        .flat_map(|u| escaped_forms(&u.password))
+        .collect();
     secrets.push(creds.owner_totp_secret.clone());
     secrets.push(creds.owner_totp_secret.to_lowercase());
 
