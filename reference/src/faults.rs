@@ -42,6 +42,14 @@ pub enum Fault {
     HealthDegraded,
     /// Crew can read invoices (list and get), which only Owner and Accountant may.
     CrewReadsInvoices,
+    /// `GET /api/invoices/{id}` skips its role check: any role reads one invoice
+    /// by id, though the list still refuses them.
+    InvoiceGetAnyRole,
+    /// A file whose parent is an invoice is readable (metadata and download URL)
+    /// by every role, not only by those who can read the invoice.
+    InvoiceFilesAnyRole,
+    /// `GET /api/webhooks/endpoints/{id}/deliveries` skips its role check.
+    DeliveriesAnyRole,
     /// Crew can lock a setlist, which only Owner and Manager may.
     CrewLocksSetlist,
     /// Creating an invoice writes no `invoice.created` audit entry.
@@ -187,6 +195,13 @@ impl Fault {
             Fault::CrewReadsInvoices => {
                 "crew can list and read invoices (only owner and accountant may)"
             }
+            Fault::InvoiceGetAnyRole => {
+                "any role can read one invoice by id (the list still refuses them)"
+            }
+            Fault::InvoiceFilesAnyRole => {
+                "any role can read a file whose parent is an invoice, and get its download URL"
+            }
+            Fault::DeliveriesAnyRole => "any role can read a webhook endpoint's deliveries",
             Fault::CrewLocksSetlist => "crew can lock a setlist (only owner and manager may)",
             Fault::AuditMissingInvoiceCreated => {
                 "creating an invoice writes no invoice.created audit entry"

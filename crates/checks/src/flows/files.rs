@@ -257,7 +257,7 @@ async fn upload(
 }
 
 /// PUT `bytes` to the ticket's URL without a bearer token, with the ticket's headers.
-async fn put_bytes(
+pub(super) async fn put_bytes(
     session: &Session,
     ticket: &UploadTicket,
     bytes: &[u8],
@@ -285,7 +285,7 @@ async fn put_bytes(
     Ok(())
 }
 
-async fn wait_scanned(
+pub(super) async fn wait_scanned(
     session: &Session,
     file_id: &str,
     deadline: Duration,

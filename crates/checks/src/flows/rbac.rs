@@ -13,7 +13,7 @@
 //! deletion by the Owner the moment its id is known. Refused deletes target a fresh
 //! "victim" object, so a role that wrongly succeeds breaks no other cell.
 //!
-//! Judging a cell: an unexpected 2xx where 403 was expected is a failure showing the
+//! Judging a cell: an unexpected 2xx where a refusal (403; 404 for an object hidden by x-access) was expected is a failure showing the
 //! status and a short excerpt of the body; a 5xx (or a 401: the role's session was
 //! not accepted) is an error — the cell could not be checked.
 
@@ -32,7 +32,10 @@ use stageos_smoke_http::credentials::Role;
 use stageos_smoke_http::http::{CheckFailure, ExecError, Response, Session, StepError};
 use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
-use super::common::{login_with_retry, smoke_event_body};
+use super::common::{login_with_retry, redact_signed_url_field, sha256_hex, smoke_event_body};
+use super::files::{put_bytes, wait_scanned};
+use super::model::UploadTicket;
+use stageos_smoke_http::secrets::Redactor;
 
 const MATRIX_TOML: &str = include_str!("../../../../fixtures/rbac-matrix.toml");
 
@@ -62,6 +65,11 @@ pub struct Operation {
     pub crew: u16,
     /// Expected status for the Accountant.
     pub accountant: u16,
+    /// For a request whose access follows another object (a file is readable by
+    /// whoever can read its parent: the contract's `x-access`), the matrix row whose
+    /// roles decide.
+    #[serde(default)]
+    pub access_via: Option<String>,
 }
 
 impl Operation {
@@ -106,16 +114,24 @@ pub enum OpKind {
     UnlockSetlists,
     /// List smoke invoices.
     ReadInvoices,
+    /// GET the fixture invoice by id.
+    ReadOneInvoice,
     /// Create a draft invoice for the fixture event.
     CreateInvoices,
     /// Delete a victim draft invoice.
     DeleteInvoices,
     /// GET the fixture file's metadata.
     ReadFiles,
+    /// GET the metadata of the clean file on the fixture invoice.
+    ReadInvoiceFiles,
+    /// GET a download URL for the clean file on the fixture invoice.
+    DownloadInvoiceFiles,
     /// Register an upload on the fixture event.
     UploadFiles,
     /// List smoke webhook endpoints.
     ReadWebhooks,
+    /// GET the deliveries of the fixture webhook endpoint.
+    ReadWebhookDeliveries,
     /// Create a webhook endpoint.
     CreateWebhooks,
     /// Delete a victim webhook endpoint.
@@ -149,16 +165,26 @@ pub const KINDS: &[(&str, OpKind)] = &[
         OpKind::UnlockSetlists,
     ),
     ("GET /api/invoices?tag=smoke", OpKind::ReadInvoices),
+    ("GET /api/invoices/{invoice}", OpKind::ReadOneInvoice),
     ("POST /api/invoices", OpKind::CreateInvoices),
     (
         "DELETE /api/invoices/{victim_invoice}",
         OpKind::DeleteInvoices,
     ),
     ("GET /api/files/{file}", OpKind::ReadFiles),
+    ("GET /api/files/{invoice_file}", OpKind::ReadInvoiceFiles),
+    (
+        "GET /api/files/{invoice_file}/download-url",
+        OpKind::DownloadInvoiceFiles,
+    ),
     ("POST /api/files/uploads", OpKind::UploadFiles),
     (
         "GET /api/webhooks/endpoints?tag=smoke",
         OpKind::ReadWebhooks,
+    ),
+    (
+        "GET /api/webhooks/endpoints/{webhook}/deliveries",
+        OpKind::ReadWebhookDeliveries,
     ),
     ("POST /api/webhooks/endpoints", OpKind::CreateWebhooks),
     (
@@ -267,9 +293,14 @@ pub fn build(text: &str) -> Result<Matrix, String> {
         let mut roles: Vec<Role> = Role::ALL
             .iter()
             .copied()
-            .filter(|r| op.expected(*r) == 403)
+            .filter(|r| is_refusal(op.expected(*r)))
             .collect();
-        roles.extend(Role::ALL.iter().copied().filter(|r| op.expected(*r) != 403));
+        roles.extend(
+            Role::ALL
+                .iter()
+                .copied()
+                .filter(|r| !is_refusal(op.expected(*r))),
+        );
         for role in roles {
             let expected = op.expected(role);
             if !(100..=599).contains(&expected) {
@@ -278,7 +309,11 @@ pub fn build(text: &str) -> Result<Matrix, String> {
                     op.action
                 ));
             }
-            let verb = if expected == 403 { "cannot" } else { "can" };
+            let verb = if is_refusal(expected) {
+                "cannot"
+            } else {
+                "can"
+            };
             let sentence = leak(format!("{} {verb} {}", title(role), op.action));
             let step = leak(format!("{}_{verb}_{}", role.as_str(), snake(&op.action)));
             steps.push(StepDef {
@@ -310,6 +345,12 @@ pub fn build(text: &str) -> Result<Matrix, String> {
     })
 }
 
+/// A refusal: 403 for a role outside the operation's `x-roles`, 404 for an object
+/// its `x-access` hides (the contract: no existence leak).
+pub fn is_refusal(status: u16) -> bool {
+    matches!(status, 403 | 404)
+}
+
 /// The matrix compiled into the binary.
 pub fn matrix() -> &'static Matrix {
     static MATRIX: OnceLock<Matrix> = OnceLock::new();
@@ -331,6 +372,12 @@ struct Fixtures {
     event: String,
     setlist: String,
     file: String,
+    /// A draft invoice for `event`.
+    invoice: String,
+    /// A clean file whose parent is `invoice`.
+    invoice_file: String,
+    /// A webhook endpoint (to an `.invalid` host: nothing is delivered anywhere).
+    webhook: String,
 }
 
 /// What the cells share.
@@ -340,6 +387,7 @@ struct Ctx {
     run_id: String,
     tags: Vec<String>,
     cleanups: Cleanups,
+    redactor: Redactor,
     fixtures: Option<Fixtures>,
 }
 
@@ -420,6 +468,21 @@ impl Ctx {
             })
     }
 
+    /// The Owner registers an upload a cell needs; its file id and ticket.
+    async fn owner_upload(&self, body: Value) -> Result<(String, UploadTicket), StepError> {
+        let resp = self
+            .owner
+            .post("/api/files/uploads")
+            .json(&self.tagged(body))
+            .send()
+            .await?;
+        self.guard(&resp, "/api/files", "file");
+        redact_signed_url_field(&self.redactor, &resp.body, "upload_url");
+        resp.expect_status(201)?;
+        let ticket: UploadTicket = resp.json()?;
+        Ok((ticket.file_id.clone(), ticket))
+    }
+
     /// The Owner sets the fixture setlist's lock state (housekeeping around lock cells).
     async fn owner_set_lock(&self, locked: bool) -> Result<(), ExecError> {
         let f = self.fixtures()?;
@@ -466,14 +529,17 @@ fn invoice_body(cx: &Ctx, event: &str) -> Value {
     }))
 }
 
-fn upload_body(event: &str) -> Value {
+/// What the fixture files hold.
+const UPLOAD_BYTES: &[u8] = b"smoke";
+
+/// An upload of [`UPLOAD_BYTES`] onto `parent_type` `parent_id`.
+fn upload_body(parent_type: &str, parent_id: &str) -> Value {
     json!({
         "filename": "rbac-smoke.txt",
         "content_type": "text/plain",
-        "size_bytes": 5,
-        // SHA-256 of "smoke".
-        "sha256": "04d588cb41b8022d1233924f0fe8280d9e2bb92cdc81658eb102ef9c42fc9452",
-        "parent": { "type": "event", "id": event },
+        "size_bytes": UPLOAD_BYTES.len(),
+        "sha256": sha256_hex(UPLOAD_BYTES),
+        "parent": { "type": parent_type, "id": parent_id },
     })
 }
 
@@ -555,6 +621,10 @@ async fn send_cell(
             let p = "/api/invoices?tag=smoke".to_owned();
             (Method::GET, p.clone(), session.get(&p).send().await?)
         }
+        OpKind::ReadOneInvoice => {
+            let p = format!("/api/invoices/{}", cx.fixtures()?.invoice);
+            (Method::GET, p.clone(), session.get(&p).send().await?)
+        }
         OpKind::CreateInvoices => {
             let p = "/api/invoices".to_owned();
             let body = invoice_body(cx, &cx.fixtures()?.event);
@@ -574,11 +644,22 @@ async fn send_cell(
             let p = format!("/api/files/{}", cx.fixtures()?.file);
             (Method::GET, p.clone(), session.get(&p).send().await?)
         }
+        OpKind::ReadInvoiceFiles => {
+            let p = format!("/api/files/{}", cx.fixtures()?.invoice_file);
+            (Method::GET, p.clone(), session.get(&p).send().await?)
+        }
+        OpKind::DownloadInvoiceFiles => {
+            let p = format!("/api/files/{}/download-url", cx.fixtures()?.invoice_file);
+            let resp = session.get(&p).send().await?;
+            // A role that wrongly gets a URL: its signature never reaches a report.
+            redact_signed_url_field(&cx.redactor, &resp.body, "url");
+            (Method::GET, p, resp)
+        }
         OpKind::UploadFiles => {
             let p = "/api/files/uploads".to_owned();
             let resp = session
                 .post(&p)
-                .json(&cx.tagged(upload_body(&cx.fixtures()?.event)))
+                .json(&cx.tagged(upload_body("event", &cx.fixtures()?.event)))
                 .send()
                 .await?;
             cx.guard(&resp, "/api/files", "file");
@@ -586,6 +667,13 @@ async fn send_cell(
         }
         OpKind::ReadWebhooks => {
             let p = "/api/webhooks/endpoints?tag=smoke".to_owned();
+            (Method::GET, p.clone(), session.get(&p).send().await?)
+        }
+        OpKind::ReadWebhookDeliveries => {
+            let p = format!(
+                "/api/webhooks/endpoints/{}/deliveries",
+                cx.fixtures()?.webhook
+            );
             (Method::GET, p.clone(), session.get(&p).send().await?)
         }
         OpKind::CreateWebhooks => {
@@ -673,7 +761,7 @@ pub fn judge(
     if ok {
         return Ok(());
     }
-    let actual = if expected == 403 && resp.status.is_success() {
+    let actual = if is_refusal(expected) && resp.status.is_success() {
         format!(
             "{status} (the request was allowed); body starts: {:?}",
             resp.excerpt()
@@ -683,6 +771,7 @@ pub fn judge(
     };
     let expected_text = match expected {
         403 => "403 forbidden".to_owned(),
+        404 => "404 not_found (hidden by x-access)".to_owned(),
         e if (200..300).contains(&e) => format!("{e} (any 2xx: the role is allowed)"),
         e => e.to_string(),
     };
@@ -747,52 +836,85 @@ async fn run_cell(
 }
 
 async fn create_fixtures(cx: &Ctx) -> Result<Fixtures, StepError> {
-    let event = cx
-        .owner_create(
-            "/api/events",
-            smoke_event_body(&cx.run_id, "RBAC smoke fixture event"),
-            "/api/events",
-            "event",
-        )
-        .await?;
-    let setlist = cx
-        .owner_create(
-            &format!("/api/events/{event}/setlists"),
-            cx.tagged(setlist_body()),
-            "/api/setlists",
-            "setlist",
-        )
-        .await?;
-    // The setlist goes with its event; no separate delete (the contract has none).
-    cx.cleanups.disarm(&format!("/api/setlists/{setlist}"));
-    let resp = cx
-        .owner
-        .post("/api/files/uploads")
-        .json(&cx.tagged(upload_body(&event)))
-        .send()
-        .await?;
-    cx.guard(&resp, "/api/files", "file");
-    resp.expect_status(201)?;
-    let v: Value = resp.json()?;
-    let file = v
-        .get("file_id")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| ExecError::Other("POST /api/files/uploads answered no file_id".into()))?;
-    // A draft invoice, so a role that wrongly reads invoices is shown reading one.
-    cx.owner_create(
-        "/api/invoices",
-        invoice_body(cx, &event),
-        "/api/invoices",
-        "invoice",
-    )
-    .await?;
+    // The event first (the others hang off it), then the rest side by side; the
+    // endpoint needs nothing, so it starts with the event.
+    let event = cx.owner_create(
+        "/api/events",
+        smoke_event_body(&cx.run_id, "RBAC smoke fixture event"),
+        "/api/events",
+        "event",
+    );
+    let webhook_body = cx.tagged(json!({ "url": WEBHOOK_URL, "events": ["file.scanned"], "description": "RBAC smoke fixture endpoint" }));
+    let webhook = cx.owner_create(
+        "/api/webhooks/endpoints",
+        webhook_body,
+        "/api/webhooks/endpoints",
+        "webhook endpoint",
+    );
+    let (event, webhook) = futures::future::try_join(event, webhook).await?;
+    let setlist = async {
+        let setlist = cx
+            .owner_create(
+                &format!("/api/events/{event}/setlists"),
+                cx.tagged(setlist_body()),
+                "/api/setlists",
+                "setlist",
+            )
+            .await?;
+        // The setlist goes with its event; no separate delete (the contract has none).
+        cx.cleanups.disarm(&format!("/api/setlists/{setlist}"));
+        Ok::<_, StepError>(setlist)
+    };
+    let file = cx.owner_upload(upload_body("event", &event));
+    // A draft invoice, so a role that wrongly reads invoices is shown reading one,
+    // and a clean file on it, for the cells that read files through their parent.
+    let invoice = async {
+        let invoice = cx
+            .owner_create(
+                "/api/invoices",
+                invoice_body(cx, &event),
+                "/api/invoices",
+                "invoice",
+            )
+            .await?;
+        let (invoice_file, ticket) = cx.owner_upload(upload_body("invoice", &invoice)).await?;
+        put_bytes(&cx.owner, &ticket, UPLOAD_BYTES, "text/plain").await?;
+        let complete = cx
+            .owner
+            .post(&format!("/api/files/{invoice_file}/complete"))
+            .send()
+            .await?;
+        if !complete.status.is_success() {
+            return Err(ExecError::Other(format!(
+                "failed to prepare the invoice file: POST /api/files/{invoice_file}/complete answered {}",
+                complete.status.as_u16()
+            ))
+            .into());
+        }
+        let meta = wait_scanned(&cx.owner, &invoice_file, SCAN_DEADLINE).await?;
+        if meta.scan_status != "clean" {
+            return Err(ExecError::Other(format!(
+                "failed to prepare the invoice file: its scan_status is `{}`, not `clean`",
+                meta.scan_status
+            ))
+            .into());
+        }
+        Ok::<_, StepError>((invoice, invoice_file))
+    };
+    let (setlist, (file, _), (invoice, invoice_file)) =
+        futures::future::try_join3(setlist, file, invoice).await?;
     Ok(Fixtures {
         event,
         setlist,
         file,
+        invoice,
+        invoice_file,
+        webhook,
     })
 }
+
+/// How long the fixture file on the invoice may take to be scanned.
+const SCAN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Run the RBAC matrix.
 pub async fn run(flow: &mut FlowRun) {
@@ -867,6 +989,7 @@ pub async fn run(flow: &mut FlowRun) {
         run_id: flow.cx().run_id().to_owned(),
         tags: flow.smoke_tags(),
         cleanups: flow.cleanups(),
+        redactor: flow.cx().http.redactor.clone(),
         fixtures: None,
     };
     cx.fixtures = flow.step(FIXTURES_STEP, create_fixtures(&cx)).await;
@@ -955,8 +1078,12 @@ async fn run_or_skip(
             | OpKind::UnlockSetlists
             | OpKind::CreateInvoices
             | OpKind::DeleteInvoices
+            | OpKind::ReadOneInvoice
             | OpKind::ReadFiles
+            | OpKind::ReadInvoiceFiles
+            | OpKind::DownloadInvoiceFiles
             | OpKind::UploadFiles
+            | OpKind::ReadWebhookDeliveries
     );
     if needs_fixtures && cx.fixtures.is_none() {
         steps.skip(
@@ -1021,25 +1148,39 @@ mod tests {
         None
     }
 
+    /// A matrix request's path as the contract spells it (`{id}`, `{key}`).
+    fn contract_path(target: &str) -> String {
+        let path = target.split('?').next().unwrap_or(target);
+        path.split('/')
+            .map(|seg| match seg {
+                "{plugin}" => "{key}".to_owned(),
+                s if s.starts_with('{') => "{id}".to_owned(),
+                s => s.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
     #[test]
     fn matrix_agrees_with_the_contracts_x_roles() {
         let contract = include_str!("../../../../fixtures/contract/stageos.openapi.yaml");
         for op in &matrix().operations {
             let (method, target) = op.request.split_once(' ').expect("METHOD /path");
-            let path = target.split('?').next().unwrap_or(target);
-            let path: String = path
-                .split('/')
-                .map(|seg| match seg {
-                    "{plugin}" => "{key}".to_owned(),
-                    s if s.starts_with('{') => "{id}".to_owned(),
-                    s => s.to_owned(),
-                })
-                .collect::<Vec<_>>()
-                .join("/");
-            let roles = contract_roles(contract, &method.to_ascii_lowercase(), &path)
-                .unwrap_or_else(|| panic!("no x-roles for {method} {path} in the contract"));
+            let path = contract_path(target);
+            let roles_of = |request: &str| {
+                let (method, target) = request.split_once(' ').expect("METHOD /path");
+                let path = contract_path(target);
+                contract_roles(contract, &method.to_ascii_lowercase(), &path)
+                    .unwrap_or_else(|| panic!("no x-roles for {method} {path} in the contract"))
+            };
+            let mut roles = roles_of(&op.request);
+            // x-access: only callers who can read the parent (e.g. a file's invoice).
+            if let Some(via) = &op.access_via {
+                let parent = roles_of(via);
+                roles.retain(|r| parent.contains(r));
+            }
             for role in Role::ALL {
-                let allowed = op.expected(role) != 403;
+                let allowed = !is_refusal(op.expected(role));
                 assert_eq!(
                     allowed,
                     roles.iter().any(|r| r == role.as_str()),
