@@ -173,14 +173,43 @@ async fn assert_fault_fails_exactly(fault: &str, expected: &[&str]) -> RunReport
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn crew_reading_invoices_fails_one_named_cell() {
-    let report =
-        assert_fault_fails_exactly("crew-reads-invoices", &["rbac::crew_cannot_read_invoices"])
-            .await;
+async fn crew_reading_invoices_fails_the_named_cells() {
+    // The list and the invoice by id: two cells, each named for what Crew did.
+    let report = assert_fault_fails_exactly(
+        "crew-reads-invoices",
+        &[
+            "rbac::crew_cannot_read_invoices",
+            "rbac::crew_cannot_read_one_invoice",
+        ],
+    )
+    .await;
     let text = failure_text(&report, "rbac::crew_cannot_read_invoices");
     assert!(text.contains("Crew cannot read invoices"), "{text}");
     assert!(text.contains("GET /api/invoices"), "{text}");
     assert!(text.contains("403") && text.contains("200"), "{text}");
+    let text = failure_text(&report, "rbac::crew_cannot_read_one_invoice");
+    assert!(text.contains("Crew cannot read one invoice"), "{text}");
+}
+
+/// A file on an invoice is hidden from those who cannot read the invoice: the
+/// contract's x-access answer is 404, and a role that gets it anyway is named.
+#[tokio::test(flavor = "multi_thread")]
+async fn files_on_an_invoice_follow_the_invoice() {
+    let report = assert_fault_fails_exactly(
+        "invoice-files-any-role",
+        &[
+            "rbac::crew_cannot_download_invoice_files",
+            "rbac::crew_cannot_read_invoice_files",
+            "rbac::manager_cannot_download_invoice_files",
+            "rbac::manager_cannot_read_invoice_files",
+            "rbac::member_cannot_download_invoice_files",
+            "rbac::member_cannot_read_invoice_files",
+        ],
+    )
+    .await;
+    let text = failure_text(&report, "rbac::crew_cannot_download_invoice_files");
+    assert!(text.contains("404 not_found"), "{text}");
+    assert!(text.contains("download-url"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
