@@ -108,9 +108,9 @@ pub enum OpKind {
     CreateSetlists,
     /// Replace the fixture setlist's items.
     EditSetlists,
-    /// Lock the fixture setlist (the Owner unlocks it afterwards).
+    /// Lock a setlist of the cell's own.
     LockSetlists,
-    /// Unlock the fixture setlist (the Owner locks it before).
+    /// Unlock a setlist of the cell's own, which the Owner locked in the fixtures.
     UnlockSetlists,
     /// List smoke invoices.
     ReadInvoices,
@@ -378,6 +378,18 @@ struct Fixtures {
     invoice_file: String,
     /// A webhook endpoint (to an `.invalid` host: nothing is delivered anywhere).
     webhook: String,
+    /// A setlist of its own for each lock and unlock cell, by step id (locked for
+    /// the unlock cells).
+    cell_setlists: BTreeMap<&'static str, String>,
+}
+
+impl Fixtures {
+    fn cell_setlist(&self, step: &str) -> Result<&str, ExecError> {
+        self.cell_setlists
+            .get(step)
+            .map(String::as_str)
+            .ok_or_else(|| ExecError::Other(format!("no fixture setlist for cell `{step}`")))
+    }
 }
 
 /// What the cells share.
@@ -483,21 +495,6 @@ impl Ctx {
         Ok((ticket.file_id.clone(), ticket))
     }
 
-    /// The Owner sets the fixture setlist's lock state (housekeeping around lock cells).
-    async fn owner_set_lock(&self, locked: bool) -> Result<(), ExecError> {
-        let f = self.fixtures()?;
-        let verb = if locked { "lock" } else { "unlock" };
-        let path = format!("/api/setlists/{}/{verb}", f.setlist);
-        let resp = self.owner.post(&path).send().await?;
-        if resp.status.as_u16() != 200 {
-            return Err(ExecError::Other(format!(
-                "failed to {verb} the fixture setlist as the Owner (housekeeping): POST {path} answered {}",
-                resp.status.as_u16()
-            )));
-        }
-        Ok(())
-    }
-
     async fn owner_etag(&self, path: &str) -> Result<String, ExecError> {
         let resp = self.owner.get(path).send().await?;
         if resp.status.as_u16() != 200 {
@@ -546,10 +543,10 @@ fn upload_body(parent_type: &str, parent_id: &str) -> Value {
 /// Send the cell's request as `session`; objects it creates are guarded.
 async fn send_cell(
     cx: &Ctx,
-    kind: OpKind,
-    role: Role,
+    cell: &Cell,
     session: &Session,
 ) -> Result<(Method, String, Response), StepError> {
+    let (kind, role, step) = (cell.kind, cell.role, cell.step);
     let (method, path, resp) = match kind {
         OpKind::ReadEvents => {
             let p = "/api/events?tag=smoke".to_owned();
@@ -608,13 +605,17 @@ async fn send_cell(
                 session.patch(&p).json(&body).send().await?,
             )
         }
+        // Each lock and unlock cell has a setlist of its own (unlocked, or locked
+        // by the Owner for an unlock cell): no cell waits for another's lock.
         OpKind::LockSetlists => {
-            let p = format!("/api/setlists/{}/lock", cx.fixtures()?.setlist);
+            let p = format!("/api/setlists/{}/lock", cx.fixtures()?.cell_setlist(step)?);
             (Method::POST, p.clone(), session.post(&p).send().await?)
         }
         OpKind::UnlockSetlists => {
-            cx.owner_set_lock(true).await?;
-            let p = format!("/api/setlists/{}/unlock", cx.fixtures()?.setlist);
+            let p = format!(
+                "/api/setlists/{}/unlock",
+                cx.fixtures()?.cell_setlist(step)?
+            );
             (Method::POST, p.clone(), session.post(&p).send().await?)
         }
         OpKind::ReadInvoices => {
@@ -799,7 +800,7 @@ async fn run_cell(
     session: &Session,
     plugin: &tokio::sync::Mutex<PluginState>,
 ) -> Result<(), StepError> {
-    let (method, path, resp) = send_cell(cx, cell.kind, cell.role, session).await?;
+    let (method, path, resp) = send_cell(cx, cell, session).await?;
     match cell.kind {
         OpKind::InstallPlugins if resp.status.is_success() => {
             let mut plugin = plugin.lock().await;
@@ -827,15 +828,37 @@ async fn run_cell(
         }
         _ => {}
     }
-    let verdict = judge(cell.sentence, &method, &path, cell.expected, &resp);
-    // Whatever the verdict, leave the fixture setlist unlocked for the next cell.
-    if matches!(cell.kind, OpKind::LockSetlists | OpKind::UnlockSetlists) {
-        cx.owner_set_lock(false).await?;
-    }
-    verdict
+    judge(cell.sentence, &method, &path, cell.expected, &resp)
 }
 
-async fn create_fixtures(cx: &Ctx) -> Result<Fixtures, StepError> {
+/// The Owner creates a setlist under `event` (deleted with it) and, for an unlock
+/// cell, locks it.
+async fn owner_setlist(cx: &Ctx, event: &str, locked: bool) -> Result<String, StepError> {
+    let setlist = cx
+        .owner_create(
+            &format!("/api/events/{event}/setlists"),
+            cx.tagged(setlist_body()),
+            "/api/setlists",
+            "setlist",
+        )
+        .await?;
+    // The setlist goes with its event; no separate delete (the contract has none).
+    cx.cleanups.disarm(&format!("/api/setlists/{setlist}"));
+    if locked {
+        let path = format!("/api/setlists/{setlist}/lock");
+        let resp = cx.owner.post(&path).send().await?;
+        if resp.status.as_u16() != 200 {
+            return Err(ExecError::Other(format!(
+                "failed to lock a fixture setlist as the Owner: POST {path} answered {}",
+                resp.status.as_u16()
+            ))
+            .into());
+        }
+    }
+    Ok(setlist)
+}
+
+async fn create_fixtures(cx: &Ctx, cells: &[Cell]) -> Result<Fixtures, StepError> {
     // The event first (the others hang off it), then the rest side by side; the
     // endpoint needs nothing, so it starts with the event.
     let event = cx.owner_create(
@@ -852,19 +875,19 @@ async fn create_fixtures(cx: &Ctx) -> Result<Fixtures, StepError> {
         "webhook endpoint",
     );
     let (event, webhook) = futures::future::try_join(event, webhook).await?;
-    let setlist = async {
-        let setlist = cx
-            .owner_create(
-                &format!("/api/events/{event}/setlists"),
-                cx.tagged(setlist_body()),
-                "/api/setlists",
-                "setlist",
-            )
-            .await?;
-        // The setlist goes with its event; no separate delete (the contract has none).
-        cx.cleanups.disarm(&format!("/api/setlists/{setlist}"));
-        Ok::<_, StepError>(setlist)
-    };
+    let setlist = owner_setlist(cx, &event, false);
+    let cell_setlists = futures::future::try_join_all(
+        cells
+            .iter()
+            .filter(|c| matches!(c.kind, OpKind::LockSetlists | OpKind::UnlockSetlists))
+            .map(|c| {
+                let event = &event;
+                async move {
+                    let locked = c.kind == OpKind::UnlockSetlists;
+                    Ok::<_, StepError>((c.step, owner_setlist(cx, event, locked).await?))
+                }
+            }),
+    );
     let file = cx.owner_upload(upload_body("event", &event));
     // A draft invoice, so a role that wrongly reads invoices is shown reading one,
     // and a clean file on it, for the cells that read files through their parent.
@@ -901,8 +924,8 @@ async fn create_fixtures(cx: &Ctx) -> Result<Fixtures, StepError> {
         }
         Ok::<_, StepError>((invoice, invoice_file))
     };
-    let (setlist, (file, _), (invoice, invoice_file)) =
-        futures::future::try_join3(setlist, file, invoice).await?;
+    let (setlist, cell_setlists, (file, _), (invoice, invoice_file)) =
+        futures::future::try_join4(setlist, cell_setlists, file, invoice).await?;
     Ok(Fixtures {
         event,
         setlist,
@@ -910,6 +933,7 @@ async fn create_fixtures(cx: &Ctx) -> Result<Fixtures, StepError> {
         invoice,
         invoice_file,
         webhook,
+        cell_setlists: cell_setlists.into_iter().collect(),
     })
 }
 
@@ -992,18 +1016,27 @@ pub async fn run(flow: &mut FlowRun) {
         redactor: flow.cx().http.redactor.clone(),
         fixtures: None,
     };
-    cx.fixtures = flow.step(FIXTURES_STEP, create_fixtures(&cx)).await;
+    cx.fixtures = flow
+        .step(FIXTURES_STEP, create_fixtures(&cx, &m.cells))
+        .await;
 
     // Cells run side by side, in lanes: the cells that change a shared fixture
-    // (the event's ETag, the setlist's lock, the plugin) run one after another in
-    // matrix order within their lane; every other cell is a lane of its own.
+    // (the event's ETag, the plugin) run in matrix order within their lane, in
+    // waves (see [`waves`]); every other cell is a lane of its own. The longest
+    // lanes start first, so they do not set the pace at the end.
     let plugin = tokio::sync::Mutex::new(PluginState::default());
     let (cx, sessions, plugin) = (&cx, &sessions, &plugin);
-    let lanes = lanes(&m.cells).into_iter().map(|cells| {
+    let mut lanes = lanes(&m.cells);
+    lanes.sort_by_key(|l| std::cmp::Reverse(waves(l).len()));
+    let lanes = lanes.into_iter().map(|cells| {
         let steps = steps.clone();
         async move {
-            for cell in cells {
-                run_or_skip(&steps, cx, sessions, plugin, cell).await;
+            for wave in waves(&cells) {
+                futures::future::join_all(
+                    wave.into_iter()
+                        .map(|cell| run_or_skip(&steps, cx, sessions, plugin, cell)),
+                )
+                .await;
             }
         }
     });
@@ -1013,8 +1046,9 @@ pub async fn run(flow: &mut FlowRun) {
         .await;
 }
 
-/// How many lanes of cells run at once (each sends one or two requests at a time).
-const CELL_LANES_AT_ONCE: usize = 8;
+/// How many lanes of cells run at once (each sends one or two requests at a time;
+/// the run's `max_in_flight_requests` bounds what reaches the target).
+const CELL_LANES_AT_ONCE: usize = 16;
 
 /// The fixture a cell changes, if any: cells sharing one run in one lane.
 fn shared_fixture(kind: OpKind) -> Option<&'static str> {
@@ -1022,12 +1056,30 @@ fn shared_fixture(kind: OpKind) -> Option<&'static str> {
         // PATCH with the fixture event's current ETag: another edit in between
         // would make it a 412.
         OpKind::EditEvents => Some("event"),
-        // Edits, locks and unlocks of the fixture setlist see each other's lock.
-        OpKind::EditSetlists | OpKind::LockSetlists | OpKind::UnlockSetlists => Some("setlist"),
         // Install and remove share whether this run installed the plugin.
         OpKind::InstallPlugins | OpKind::RemovePlugins => Some("plugin"),
         _ => None,
     }
+}
+
+/// A lane's cells in waves, each wave run at once: the roles an operation refuses
+/// form one wave (the contract checks authorisation before anything else, so a
+/// refused request neither sees nor changes the fixture's state, and a role that is
+/// wrongly let through cannot turn another refused role's 403 into something
+/// else); every allowed cell, which does change the fixture, is a wave of its own.
+fn waves<'a>(lane: &[&'a Cell]) -> Vec<Vec<&'a Cell>> {
+    let mut waves: Vec<Vec<&'a Cell>> = Vec::new();
+    for cell in lane {
+        let joins = is_refusal(cell.expected)
+            && waves.last().and_then(|w| w.first()).is_some_and(|first| {
+                first.operation == cell.operation && is_refusal(first.expected)
+            });
+        match waves.last_mut() {
+            Some(wave) if joins => wave.push(cell),
+            _ => waves.push(vec![cell]),
+        }
+    }
+    waves
 }
 
 /// The matrix's cells in lanes, each lane in matrix order.
@@ -1196,7 +1248,7 @@ mod tests {
         let m = matrix();
         let lanes = lanes(&m.cells);
         assert_eq!(lanes.iter().map(Vec::len).sum::<usize>(), m.cells.len());
-        for key in ["event", "setlist", "plugin"] {
+        for key in ["event", "plugin"] {
             let with: Vec<&Vec<&Cell>> = lanes
                 .iter()
                 .filter(|l| l.iter().any(|c| shared_fixture(c.kind) == Some(key)))
@@ -1217,6 +1269,39 @@ mod tests {
                 .filter(|l| shared_fixture(l[0].kind).is_none())
                 .all(|l| l.len() == 1),
             "a cell that changes no shared fixture is a lane of its own"
+        );
+    }
+
+    #[test]
+    fn refused_cells_of_one_operation_share_a_wave_and_allowed_cells_run_alone() {
+        let m = matrix();
+        let lanes = lanes(&m.cells);
+        let plugin = lanes
+            .iter()
+            .find(|l| l[0].kind == OpKind::InstallPlugins)
+            .expect("a plugin lane");
+        let waves: Vec<Vec<&str>> = waves(plugin)
+            .iter()
+            .map(|w| w.iter().map(|c| c.step).collect())
+            .collect();
+        assert_eq!(
+            waves,
+            vec![
+                vec![
+                    "manager_cannot_install_plugins",
+                    "member_cannot_install_plugins",
+                    "crew_cannot_install_plugins",
+                    "accountant_cannot_install_plugins",
+                ],
+                vec!["owner_can_install_plugins"],
+                vec![
+                    "manager_cannot_remove_plugins",
+                    "member_cannot_remove_plugins",
+                    "crew_cannot_remove_plugins",
+                    "accountant_cannot_remove_plugins",
+                ],
+                vec!["owner_can_remove_plugins"],
+            ]
         );
     }
 
