@@ -236,6 +236,24 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
             ),
         ),
         (
+            "late-answer-accepted",
+            Red(
+                "late-answer-accepted",
+                &["availability::closed_request_refuses_late_answer"],
+            ),
+        ),
+        (
+            "non-invitee-answers",
+            Red(
+                "non-invitee-answers",
+                &["availability::non_invitee_refused"],
+            ),
+        ),
+        (
+            "availability-counts-wrong",
+            Red("availability-counts-wrong", &["availability::counts_match"]),
+        ),
+        (
             "crew-locks-setlist",
             Red("crew-locks-setlist", &["rbac::crew_cannot_lock_setlists"]),
         ),

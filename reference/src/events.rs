@@ -136,13 +136,18 @@ pub struct AvailabilityRequest {
 }
 
 impl AvailabilityRequest {
-    fn view(&self) -> serde_json::Value {
+    /// The JSON view; `tentative_as_pending` is the `availability-counts-wrong` fault.
+    fn view(&self, tentative_as_pending: bool) -> serde_json::Value {
         let mut counts: HashMap<&str, usize> = ["pending", "available", "unavailable", "tentative"]
             .into_iter()
             .map(|s| (s, 0))
             .collect();
         for r in &self.responses {
-            *counts.entry(r.status.as_str()).or_default() += 1;
+            let status = match r.status.as_str() {
+                "tentative" if tentative_as_pending => "pending",
+                s => s,
+            };
+            *counts.entry(status).or_default() += 1;
         }
         let status = if http::now() > self.respond_by {
             "closed"
@@ -519,7 +524,7 @@ async fn create_availability<S: Host>(
         created_by: user.id,
         created_at: now,
     };
-    let view = request.view();
+    let view = request.view(state.has_fault(&Fault::AvailabilityCountsWrong));
     let location = format!("/api/availability-requests/{}", request.id);
     store.events_mut().availability.insert(request.id, request);
     Ok((StatusCode::CREATED, [(LOCATION, location)], Json(view)).into_response())
@@ -538,7 +543,9 @@ async fn get_availability<S: Host>(
         .availability
         .get(&id)
         .ok_or_else(|| http::not_found("availability request"))?;
-    Ok(Json(request.view()))
+    Ok(Json(
+        request.view(state.has_fault(&Fault::AvailabilityCountsWrong)),
+    ))
 }
 
 async fn respond_availability<S: Host>(
@@ -557,14 +564,15 @@ async fn respond_availability<S: Host>(
             .availability
             .get(&id)
             .ok_or_else(|| http::not_found("availability request"))?;
-        if !request.responses.iter().any(|r| r.member_id == user.id) {
+        let invited = request.responses.iter().any(|r| r.member_id == user.id);
+        if !invited && !state.has_fault(&Fault::NonInviteeAnswers) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "only invited members may respond",
             ));
         }
-        if http::now() > request.respond_by {
+        if http::now() > request.respond_by && !state.has_fault(&Fault::LateAnswerAccepted) {
             return Err(http::conflict(
                 "request_closed",
                 format!("responses closed at {}", http::fmt_time(request.respond_by)),
@@ -588,7 +596,7 @@ async fn respond_availability<S: Host>(
         .get_mut(&id)
         .ok_or_else(|| http::not_found("availability request"))?;
     let now = http::now();
-    if now > request.respond_by {
+    if now > request.respond_by && !state.has_fault(&Fault::LateAnswerAccepted) {
         return Err(http::conflict("request_closed", "responses are closed"));
     }
     for r in request
@@ -600,5 +608,7 @@ async fn respond_availability<S: Host>(
         r.note = input.note.clone();
         r.responded_at = Some(now);
     }
-    Ok(Json(request.view()))
+    Ok(Json(
+        request.view(state.has_fault(&Fault::AvailabilityCountsWrong)),
+    ))
 }

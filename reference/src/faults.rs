@@ -50,6 +50,12 @@ pub enum Fault {
     InvoiceFilesAnyRole,
     /// `GET /api/webhooks/endpoints/{id}/deliveries` skips its role check.
     DeliveriesAnyRole,
+    /// An availability answer after `respond_by` is recorded (no 409 `request_closed`).
+    LateAnswerAccepted,
+    /// A user who was not invited may answer an availability request.
+    NonInviteeAnswers,
+    /// An availability request's `counts` count `tentative` answers as `pending`.
+    AvailabilityCountsWrong,
     /// Crew can lock a setlist, which only Owner and Manager may.
     CrewLocksSetlist,
     /// Creating an invoice writes no `invoice.created` audit entry.
@@ -202,6 +208,15 @@ impl Fault {
                 "any role can read a file whose parent is an invoice, and get its download URL"
             }
             Fault::DeliveriesAnyRole => "any role can read a webhook endpoint's deliveries",
+            Fault::LateAnswerAccepted => {
+                "an availability answer after respond_by is recorded instead of refused"
+            }
+            Fault::NonInviteeAnswers => {
+                "a user who was not invited may answer an availability request"
+            }
+            Fault::AvailabilityCountsWrong => {
+                "availability counts count tentative answers as pending"
+            }
             Fault::CrewLocksSetlist => "crew can lock a setlist (only owner and manager may)",
             Fault::AuditMissingInvoiceCreated => {
                 "creating an invoice writes no invoice.created audit entry"
