@@ -88,7 +88,7 @@ fn run(args: &RunArgs) -> ExitCode {
     // The `flow::step` names whose line the live output already printed.
     let mut printed = stageos_smoke::progress::Printed::new();
     let (report, report_dir, step_summary, baseline) = match Settings::resolve(&overrides, &env) {
-        Ok(settings) => {
+        Ok(settings) => 'resolved: {
             let rust_log = std::env::var("RUST_LOG").ok();
             if let Some(path) = stageos_smoke::debug_log::install(
                 args.verbose,
@@ -100,6 +100,27 @@ fn run(args: &RunArgs) -> ExitCode {
             let Some(runtime) = runtime() else {
                 return ExitStatus::CouldNotCheck.into();
             };
+            let profile_flows = catalogue::profile_flows(&settings.profile);
+            if runner::planned_steps(&profile_flows, &selection).is_empty() {
+                // A filter that matches nothing (a typo) checked nothing: that is
+                // never a pass, or a release goes out unverified.
+                let report = runner::could_not_start(
+                    &profile_flows,
+                    &selection,
+                    settings.target_label(),
+                    settings.profile_name.clone(),
+                    format!(
+                        "no step of profile `{}` matches the filters (hint: `stageos-smoke list --profile {}` with the same FILTER/--skip shows what they select)",
+                        settings.profile_name, settings.profile_name
+                    ),
+                );
+                break 'resolved (
+                    report,
+                    settings.report_dir.clone(),
+                    settings.step_summary.clone(),
+                    None,
+                );
+            }
             let options = RunOptions {
                 selection,
                 concurrency: args.test_threads,

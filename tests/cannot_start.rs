@@ -72,3 +72,29 @@ fn a_typo_in_the_config_file_is_said_once() {
     .unwrap();
     assert_said_once(&["run", "--config", cfg.to_str().unwrap()], "timeuot");
 }
+
+/// A filter that matches no step (a typo in a CI job) checked nothing: exit 3 with
+/// the cause and the `list` hint, never a green run.
+#[test]
+fn a_filter_that_matches_nothing_is_not_a_pass() {
+    let dir = temp_dir("matches-nothing");
+    let out = cli()
+        .args(["run", "helth::"])
+        .arg("--report-dir")
+        .arg(&dir)
+        .current_dir(&dir)
+        .output()
+        .expect("run cli");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(
+        stderr.starts_with("error: no step of profile `post-deploy` matches the filters")
+            && stderr.contains("stageos-smoke list"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("verdict: error"), "{stdout}");
+    assert!(
+        dir.join("junit.xml").exists(),
+        "the reports are still written"
+    );
+}
