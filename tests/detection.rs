@@ -352,6 +352,14 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
             "latency",
             Red("latency:/api/me:1500", &["auth::latency_within_budget"]),
         ),
+        // One instance here; tests/security.rs runs one per refusal cell of the matrix.
+        (
+            "role-bypass",
+            Red(
+                "role-bypass:crew:POST:/api/setlists/{id}/lock",
+                &["rbac::crew_cannot_lock_setlists"],
+            ),
+        ),
         (
             "error-rate",
             CoveredElsewhere(
@@ -368,7 +376,11 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
 fn kind(f: &Fault) -> String {
     let name = f.to_string();
     match name.split_once(':') {
-        Some((k, _)) if ["latency", "error-rate", "jitter", "clock"].contains(&k) => k.to_owned(),
+        Some((k, _))
+            if ["latency", "error-rate", "jitter", "clock", "role-bypass"].contains(&k) =>
+        {
+            k.to_owned()
+        }
         _ => name,
     }
 }

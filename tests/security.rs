@@ -336,3 +336,64 @@ async fn a_plugin_left_by_the_smoke_owner_is_replaced_one_by_someone_else_is_lef
     );
     server.shutdown().await;
 }
+
+/// The route template axum matches for a matrix request (`{setlist}` → `{id}`,
+/// `{plugin}` → `{key}`, no query).
+fn route_of(request: &str) -> (String, String) {
+    let (method, target) = request.split_once(' ').expect("METHOD /path");
+    let path = target.split('?').next().unwrap_or(target);
+    let route = path
+        .split('/')
+        .map(|seg| match seg {
+            "{plugin}" => "{key}",
+            s if s.starts_with('{') => "{id}",
+            s => s,
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    (method.to_owned(), route)
+}
+
+/// Every refusal cell of the RBAC matrix has a fault that turns it, and only it,
+/// red: the reference lets that one role through that one route's role check
+/// (`role-bypass:<role>:<METHOD>:<route>`), and the rbac flow must name exactly
+/// that cell.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_refusal_cell_of_the_matrix_has_a_fault_that_only_it_detects() {
+    use futures::stream::{self, StreamExt};
+    use stageos_smoke::flows::rbac;
+
+    let m = rbac::matrix();
+    let cells: Vec<(String, String)> = m
+        .cells
+        .iter()
+        .filter(|c| rbac::is_refusal(c.expected))
+        .map(|c| {
+            let (method, route) = route_of(&m.operations[c.operation].request);
+            (
+                format!("role-bypass:{}:{method}:{route}", c.role.as_str()),
+                format!("rbac::{}", c.step),
+            )
+        })
+        .collect();
+    assert!(cells.len() > 60, "refusal cells: {}", cells.len());
+    let problems: Vec<String> = stream::iter(cells)
+        .map(|(fault, cell)| async move {
+            let report = runner::run(
+                &settings(&[&fault]),
+                &options(Some("rbac::")),
+                &EnvSnapshot::default(),
+                &Redactor::new(),
+            )
+            .await;
+            let mut red = failed(&report);
+            red.extend(names_with(&report, "error"));
+            (red != set(&[cell.as_str()]))
+                .then(|| format!("{fault}: expected [{cell}] red, got {red:?}"))
+        })
+        .buffer_unordered(4)
+        .filter_map(|p| async move { p })
+        .collect()
+        .await;
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -136,6 +136,18 @@ pub enum Fault {
         /// Upper bound of the random delay.
         max_ms: u64,
     },
+    /// The role check of one route is skipped for one role: `role` may do
+    /// `method route` (route as axum matched it, e.g. `/api/setlists/{id}/lock`)
+    /// although the contract's `x-roles` (or the parent's, for `x-access`) refuse
+    /// it. One instance per cell of the RBAC matrix proves each cell (tests/security.rs).
+    RoleBypass {
+        /// Role name, e.g. `crew`.
+        role: String,
+        /// HTTP method, e.g. `POST`.
+        method: String,
+        /// Route template, e.g. `/api/setlists/{id}/lock`.
+        route: String,
+    },
     /// Not a fault but a condition: the server's clock runs `ms` milliseconds off
     /// (negative: behind) — its `Date` header and signed-URL expiry both. A suite
     /// that judges expiry by the target's clock stays green under it.
@@ -163,6 +175,11 @@ impl Fault {
             Fault::ErrorRate { .. } => Fault::ErrorRate { percent: 5 },
             Fault::Jitter { .. } => Fault::Jitter { max_ms: 50 },
             Fault::ClockOffset { .. } => Fault::ClockOffset { ms: -3000 },
+            Fault::RoleBypass { .. } => Fault::RoleBypass {
+                role: "crew".to_owned(),
+                method: "POST".to_owned(),
+                route: "/api/setlists/{id}/lock".to_owned(),
+            },
             unit => unit,
         }
     }
@@ -175,6 +192,7 @@ impl Fault {
                 | Fault::ErrorRate { .. }
                 | Fault::Jitter { .. }
                 | Fault::ClockOffset { .. }
+                | Fault::RoleBypass { .. }
         )
     }
 
@@ -275,6 +293,9 @@ impl Fault {
             Fault::ClockOffset { .. } => {
                 "not a fault: the server's clock (Date header, signed-URL expiry) is N ms off"
             }
+            Fault::RoleBypass { .. } => {
+                "one role may use one route its x-roles refuse (role-bypass:<role>:<METHOD>:<route>)"
+            }
         }
     }
 
@@ -292,6 +313,11 @@ impl fmt::Display for Fault {
             Fault::ErrorRate { percent } => f.pad(&format!("error-rate:{percent}")),
             Fault::Jitter { max_ms } => f.pad(&format!("jitter:{max_ms}")),
             Fault::ClockOffset { ms } => f.pad(&format!("clock:{ms}")),
+            Fault::RoleBypass {
+                role,
+                method,
+                route,
+            } => f.pad(&format!("role-bypass:{role}:{method}:{route}")),
             other => f.pad(other.kind_name()),
         }
     }
@@ -339,11 +365,27 @@ impl FromStr for Fault {
         {
             return Ok(Fault::ClockOffset { ms });
         }
+        if let Some(rest) = s.strip_prefix("role-bypass:")
+            && let Some((role, rest)) = rest.split_once(':')
+            && let Some((method, route)) = rest.split_once(':')
+            && crate::credentials::Role::ALL
+                .iter()
+                .any(|r| r.as_str() == role)
+            && !method.is_empty()
+            && route.starts_with('/')
+        {
+            return Ok(Fault::RoleBypass {
+                role: role.to_owned(),
+                method: method.to_ascii_uppercase(),
+                route: route.to_owned(),
+            });
+        }
         let mut valid: Vec<&str> = Fault::unit_faults().map(|f| f.kind_name()).collect();
         valid.push("jitter:<max ms>");
         valid.push("clock:<offset ms, negative: behind>");
         valid.push("latency:<route>:<ms>");
         valid.push("error-rate:<percent 1-100>");
+        valid.push("role-bypass:<role>:<METHOD>:<route>");
         Err(ParseFaultError {
             given: s.to_owned(),
             valid: valid.join(", "),
@@ -382,6 +424,18 @@ impl FaultSet {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .contains(fault)
+    }
+
+    /// Whether a `role-bypass` fault lets `role` through `method route`.
+    pub fn role_bypassed(&self, role: &str, method: &str, route: &str) -> bool {
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|f| {
+                matches!(f, Fault::RoleBypass { role: r, method: m, route: p }
+                    if r == role && m.eq_ignore_ascii_case(method) && p == route)
+            })
     }
 
     /// The server clock's offset from real time (the `clock:` condition), in ms.

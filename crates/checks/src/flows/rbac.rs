@@ -792,6 +792,9 @@ struct PluginState {
     /// The Owner's install answered 200 although nothing in this run installed it:
     /// it was installed before the run and must not be removed.
     preinstalled: bool,
+    /// A role that must be refused removed the plugin: the Owner reinstalls it
+    /// before its own remove cell, so only the refused role's cell goes red.
+    removed_wrongly: bool,
 }
 
 async fn run_cell(
@@ -800,6 +803,26 @@ async fn run_cell(
     session: &Session,
     plugin: &tokio::sync::Mutex<PluginState>,
 ) -> Result<(), StepError> {
+    if cell.kind == OpKind::RemovePlugins && !is_refusal(cell.expected) {
+        let mut plugin = plugin.lock().await;
+        if plugin.removed_wrongly {
+            let path = format!("/api/plugins/{PLUGIN_KEY}/install");
+            let resp = cx.owner.post(&path).send().await?;
+            if !resp.status.is_success() {
+                return Err(ExecError::Other(format!(
+                    "failed to reinstall the plugin a refused role removed: POST {path} answered {}",
+                    resp.status.as_u16()
+                ))
+                .into());
+            }
+            cx.cleanups.delete_later(
+                &cx.owner,
+                format!("/api/plugins/{PLUGIN_KEY}"),
+                format!("plugin {PLUGIN_KEY}"),
+            );
+            plugin.removed_wrongly = false;
+        }
+    }
     let (method, path, resp) = send_cell(cx, cell, session).await?;
     match cell.kind {
         OpKind::InstallPlugins if resp.status.is_success() => {
@@ -816,6 +839,9 @@ async fn run_cell(
             }
         }
         OpKind::RemovePlugins if resp.status.is_success() => {
+            if is_refusal(cell.expected) {
+                plugin.lock().await.removed_wrongly = true;
+            }
             cx.cleanups.disarm(&format!("/api/plugins/{PLUGIN_KEY}"))
         }
         OpKind::DeleteEvents
