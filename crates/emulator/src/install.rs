@@ -10,19 +10,26 @@ use crate::{EmulatorConfig, EmulatorError, PINS};
 /// The stamp in the venv recording what was installed.
 const STAMP: &str = ".stageos-smoke-pins";
 
-/// Make sure the venv of `config` holds exactly [`PINS`].
-pub(crate) fn ensure_installed(config: &EmulatorConfig) -> Result<(), EmulatorError> {
+/// Whether the venv of `config` holds exactly [`PINS`] (a warm start).
+pub(crate) fn is_installed(config: &EmulatorConfig) -> bool {
+    config.venv_python().exists()
+        && std::fs::read_to_string(config.venv().join(STAMP))
+            .is_ok_and(|s| s.trim() == PINS.join("\n"))
+}
+
+/// Make sure the venv of `config` holds exactly [`PINS`]; `on_install` is called
+/// once the interpreter proved usable, before the slow part (the install).
+pub(crate) fn ensure_installed(
+    config: &EmulatorConfig,
+    on_install: &mut dyn FnMut(),
+) -> Result<(), EmulatorError> {
     let io = |what: &'static str, path: &std::path::Path| {
         let path = path.to_path_buf();
         move |source| EmulatorError::Io { what, path, source }
     };
     let stamp = config.venv().join(STAMP);
     let wanted = PINS.join("\n");
-    let is_installed = || {
-        config.venv_python().exists()
-            && std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == wanted)
-    };
-    if is_installed() {
+    if is_installed(config) {
         return Ok(());
     }
     std::fs::create_dir_all(&config.dir).map_err(io("failed to create", &config.dir))?;
@@ -35,9 +42,13 @@ pub(crate) fn ensure_installed(config: &EmulatorConfig) -> Result<(), EmulatorEr
         .map_err(io("failed to open", &lock_path))?;
     lock.lock().map_err(io("failed to lock", &lock_path))?;
     // Another process may have installed it while this one waited for the lock.
-    if is_installed() {
+    if is_installed(config) {
         return Ok(());
     }
+    if !config.venv_python().exists() {
+        check_python(config)?;
+    }
+    on_install();
     if !config.venv_python().exists() {
         let out = Command::new(&config.python)
             .arg("-m")
@@ -79,6 +90,31 @@ pub(crate) fn ensure_installed(config: &EmulatorConfig) -> Result<(), EmulatorEr
     }
     std::fs::write(&stamp, wanted).map_err(io("failed to write", &stamp))?;
     Ok(())
+}
+
+/// The interpreter runs and has the venv module (a fast check, so a machine that
+/// cannot install says so before anything slow starts).
+fn check_python(config: &EmulatorConfig) -> Result<(), EmulatorError> {
+    let out = Command::new(&config.python)
+        .args([
+            "-c",
+            "import sys, venv, ensurepip; assert sys.version_info >= (3, 10), sys.version",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| EmulatorError::NoPython {
+            python: config.python.clone(),
+            source,
+        })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(EmulatorError::Venv {
+            python: config.python.clone(),
+            venv: config.venv(),
+            detail: last_line(&out),
+        })
+    }
 }
 
 /// The last non-empty line of a command's stderr (else stdout, else its status).

@@ -92,6 +92,11 @@ pub enum EmulatorError {
     },
 }
 
+/// Whether the pins are installed for `config` (the next start is a warm one).
+pub fn is_installed(config: &EmulatorConfig) -> bool {
+    install::is_installed(config)
+}
+
 /// Install (once) and start the emulator, and wait until it is healthy.
 pub fn start(config: &EmulatorConfig) -> Result<RunningEmulator, EmulatorError> {
     StartingEmulator::spawn(config)?.wait_healthy()

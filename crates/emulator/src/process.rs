@@ -90,7 +90,16 @@ impl StartingEmulator {
     /// Install the pins if needed (the slow part, once per venv) and spawn the
     /// emulator; it answers later ([`Self::wait_healthy`]).
     pub fn spawn(config: &EmulatorConfig) -> Result<Self, EmulatorError> {
-        ensure_installed(config)?;
+        Self::spawn_with(config, &mut || {})
+    }
+
+    /// As [`Self::spawn`]; `on_install` is called before a (slow, one-time) install,
+    /// once the interpreter proved usable: the place to tell a person to wait.
+    pub fn spawn_with(
+        config: &EmulatorConfig,
+        on_install: &mut dyn FnMut(),
+    ) -> Result<Self, EmulatorError> {
+        ensure_installed(config, on_install)?;
         let port = free_port().map_err(|source| EmulatorError::Io {
             what: "failed to find a free port on",
             path: PathBuf::from("127.0.0.1"),
