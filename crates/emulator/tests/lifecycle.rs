@@ -9,7 +9,43 @@ use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use libtest_mimic::{Arguments, Trial};
 use stageos_smoke_emulator::{EmulatorConfig, start};
+
+/// Set in the child process `a_killed_parent_leaves_no_orphan` starts and kills.
+const CHILD_VAR: &str = "STAGEOS_EMULATOR_TEST_CHILD";
+
+/// The child: hold an emulator, say its pid, wait to be killed.
+fn hold_an_emulator_until_killed() -> ! {
+    let emulator = start(&EmulatorConfig::from_process_env()).unwrap_or_else(|e| panic!("{e}"));
+    println!("emulator-pid {}", emulator.pid());
+    std::thread::sleep(Duration::from_secs(120));
+    std::process::exit(2)
+}
+
+fn main() -> std::process::ExitCode {
+    if std::env::var_os(CHILD_VAR).is_some() {
+        hold_an_emulator_until_killed();
+    }
+    let args = Arguments::from_args();
+    let test = |name: &'static str, f: fn()| {
+        Trial::test(name, move || {
+            f();
+            Ok(())
+        })
+    };
+    let trials = vec![
+        test(
+            "answers_on_loopback_and_stops_when_dropped",
+            answers_on_loopback_and_stops_when_dropped,
+        ),
+        test(
+            "a_killed_parent_leaves_no_orphan",
+            a_killed_parent_leaves_no_orphan,
+        ),
+    ];
+    libtest_mimic::run(&args, trials).exit_code()
+}
 
 fn skip() -> bool {
     let skip = std::env::var("STAGEOS_TEST_SKIP_EMULATOR").is_ok_and(|v| v == "1");
@@ -39,7 +75,6 @@ fn gone_within(pid: u32, limit: Duration) -> bool {
     !alive(pid)
 }
 
-#[test]
 fn answers_on_loopback_and_stops_when_dropped() {
     if skip() {
         return;
@@ -59,25 +94,12 @@ fn answers_on_loopback_and_stops_when_dropped() {
     );
 }
 
-/// Not a test on its own: the process the next test kills.
-#[test]
-fn holds_an_emulator_until_killed() {
-    if std::env::var("STAGEOS_EMULATOR_TEST_CHILD").is_err() {
-        return;
-    }
-    let emulator = start(&EmulatorConfig::from_process_env()).unwrap_or_else(|e| panic!("{e}"));
-    println!("emulator-pid {}", emulator.pid());
-    std::thread::sleep(Duration::from_secs(120));
-}
-
-#[test]
 fn a_killed_parent_leaves_no_orphan() {
     if skip() {
         return;
     }
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["holds_an_emulator_until_killed", "--exact", "--nocapture"])
-        .env("STAGEOS_EMULATOR_TEST_CHILD", "1")
+        .env(CHILD_VAR, "1")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
