@@ -13,10 +13,10 @@
 # on a free port (or $STAGEOS_CW_EMULATOR_PORT). Enabled: CloudWatch, and for the
 # release gates (tests/aws_gates.rs) ECR, Secrets Manager, RDS, AWS Backup and S3.
 #
-# In .ci/run:
-#   scripts/cw-emulator.sh start
-#   trap 'scripts/cw-emulator.sh stop' EXIT
-#   eval "$(scripts/cw-emulator.sh env)"
+# Not needed for the tests or the CLI: tests/gates.rs, tests/aws_gates.rs and the
+# embedded `stageos-smoke run` start the same pins themselves (crates/emulator,
+# sharing this venv). This script is for poking at an emulator by hand:
+#   scripts/cw-emulator.sh start && eval "$(scripts/cw-emulator.sh env)"
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

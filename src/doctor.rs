@@ -464,10 +464,15 @@ async fn target_and_clock(
 
 async fn cloudwatch(settings: &Settings) -> Check {
     let Some(cw) = &settings.gates.cloudwatch else {
-        return skip(
-            "cloudwatch",
-            "not configured (the CloudWatch gates will be skipped)",
-        );
+        let what = match settings.target {
+            crate::config::TargetSpec::Embedded { .. } => {
+                "not configured (on the embedded target `run` starts a local emulator for the CloudWatch gates)"
+            }
+            crate::config::TargetSpec::Remote { .. } => {
+                "not configured (the CloudWatch gates will be skipped)"
+            }
+        };
+        return skip("cloudwatch", what);
     };
     let endpoint = cw
         .endpoint_url

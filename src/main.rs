@@ -89,17 +89,6 @@ fn run(args: &RunArgs) -> ExitCode {
     let mut printed = stageos_smoke::progress::Printed::new();
     let (report, report_dir, step_summary, baseline) = match Settings::resolve(&overrides, &env) {
         Ok(settings) => 'resolved: {
-            let rust_log = std::env::var("RUST_LOG").ok();
-            if let Some(path) = stageos_smoke::debug_log::install(
-                args.verbose,
-                rust_log.as_deref(),
-                &settings.report_dir,
-            ) {
-                eprintln!("debug output: stderr and {}", path.display());
-            }
-            let Some(runtime) = runtime() else {
-                return ExitStatus::CouldNotCheck.into();
-            };
             let profile_flows = catalogue::profile_flows(&settings.profile);
             if runner::planned_steps(&profile_flows, &selection).is_empty() {
                 // A filter that matches nothing (a typo) checked nothing: that is
@@ -121,6 +110,19 @@ fn run(args: &RunArgs) -> ExitCode {
                     None,
                 );
             }
+            // First, so a run without the emulator says why before anything else.
+            let cloud = embedded_cloud(&settings, &selection, &env);
+            let rust_log = std::env::var("RUST_LOG").ok();
+            if let Some(path) = stageos_smoke::debug_log::install(
+                args.verbose,
+                rust_log.as_deref(),
+                &settings.report_dir,
+            ) {
+                eprintln!("debug output: stderr and {}", path.display());
+            }
+            let Some(runtime) = runtime() else {
+                return ExitStatus::CouldNotCheck.into();
+            };
             let options = RunOptions {
                 selection,
                 concurrency: args.test_threads,
@@ -132,7 +134,7 @@ fn run(args: &RunArgs) -> ExitCode {
                 stageos_smoke::progress::spawn(received, redactor.clone(), style, style.color);
             let report = runtime.block_on(async {
                 stageos_smoke::interrupt::install_signal_handlers();
-                runner::run_with_events(&settings, &options, &env, &redactor, events).await
+                runner::run_with_cloud(&settings, &options, &env, &redactor, events, cloud).await
             });
             printed = live.join().unwrap_or_default();
             let baseline = stageos_smoke::gates::history::baseline_p95(
@@ -205,6 +207,38 @@ fn run(args: &RunArgs) -> ExitCode {
         }
     }
     report.exit_status().into()
+}
+
+/// The emulator beside the embedded reference (see
+/// `stageos_smoke::embedded_cloud`), saying on stderr what stands in for the AWS
+/// account, or why nothing does.
+fn embedded_cloud(
+    settings: &Settings,
+    selection: &stageos_smoke::selection::Selection,
+    env: &EnvSnapshot,
+) -> Option<stageos_smoke::embedded_cloud::EmbeddedCloud> {
+    let mut on_install = |venv: &std::path::Path| {
+        eprintln!(
+            "emulator: installing {} into {} (once; needs the Python package index)",
+            stageos_smoke::emulator::PINS.join(" "),
+            venv.display()
+        );
+    };
+    match runner::prepare_cloud(settings, selection, env, &mut on_install)? {
+        Ok(cloud) => {
+            eprintln!(
+                "emulator: {} at {} stands in for the AWS account of the baseline and release gates ({}=off: without it)",
+                stageos_smoke::emulator::PINS[0],
+                cloud.endpoint().as_str().trim_end_matches('/'),
+                stageos_smoke::embedded_cloud::EMULATOR_VAR
+            );
+            Some(cloud)
+        }
+        Err(reason) => {
+            eprintln!("emulator: {reason}");
+            None
+        }
+    }
 }
 
 /// What the terminal shows once a run ended: for a run that could not start, its

@@ -1,12 +1,13 @@
 //! `cargo test --test aws_gates`: the release flow's AWS-side gates, each shown to pass
 //! on a compliant account and to fail on its own non-compliant variant.
 //!
-//! Emulator trials seed ministack (`scripts/cw-emulator.sh start`; endpoint from
-//! `STAGEOS_TEST_AWS_ENDPOINT`, else `STAGEOS_TEST_CLOUDWATCH_ENDPOINT`; loopback only,
-//! fake static credentials) and run the release flow against it, every trial with
-//! its own resource names (a fresh suffix) instead of resetting the emulator.
-//! Without the endpoint they are reported **ignored with the reason** (also printed
-//! to stderr) — never a silent pass.
+//! Emulator trials seed ministack (endpoint from `STAGEOS_TEST_AWS_ENDPOINT`, else
+//! `STAGEOS_TEST_CLOUDWATCH_ENDPOINT`, else the pinned emulator this process starts
+//! on first use: `tests/harness/mod.rs`; loopback only, fake static credentials)
+//! and run the release flow against it, every trial with its own resource names (a
+//! fresh suffix) instead of resetting the emulator. Where the emulator cannot start
+//! they fail with the reason and the fix; only `STAGEOS_TEST_SKIP_EMULATOR=1`
+//! reports them ignored — never a silent pass.
 //!
 //! What ministack 1.5.33 lacks, and how each gap is covered instead (mock trials,
 //! aws-smithy-mocks, always run):
@@ -66,7 +67,8 @@ fn fail(msg: impl std::fmt::Display) -> Failed {
     Failed::from(msg.to_string())
 }
 
-/// Run `f` with the emulator endpoint, or report the trial ignored with the reason.
+/// Run `f` with the emulator endpoint (see [`harness::emulator`]), or fail or
+/// ignore the trial with the reason.
 fn with_emulator(f: impl FnOnce(String) -> Result<(), Failed>) -> TestResult {
     harness::with_emulator(EMULATOR_VARS, f)
 }
@@ -876,6 +878,7 @@ fn rollout_order() -> TestResult {
 }
 
 fn main() -> ExitCode {
+    let _emulator = harness::EmulatorGuard;
     let args = Arguments::from_args();
     let trials = vec![
         Trial::ignorable_test(

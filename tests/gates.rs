@@ -1,12 +1,13 @@
 //! `cargo test --test gates`: the verification gates end to end.
 //!
 //! Health and metrics gates run against reference servers started here, one fault
-//! at a time. The CloudWatch gates and the canary need the emulator
-//! (`scripts/cw-emulator.sh start`): its endpoint comes from
-//! `STAGEOS_TEST_CLOUDWATCH_ENDPOINT` (loopback only; fake static credentials);
-//! without it those trials are reported **ignored with the reason**, and the reason
-//! is printed to stderr — never a silent pass. Each CloudWatch trial uses its own
-//! `LoadBalancer` / `Canary` dimension value instead of resetting the emulator.
+//! at a time. The CloudWatch gates and the canary need the emulator: the one at
+//! `STAGEOS_TEST_CLOUDWATCH_ENDPOINT` (loopback only; fake static credentials), else
+//! the pinned one this process starts on first use and stops at the end
+//! (`tests/harness/mod.rs`). Where it cannot start those trials fail with the
+//! reason and the fix; only `STAGEOS_TEST_SKIP_EMULATOR=1` reports them ignored —
+//! never a silent pass. Each CloudWatch trial uses its own `LoadBalancer` /
+//! `Canary` dimension value instead of resetting the emulator.
 
 mod harness;
 
@@ -42,12 +43,8 @@ const EMULATOR_VARS: &[&str] = &[ENDPOINT_VAR];
 
 use harness::{TestResult, check, runtime, summary};
 
-/// The emulator endpoint these trials use, or why they are skipped (see [`harness::emulator`]).
-fn emulator() -> Result<String, String> {
-    harness::emulator(EMULATOR_VARS)
-}
-
-/// Run `f` with the emulator endpoint, or report the trial ignored with the reason.
+/// Run `f` with the emulator endpoint (see [`harness::emulator`]), or fail or
+/// ignore the trial with the reason.
 fn with_emulator(f: impl FnOnce(String) -> Result<(), Failed>) -> TestResult {
     harness::with_emulator(EMULATOR_VARS, f)
 }
@@ -759,10 +756,8 @@ fn canary_publish_failure_does_not_hide_the_verdict() -> TestResult {
 }
 
 fn main() -> ExitCode {
+    let _emulator = harness::EmulatorGuard;
     let args = Arguments::from_args();
-    if let Err(reason) = emulator() {
-        eprintln!("note: the CloudWatch trials will be reported ignored: {reason}");
-    }
     let trials = vec![
         Trial::ignorable_test(
             "metrics::healthy_reference_passes",

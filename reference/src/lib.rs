@@ -39,7 +39,7 @@ pub use app::{AppState, app};
 pub use audit::AuditEntry;
 pub use credentials::{Credentials, Role, SeedUser};
 pub use faults::Fault;
-pub use server::{RunningServer, ServerOptions};
+pub use server::{AlbMetrics, RunningServer, ServerOptions};
 
 /// Current unix time in seconds.
 pub(crate) fn unix_now() -> i64 {

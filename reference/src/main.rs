@@ -141,6 +141,7 @@ async fn main() -> ExitCode {
             c.flush_interval = std::time::Duration::from_millis(cli.cloudwatch_flush_ms);
             c
         }),
+        record_alb_metrics: false,
     };
     let server = match RunningServer::start(opts).await {
         Ok(server) => server,

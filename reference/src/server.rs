@@ -33,6 +33,9 @@ pub struct ServerOptions {
     pub commit: String,
     /// Publish ALB-like metrics to a local CloudWatch emulator.
     pub cloudwatch: Option<crate::cloudwatch::CloudWatchPublish>,
+    /// Record the ALB-like metrics from the start without publishing them, for a
+    /// caller that publishes them once, when it knows where ([`AlbMetrics`]).
+    pub record_alb_metrics: bool,
 }
 
 impl Default for ServerOptions {
@@ -44,6 +47,7 @@ impl Default for ServerOptions {
             version: "v1.4.0-20261125".to_owned(),
             commit: "0000000".to_owned(),
             cloudwatch: None,
+            record_alb_metrics: false,
         }
     }
 }
@@ -132,6 +136,9 @@ impl RunningServer {
         let listener = TcpListener::bind(opts.listen).await?;
         let addr = listener.local_addr()?;
         let (shutdown, rx) = oneshot::channel::<()>();
+        if opts.record_alb_metrics {
+            state.metrics().alb.set_enabled(true);
+        }
         let publisher = match opts.cloudwatch.clone() {
             Some(c) => Some(start_publisher(&state, c)?),
             None => None,
@@ -195,6 +202,14 @@ impl RunningServer {
         }
     }
 
+    /// The ALB-like metrics this server records (see
+    /// [`ServerOptions::record_alb_metrics`]), to publish them on demand.
+    pub fn alb_metrics(&self) -> AlbMetrics {
+        AlbMetrics {
+            state: self.state.clone(),
+        }
+    }
+
     /// Stops accepting, lets in-flight requests finish, waits for the task.
     pub async fn shutdown(self) {
         if let Some(p) = self.publisher {
@@ -211,5 +226,33 @@ impl RunningServer {
             Ok(Err(e)) => tracing::warn!(error = %e, "reference server stopped with an error"),
             Err(e) => tracing::warn!(error = %e, "reference server task failed"),
         }
+    }
+}
+
+/// The ALB-like metrics a running server recorded: published on demand, for a
+/// caller that learns where only after the server started (the suite's embedded
+/// run, whose emulator starts beside the server).
+#[derive(Clone)]
+pub struct AlbMetrics {
+    state: AppState,
+}
+
+impl std::fmt::Debug for AlbMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AlbMetrics")
+    }
+}
+
+impl AlbMetrics {
+    /// Publish what was recorded since the last publish to `config`'s emulator
+    /// (loopback only); on failure the numbers are kept for the next try.
+    /// Returns the number of requests published.
+    pub async fn publish(
+        &self,
+        config: crate::cloudwatch::CloudWatchPublish,
+    ) -> Result<u64, String> {
+        crate::cloudwatch::Publisher::new(config)?
+            .flush(&self.state.metrics().alb)
+            .await
     }
 }

@@ -100,6 +100,10 @@ pub fn cli_with_program(program: &str) -> std::process::Command {
     // 2-core CI machine the first login once took 1006 ms against the 1000 ms
     // budget: that must not turn an unrelated test red.
     c.env("STAGEOS_LATENCY_BUDGET_MS", "10000");
+    // No emulator beside the embedded reference unless the test asks for one
+    // (tests/embedded_emulator.rs): the other CLI tests judge what they judge
+    // without an AWS account, and start no Python process.
+    c.env("STAGEOS_EMULATOR", "off");
     c
 }
 

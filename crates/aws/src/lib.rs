@@ -6,3 +6,4 @@
 
 pub mod aws;
 pub mod cloudwatch;
+pub mod seed;

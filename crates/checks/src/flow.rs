@@ -20,6 +20,7 @@ use stageos_smoke_model::event::{Event, EventSink};
 use stageos_smoke_model::flowdef::{FlowDef, StepRef};
 use stageos_smoke_model::outcome::{StepOutcome, StepResult};
 
+use crate::embedded_cloud::RunCloud;
 use crate::selection::Selection;
 
 /// What every flow of a run shares.
@@ -51,6 +52,8 @@ pub struct RunContext {
     pub events: EventSink,
     /// The steps the run reports (others run as prerequisites, unreported).
     pub selection: Selection,
+    /// The embedded run's emulator and its seeded account, when it has one.
+    pub cloud: Option<RunCloud>,
 }
 
 impl RunContext {

@@ -12,6 +12,7 @@
 
 pub mod catalogue;
 pub mod config;
+pub mod embedded_cloud;
 pub mod flow;
 pub mod flows;
 pub mod interrupt;

@@ -17,6 +17,7 @@ use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
 use crate::catalogue;
 use crate::config::{EnvSnapshot, Settings};
+use crate::embedded_cloud::{self, EmbeddedCloud, RunCloud};
 use crate::flow::{CleanupRecord, FlowRun, RunContext};
 use crate::selection::Selection;
 use crate::target::{self, EmbeddedServer};
@@ -115,12 +116,64 @@ pub async fn run_with_events(
     redactor: &Redactor,
     events: EventSink,
 ) -> RunReport {
-    let (report, server) = run_inner(settings, options, env, redactor, events.clone()).await;
+    run_with_cloud(settings, options, env, redactor, events, None).await
+}
+
+/// As [`run_with_events`], with the emulator of an embedded run ([`prepare_cloud`]):
+/// the embedded server records its requests, and the baseline and release flows
+/// read the seeded account when the environment names none. The emulator stops
+/// when the run ends.
+pub async fn run_with_cloud(
+    settings: &Settings,
+    options: &RunOptions,
+    env: &EnvSnapshot,
+    redactor: &Redactor,
+    events: EventSink,
+    cloud: Option<EmbeddedCloud>,
+) -> RunReport {
+    let (report, server) = run_inner(settings, options, env, redactor, events.clone(), cloud).await;
     if let Some(server) = server {
         server.shutdown().await;
     }
     events.emit(Event::RunFinished(Box::new(report.clone())));
     report
+}
+
+/// Whether the run of `settings` and `selection` gets an emulator beside the
+/// embedded reference, and if so the spawned one (see [`crate::embedded_cloud`]):
+/// `None` when it needs none (a remote target, no baseline or release step
+/// selected, both configured by the environment, or `STAGEOS_EMULATOR=off`);
+/// `Some(Err(reason))` when it cannot have one (one line with the fix). Call it
+/// before the run, so a reason can be said first; `on_install(venv)` is called
+/// before a one-time install of the emulator (the place to tell a person to wait).
+pub fn prepare_cloud(
+    settings: &Settings,
+    selection: &Selection,
+    env: &EnvSnapshot,
+    on_install: &mut dyn FnMut(&std::path::Path),
+) -> Option<Result<EmbeddedCloud, String>> {
+    let off = env
+        .get(embedded_cloud::EMULATOR_VAR)
+        .is_some_and(|v| v.eq_ignore_ascii_case("off"));
+    let configured = settings.gates.cloudwatch.is_some() && settings.gates.release.aws.is_some();
+    if !cfg!(feature = "reference")
+        || !matches!(settings.target, crate::config::TargetSpec::Embedded { .. })
+        || off
+        || configured
+    {
+        return None;
+    }
+    let flows = catalogue::profile_flows(&settings.profile);
+    let needed = planned_steps(&flows, selection)
+        .iter()
+        .any(|(f, _)| embedded_cloud::FLOWS.contains(&f.id));
+    if !needed {
+        return None;
+    }
+    let config =
+        stageos_smoke_emulator::EmulatorConfig::from_env(|k| env.get(k).map(str::to_owned));
+    let venv = config.venv();
+    Some(embedded_cloud::spawn(&config, &mut || on_install(&venv)))
 }
 
 /// As [`run`], but hand the embedded reference server (if any) back still running,
@@ -132,7 +185,7 @@ pub async fn run_keeping_server(
     env: &EnvSnapshot,
     redactor: &Redactor,
 ) -> (RunReport, Option<EmbeddedServer>) {
-    run_inner(settings, options, env, redactor, EventSink::none()).await
+    run_inner(settings, options, env, redactor, EventSink::none(), None).await
 }
 
 async fn run_inner(
@@ -141,8 +194,13 @@ async fn run_inner(
     env: &EnvSnapshot,
     redactor: &Redactor,
     events: EventSink,
+    cloud: Option<EmbeddedCloud>,
 ) -> (RunReport, Option<EmbeddedServer>) {
     let run_start = Instant::now();
+    if let Some(c) = &cloud {
+        // Health check and seeding beside the run; only their readers wait.
+        c.start_in_background();
+    }
     let started_at = now_rfc3339();
     let run_id = new_run_id();
     let profile_flows = catalogue::profile_flows(&settings.profile);
@@ -157,10 +215,11 @@ async fn run_inner(
         )
     };
 
-    let target = match target::prepare(settings, &flows, env, redactor).await {
-        Ok(t) => t,
-        Err(e) => return (fail(e.to_string()), None),
-    };
+    let target =
+        match target::prepare_recording(settings, &flows, env, redactor, cloud.is_some()).await {
+            Ok(t) => t,
+            Err(e) => return (fail(e.to_string()), None),
+        };
     let http = HttpContext {
         settings: Arc::new(settings.http.clone()),
         run_id: run_id.clone(),
@@ -186,6 +245,12 @@ async fn run_inner(
         others_done,
         events: events.clone(),
         selection: options.selection.clone(),
+        cloud: cloud
+            .zip(target.own_traffic.clone())
+            .map(|(cloud, publish_own_traffic)| RunCloud {
+                cloud,
+                publish_own_traffic,
+            }),
     });
     events.emit(Event::RunStarted {
         run_id: run_id.clone(),

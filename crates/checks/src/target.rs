@@ -10,6 +10,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::config::{ConfigError, EnvSnapshot, Settings, TargetSpec, required_secrets};
+use crate::embedded_cloud::PublishOwnTraffic;
 use stageos_smoke_http::credentials::{OWNER_TOTP_SECRET_VAR, SuiteCredentials, UserCredential};
 use stageos_smoke_http::secrets::Redactor;
 use stageos_smoke_model::flowdef::FlowDef;
@@ -22,6 +23,9 @@ pub struct Target {
     pub credentials: SuiteCredentials,
     /// The embedded server, when there is one (dropped = stopped).
     pub server: Option<EmbeddedServer>,
+    /// Publishes the embedded server's ALB metrics, when it records them
+    /// ([`prepare_recording`]).
+    pub own_traffic: Option<PublishOwnTraffic>,
 }
 
 /// The embedded reference server of a run.
@@ -62,8 +66,21 @@ pub async fn prepare(
     env: &EnvSnapshot,
     redactor: &Redactor,
 ) -> Result<Target, TargetError> {
+    prepare_recording(settings, flows, env, redactor, false).await
+}
+
+/// As [`prepare`]; with `record_alb_metrics` the embedded server records its
+/// ALB-like metrics from its first request, to be published to the run's emulator
+/// ([`Target::own_traffic`]; see [`crate::embedded_cloud`]).
+pub async fn prepare_recording(
+    settings: &Settings,
+    flows: &[&FlowDef],
+    env: &EnvSnapshot,
+    redactor: &Redactor,
+    record_alb_metrics: bool,
+) -> Result<Target, TargetError> {
     match &settings.target {
-        TargetSpec::Embedded { faults } => embedded(faults, redactor).await,
+        TargetSpec::Embedded { faults } => embedded(faults, redactor, record_alb_metrics).await,
         TargetSpec::Remote { base_url } => {
             let (roles, needs_totp) = required_secrets(flows);
             let mut credentials = SuiteCredentials::default();
@@ -104,6 +121,7 @@ pub async fn prepare(
                 base_url: base_url.clone(),
                 credentials,
                 server: None,
+                own_traffic: None,
             })
         }
     }
@@ -111,7 +129,11 @@ pub async fn prepare(
 
 /// Start the embedded reference StageOS with `faults`, and hand over its logins.
 #[cfg(feature = "reference")]
-async fn embedded(faults: &[String], redactor: &Redactor) -> Result<Target, TargetError> {
+async fn embedded(
+    faults: &[String],
+    redactor: &Redactor,
+    record_alb_metrics: bool,
+) -> Result<Target, TargetError> {
     use std::str::FromStr;
 
     use stageos_reference::{Fault, RunningServer, ServerOptions};
@@ -129,10 +151,28 @@ async fn embedded(faults: &[String], redactor: &Redactor) -> Result<Target, Targ
         .collect::<Result<Vec<_>, _>>()?;
     let server = RunningServer::start(ServerOptions {
         faults,
+        record_alb_metrics,
         ..ServerOptions::default()
     })
     .await
     .map_err(TargetError::Start)?;
+    let own_traffic = record_alb_metrics.then(|| {
+        let alb = server.alb_metrics();
+        let publish: PublishOwnTraffic = std::sync::Arc::new(move |cw| {
+            let mut to = stageos_reference::cloudwatch::CloudWatchPublish::emulator(
+                cw.endpoint_url
+                    .as_ref()
+                    .map(|u| u.as_str().trim_end_matches('/').to_owned())
+                    .unwrap_or_default(),
+                cw.load_balancer.clone(),
+            );
+            to.region = cw.region.clone();
+            to.namespace = cw.namespace.clone();
+            let alb = alb.clone();
+            Box::pin(async move { alb.publish(to).await })
+        });
+        publish
+    });
     let base_url = Url::parse(&server.base_url()).map_err(|e| ConfigError::Invalid {
         what: "embedded base URL".into(),
         value: server.base_url(),
@@ -165,12 +205,17 @@ async fn embedded(faults: &[String], redactor: &Redactor) -> Result<Target, Targ
         base_url,
         credentials,
         server: Some(server),
+        own_traffic,
     })
 }
 
 /// Without the `reference` feature there is no embedded target: say how to name one.
 #[cfg(not(feature = "reference"))]
-async fn embedded(_faults: &[String], _redactor: &Redactor) -> Result<Target, TargetError> {
+async fn embedded(
+    _faults: &[String],
+    _redactor: &Redactor,
+    _record_alb_metrics: bool,
+) -> Result<Target, TargetError> {
     Err(ConfigError::Invalid {
         what: "target".into(),
         value: "embedded".into(),

@@ -4,8 +4,11 @@
 //! The first step plans the windows (aligned to the period; see
 //! [`stageos_smoke_gates::stats`]) and reads every ALB series of the run in one
 //! `GetMetricData` call; the two verdict steps judge those numbers. Without CloudWatch
-//! settings for the environment every step is skipped with that reason, so the
-//! default embedded run stays fast and green without AWS.
+//! settings for the environment, the embedded run reads the account its emulator
+//! was seeded with (`crate::embedded_cloud`): the baselines are the previous
+//! release's seeded traffic, the window since the deploy is the run's own requests
+//! as the embedded server publishes them. Without either, every step is skipped
+//! with the reason.
 
 use std::sync::Arc;
 
@@ -24,7 +27,9 @@ pub static FLOW: FlowDef = FlowDef {
     description: "P95 latency and error budget since the deploy against CloudWatch baselines; alarms in place",
     roles: &[],
     needs_owner_totp: false,
-    observes_run: false,
+    // Observes the run: on the embedded target with its emulator, the window since
+    // the deploy is the run's own traffic, read once every other flow finished.
+    observes_run: true,
     steps: &[
         ALB_METRICS_READ,
         P95_LATENCY_VS_BASELINE,
@@ -70,17 +75,42 @@ pub fn no_cloudwatch_reason() -> String {
 /// Run the baseline flow.
 pub async fn run(flow: &mut FlowRun) {
     let gates: Arc<GateSettings> = flow.cx().gates.clone();
-    let Some(cw) = gates.cloudwatch.clone() else {
-        let reason = no_cloudwatch_reason();
-        for s in FLOW.steps {
-            flow.skip(s.id, reason.clone());
+    // The environment's CloudWatch, else the embedded run's seeded account, whose
+    // current window is the run's own traffic: read once every other flow has
+    // finished and the embedded server's requests are published.
+    let (cw, own_traffic) = match (gates.cloudwatch.clone(), flow.cx().cloud.clone()) {
+        (Some(cw), _) => (cw, None),
+        (None, Some(cloud)) => {
+            flow.cx().other_flows_finished().await;
+            match cloud.account().await {
+                Ok(account) => (account.cloudwatch.clone(), Some(cloud.publish_own_traffic)),
+                Err(e) => {
+                    let reason = crate::embedded_cloud::unavailable(&e);
+                    for s in FLOW.steps {
+                        flow.skip(s.id, reason.clone());
+                    }
+                    return;
+                }
+            }
         }
-        return;
+        (None, None) => {
+            let reason = no_cloudwatch_reason();
+            for s in FLOW.steps {
+                flow.skip(s.id, reason.clone());
+            }
+            return;
+        }
     };
     let th = gates.thresholds.clone();
     let client = cloudwatch::client(&cw).await;
+    // The embedded server's requests up to now are published below, so the period
+    // in progress is complete and belongs to the window.
+    let now = match own_traffic {
+        Some(_) => stats::align_down(gates.now(), th.period_s) + th.period_s,
+        None => gates.now(),
+    };
     let plan = stats::plan_windows(
-        gates.now(),
+        now,
         cw.deployed_at,
         th.period_s,
         th.max_window_s,
@@ -114,6 +144,12 @@ pub async fn run(flow: &mut FlowRun) {
         Ok(plan) => {
             let read = flow
                 .step(&ALB_METRICS_READ, async {
+                    if let Some(publish) = &own_traffic {
+                        let n = publish(&cw).await.map_err(|e| {
+                            ExecError::Other(format!("the embedded server's ALB metrics: {e}"))
+                        })?;
+                        tracing::debug!(requests = n, "published the embedded run's own traffic");
+                    }
                     let series = cloudwatch::fetch_alb(&client, &cw, &plan)
                         .await
                         .map_err(|e| ExecError::Other(e.to_string()))?;

@@ -192,19 +192,31 @@ async fn aws_gates(
     deployed: Option<String>,
 ) {
     let notes = flow.notes();
-    let Some(res) = gates.release.aws.clone() else {
-        let reason = rel::no_aws_configured();
-        for id in [
-            ROLLBACK_IMAGES.id,
-            SECRETS_ROTATED.id,
-            RDS_BACKUP_RETENTION.id,
-            RESTORE_TESTED.id,
-            FILES_BUCKET_VERSIONED.id,
-            FILES_BUCKET_ENCRYPTED.id,
-        ] {
-            flow.skip(id, reason.clone());
+    // The environment's account, else the embedded run's seeded one.
+    let res = match (gates.release.aws.clone(), flow.cx().cloud.clone()) {
+        (Some(res), _) => Ok(res),
+        (None, Some(cloud)) => cloud
+            .account()
+            .await
+            .map(|a| a.aws.clone())
+            .map_err(|e| crate::embedded_cloud::unavailable(&e)),
+        (None, None) => Err(rel::no_aws_configured()),
+    };
+    let res = match res {
+        Ok(res) => res,
+        Err(reason) => {
+            for id in [
+                ROLLBACK_IMAGES.id,
+                SECRETS_ROTATED.id,
+                RDS_BACKUP_RETENTION.id,
+                RESTORE_TESTED.id,
+                FILES_BUCKET_VERSIONED.id,
+                FILES_BUCKET_ENCRYPTED.id,
+            ] {
+                flow.skip(id, reason.clone());
+            }
+            return;
         }
-        return;
     };
     let clients = AwsClients::new(&res.endpoint).await;
     let on = gates.thresholds.on_inconclusive;
