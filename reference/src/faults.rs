@@ -489,7 +489,7 @@ mod tests {
             assert_eq!(name.parse::<Fault>(), Ok(fault.clone()), "{name}");
             assert!(!fault.describe().is_empty());
         }
-        assert_eq!(Fault::catalogue().len(), Fault::unit_faults().count() + 4);
+        assert_eq!(Fault::catalogue().len(), Fault::unit_faults().count() + 5);
     }
 
     #[test]
@@ -506,6 +506,12 @@ mod tests {
             "me-wrong-role",
             "health-degraded",
             "crew-reads-invoices",
+            "invoice-get-any-role",
+            "invoice-files-any-role",
+            "deliveries-any-role",
+            "late-answer-accepted",
+            "non-invitee-answers",
+            "availability-counts-wrong",
             "crew-locks-setlist",
             "audit-missing-invoice-created",
             "recovery-code-reusable",
@@ -539,6 +545,7 @@ mod tests {
             "latency:/api/me:300",
             "error-rate:5",
             "jitter:50",
+            "role-bypass:crew:POST:/api/setlists/{id}/lock",
             "clock:-3000",
         ];
         assert_eq!(names, expected);
