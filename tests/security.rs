@@ -337,23 +337,6 @@ async fn a_plugin_left_by_the_smoke_owner_is_replaced_one_by_someone_else_is_lef
     server.shutdown().await;
 }
 
-/// The route template axum matches for a matrix request (`{setlist}` → `{id}`,
-/// `{plugin}` → `{key}`, no query).
-fn route_of(request: &str) -> (String, String) {
-    let (method, target) = request.split_once(' ').expect("METHOD /path");
-    let path = target.split('?').next().unwrap_or(target);
-    let route = path
-        .split('/')
-        .map(|seg| match seg {
-            "{plugin}" => "{key}",
-            s if s.starts_with('{') => "{id}",
-            s => s,
-        })
-        .collect::<Vec<_>>()
-        .join("/");
-    (method.to_owned(), route)
-}
-
 /// Every refusal cell of the RBAC matrix has a fault that turns it, and only it,
 /// red: the reference lets that one role through that one route's role check
 /// (`role-bypass:<role>:<METHOD>:<route>`), and the rbac flow must name exactly
@@ -369,7 +352,11 @@ async fn every_refusal_cell_of_the_matrix_has_a_fault_that_only_it_detects() {
         .iter()
         .filter(|c| rbac::is_refusal(c.expected))
         .map(|c| {
-            let (method, route) = route_of(&m.operations[c.operation].request);
+            let (method, target) = m.operations[c.operation]
+                .request
+                .split_once(' ')
+                .expect("METHOD /path");
+            let route = rbac::contract_path(target);
             (
                 format!("role-bypass:{}:{method}:{route}", c.role.as_str()),
                 format!("rbac::{}", c.step),

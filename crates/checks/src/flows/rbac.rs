@@ -351,6 +351,20 @@ pub fn is_refusal(status: u16) -> bool {
     matches!(status, 403 | 404)
 }
 
+/// A matrix request's path as the contract and the server's router spell it
+/// (`{setlist}` → `{id}`, `{plugin}` → `{key}`, no query).
+pub fn contract_path(target: &str) -> String {
+    let path = target.split('?').next().unwrap_or(target);
+    path.split('/')
+        .map(|seg| match seg {
+            "{plugin}" => "{key}",
+            s if s.starts_with('{') => "{id}",
+            s => s,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// The matrix compiled into the binary.
 pub fn matrix() -> &'static Matrix {
     static MATRIX: OnceLock<Matrix> = OnceLock::new();
@@ -1224,19 +1238,6 @@ mod tests {
             }
         }
         None
-    }
-
-    /// A matrix request's path as the contract spells it (`{id}`, `{key}`).
-    fn contract_path(target: &str) -> String {
-        let path = target.split('?').next().unwrap_or(target);
-        path.split('/')
-            .map(|seg| match seg {
-                "{plugin}" => "{key}".to_owned(),
-                s if s.starts_with('{') => "{id}".to_owned(),
-                s => s.to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join("/")
     }
 
     #[test]
