@@ -375,6 +375,7 @@ async fn target_and_clock(
         run_id: format!("doctor-{}", uuid::Uuid::new_v4().simple()),
         redactor: redactor.clone(),
         logins: Default::default(),
+        clock: Default::default(),
     };
     let session = match Session::new(
         "doctor",

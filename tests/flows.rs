@@ -401,6 +401,7 @@ async fn sweep_removes_smoke_leftovers_only() {
         run_id: "sweep-test".into(),
         redactor: redactor.clone(),
         logins: Default::default(),
+        clock: Default::default(),
     };
     let creds = server.credentials();
     let login = |role: Role| {

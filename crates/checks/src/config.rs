@@ -77,6 +77,12 @@ pub struct EnvironmentConfig {
     /// Deadline of one wait for the target's background work (jobs, scans, webhook
     /// deliveries), in milliseconds.
     pub wait_deadline_ms: Option<u64>,
+    /// How far ahead (by the target's clock) the availability flow sets the
+    /// `respond_by` of the request whose late answer must be refused, in
+    /// milliseconds: the flow waits that long. Default 2000 for a remote target
+    /// (room for a slow link and an imprecise clock estimate), 500 for the
+    /// embedded reference and loopback URLs.
+    pub respond_by_window_ms: Option<u64>,
     /// Address the suite's webhook receiver binds (default `127.0.0.1:0`).
     pub webhook_bind: Option<String>,
     /// URL the target delivers webhooks to, when the receiver sits behind a
@@ -216,6 +222,8 @@ pub struct Settings {
     pub step_summary: Option<PathBuf>,
     /// Deadline of one wait for background work (jobs, scans, webhook deliveries).
     pub wait_deadline: Duration,
+    /// The `respond_by` window the availability flow creates and waits out.
+    pub respond_by_window: Duration,
     /// The housekeeping flow deletes smoke data older than this.
     pub sweep_older_than: Duration,
     /// Webhook receiver settings.
@@ -334,6 +342,16 @@ impl Settings {
             overrides.expect_version.as_deref(),
         )?;
         let wait_deadline = Duration::from_millis(section.wait_deadline_ms.unwrap_or(45_000));
+        let near = match &target {
+            TargetSpec::Embedded { .. } => true,
+            TargetSpec::Remote { base_url } => stageos_smoke_gates::settings::is_loopback(base_url),
+        };
+        let respond_by_window =
+            Duration::from_millis(section.respond_by_window_ms.unwrap_or(if near {
+                500
+            } else {
+                2000
+            }));
         let report_dir = overrides
             .report_dir
             .clone()
@@ -359,6 +377,7 @@ impl Settings {
             user_emails: section.users,
             step_summary: env.get("GITHUB_STEP_SUMMARY").map(PathBuf::from),
             wait_deadline,
+            respond_by_window,
             sweep_older_than,
             webhook,
             gates,

@@ -40,6 +40,8 @@ pub struct RunContext {
     pub latency_budget: Duration,
     /// Deadline of one wait for background work (jobs, scans, webhook deliveries).
     pub wait_deadline: Duration,
+    /// The `respond_by` window the availability flow creates and waits out.
+    pub respond_by_window: Duration,
     /// Webhook receiver settings.
     pub webhook: stageos_smoke_http::webhook_receiver::WebhookSettings,
     /// The housekeeping flow deletes smoke data older than this.

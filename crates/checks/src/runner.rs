@@ -225,10 +225,14 @@ async fn run_inner(
         run_id: run_id.clone(),
         redactor: redactor.clone(),
         logins: Default::default(),
+        clock: Default::default(),
     };
-    if let Err(e) = preflight(&target.base_url, &http, run_start).await {
-        return (fail(format!("target unreachable: {e}")), target.server);
-    }
+    // The preflight request (is the target there at all?) goes out beside the
+    // flows' first requests rather than before them: a run that can start loses
+    // no round trip to it. Until it answers, the flows' events are held back, so
+    // a target that is not there gives one cause, not a line per step.
+    let preflight_http = http.clone();
+    let (flow_events, hold) = events.held();
 
     let (others_done_tx, others_done) = tokio::sync::watch::channel(false);
     let cx = Arc::new(RunContext {
@@ -239,11 +243,12 @@ async fn run_inner(
         step_timeout: settings.step_timeout,
         latency_budget: Duration::from_millis(settings.profile.latency_budget_ms),
         wait_deadline: settings.wait_deadline,
+        respond_by_window: settings.respond_by_window,
         sweep_older_than: settings.sweep_older_than,
         webhook: settings.webhook.clone(),
         gates: Arc::new(settings.gates.clone()),
         others_done,
-        events: events.clone(),
+        events: flow_events.clone(),
         selection: options.selection.clone(),
         cloud: cloud
             .zip(target.own_traffic.clone())
@@ -252,7 +257,7 @@ async fn run_inner(
                 publish_own_traffic,
             }),
     });
-    events.emit(Event::RunStarted {
+    flow_events.emit(Event::RunStarted {
         run_id: run_id.clone(),
         target: settings.target_label(),
         profile: settings.profile_name.clone(),
@@ -281,7 +286,33 @@ async fn run_inner(
         let cx = cx.clone();
         async move { (i, run_flow(def, cx).await) }
     }));
-    let (worked, watched) = tokio::join!(work, watch);
+    let flows_done = async { tokio::join!(work, watch) };
+    let mut flows_done = std::pin::pin!(flows_done);
+    let mut reachable = std::pin::pin!(preflight(&target.base_url, &preflight_http, run_start));
+    let (worked, watched) = tokio::select! {
+        answer = &mut reachable => match answer {
+            Ok(()) => {
+                hold.release();
+                flows_done.await
+            }
+            Err(e) => {
+                // Nothing the flows did reached a target that is not there; they
+                // are dropped with their held events.
+                hold.discard();
+                return (fail(format!("target unreachable: {e}")), target.server);
+            }
+        },
+        done = &mut flows_done => match reachable.await {
+            Ok(()) => {
+                hold.release();
+                done
+            }
+            Err(e) => {
+                hold.discard();
+                return (fail(format!("target unreachable: {e}")), target.server);
+            }
+        },
+    };
     let mut indexed: Vec<_> = worked.into_iter().chain(watched).collect();
     indexed.sort_by_key(|(i, _)| *i);
     let results: Vec<(Vec<StepResult>, Vec<CleanupRecord>)> =

@@ -38,6 +38,7 @@ pub async fn run(
         run_id: format!("{}-sweep", crate::runner::new_run_id()),
         redactor: redactor.clone(),
         logins: Default::default(),
+        clock: Default::default(),
     };
     let result = async {
         let recorder = Recorder::new(Instant::now());

@@ -252,6 +252,8 @@ pub struct HttpContext {
     pub redactor: Redactor,
     /// Logins shared by the run's flows.
     pub logins: LoginCache,
+    /// The target's clock as its answers' `Date` headers tell it.
+    pub clock: crate::clock::TargetClock,
 }
 
 /// One login per user per run, shared by the flows that only need to act as that
@@ -365,6 +367,11 @@ impl Session {
             cx,
             recorder,
         })
+    }
+
+    /// The run's estimate of the target's clock.
+    pub fn target_clock(&self) -> &crate::clock::TargetClock {
+        &self.cx.clock
     }
 
     /// The recorder this session writes its timings to.
@@ -544,6 +551,7 @@ impl Req<'_> {
             }
             let permit = s.cx.settings.in_flight.acquire().await;
             let started = Instant::now();
+            let sent_at = time::OffsetDateTime::now_utc();
             let result = read_response(
                 rb,
                 s.cx.settings.max_body_bytes,
@@ -554,6 +562,14 @@ impl Req<'_> {
             .await;
             let elapsed = started.elapsed();
             drop(permit);
+            if let Ok((_, headers, _)) = &result
+                && let Some(date) = headers
+                    .get(reqwest::header::DATE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_http_date)
+            {
+                s.cx.clock.observe(sent_at, sent_at + elapsed, date);
+            }
             s.recorder.push(RequestRecord {
                 method: method_s.clone(),
                 path: url.path().to_owned(),

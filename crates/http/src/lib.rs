@@ -8,6 +8,7 @@
 //! - [`wait`]: poll until a condition holds or a deadline passes.
 //! - [`webhook_receiver`]: a loopback receiver that verifies signed deliveries.
 
+pub mod clock;
 pub mod credentials;
 pub mod http;
 pub mod secrets;

@@ -11,6 +11,7 @@
 //! closed log must not stop the checks).
 
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
 
 use crate::outcome::{CleanupRecord, RunReport, StepResult};
 
@@ -48,25 +49,87 @@ pub enum Event {
 
 /// Where a run sends its events; cheap to clone into every flow.
 #[derive(Clone, Debug, Default)]
-pub struct EventSink(Option<Sender<Event>>);
+pub struct EventSink {
+    tx: Option<Sender<Event>>,
+    /// While `Some`, events wait here instead of going out (see [`EventSink::held`]).
+    hold: Option<Arc<Mutex<Option<Vec<Event>>>>>,
+}
 
 impl EventSink {
     /// A sink and the receiver its events arrive on.
     pub fn channel() -> (EventSink, Receiver<Event>) {
         let (tx, rx) = channel();
-        (EventSink(Some(tx)), rx)
+        (
+            EventSink {
+                tx: Some(tx),
+                hold: None,
+            },
+            rx,
+        )
     }
 
     /// A sink that drops every event (library callers that only want the report).
     pub fn none() -> EventSink {
-        EventSink(None)
+        EventSink::default()
+    }
+
+    /// A sink whose events are held back until the handle releases them (in
+    /// order) or discards them: the run's flows start while the preflight request
+    /// is still out, and a run that turns out not to be able to start prints its
+    /// cause once instead of one line per step.
+    pub fn held(&self) -> (EventSink, EventHold) {
+        let hold = Arc::new(Mutex::new(Some(Vec::new())));
+        (
+            EventSink {
+                tx: self.tx.clone(),
+                hold: Some(hold.clone()),
+            },
+            EventHold {
+                tx: self.tx.clone(),
+                hold,
+            },
+        )
     }
 
     /// Send `event`; a receiver that is gone is not an error.
     pub fn emit(&self, event: Event) {
-        if let Some(tx) = &self.0 {
+        if let Some(hold) = &self.hold {
+            let mut held = hold.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(queue) = held.as_mut() {
+                queue.push(event);
+                return;
+            }
+        }
+        if let Some(tx) = &self.tx {
             let _ = tx.send(event);
         }
+    }
+}
+
+/// The handle of a held sink (see [`EventSink::held`]).
+#[derive(Debug)]
+pub struct EventHold {
+    tx: Option<Sender<Event>>,
+    hold: Arc<Mutex<Option<Vec<Event>>>>,
+}
+
+impl EventHold {
+    /// Send what was held, in order; from now on events go out at once.
+    pub fn release(self) {
+        let mut held = self.hold.lock().unwrap_or_else(|e| e.into_inner());
+        for event in held.take().unwrap_or_default() {
+            if let Some(tx) = &self.tx {
+                let _ = tx.send(event);
+            }
+        }
+    }
+
+    /// Drop what was held and whatever comes later.
+    pub fn discard(self) {
+        let mut held = self.hold.lock().unwrap_or_else(|e| e.into_inner());
+        *held = Some(Vec::new());
+        drop(held);
+        // Later events land in a queue nobody releases.
     }
 }
 
@@ -94,5 +157,35 @@ mod tests {
         drop(rx);
         sink.emit(Event::FlowStarted { flow: "x".into() });
         EventSink::none().emit(Event::FlowStarted { flow: "y".into() });
+    }
+
+    #[test]
+    fn held_events_go_out_in_order_on_release_and_never_on_discard() {
+        let (sink, rx) = EventSink::channel();
+        let (held, hold) = sink.held();
+        held.emit(Event::FlowStarted { flow: "a".into() });
+        sink.emit(Event::FlowStarted {
+            flow: "direct".into(),
+        });
+        held.emit(Event::FlowFinished { flow: "a".into() });
+        let names = |rx: &Receiver<Event>| -> Vec<String> {
+            rx.try_iter().map(|e| format!("{e:?}")).collect()
+        };
+        assert_eq!(names(&rx), vec![r#"FlowStarted { flow: "direct" }"#]);
+        hold.release();
+        held.emit(Event::FlowStarted { flow: "b".into() });
+        assert_eq!(
+            names(&rx),
+            vec![
+                r#"FlowStarted { flow: "a" }"#,
+                r#"FlowFinished { flow: "a" }"#,
+                r#"FlowStarted { flow: "b" }"#
+            ]
+        );
+        let (held, hold) = sink.held();
+        held.emit(Event::FlowStarted { flow: "c".into() });
+        hold.discard();
+        held.emit(Event::FlowStarted { flow: "d".into() });
+        assert!(names(&rx).is_empty());
     }
 }

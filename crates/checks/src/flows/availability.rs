@@ -88,9 +88,6 @@ pub const CLOSED_REQUEST_REFUSES_LATE_ANSWER: StepDef = StepDef {
     description: "Once respond_by has passed, an answer is refused with 409 request_closed",
 };
 
-/// Seconds between creating the short request and its `respond_by`.
-const CLOSE_AFTER: Duration = Duration::from_secs(2);
-
 async fn respond(
     session: &Session,
     request_id: &str,
@@ -175,13 +172,21 @@ pub async fn run(flow: &mut FlowRun) {
     // the flow nothing when the rest takes longer than it.
     let steps = flow.steps();
     let deadline = flow.cx().wait_deadline;
+    let window = flow.cx().respond_by_window;
     let late_answer = steps.step(&CLOSED_REQUEST_REFUSES_LATE_ANSWER, async {
-        let respond_by = OffsetDateTime::now_utc() + CLOSE_AFTER;
+        // The window is set by the target's clock (the latest it can read now),
+        // so a target ahead of us still sees a respond_by in the future.
+        let clock = manager_s.target_clock().clone();
+        // Rounded up to a whole second: a target that stores whole seconds (the
+        // contract does not say) keeps it in the future.
+        let respond_by = clock.target_now_upper() + window;
+        let respond_by =
+            respond_by.replace_nanosecond(0).unwrap_or(respond_by) + time::Duration::SECOND;
         let resp = manager_s
             .post(&create_path)
             .json(&json!({
                 "member_ids": [crew_id],
-                "message": "Smoke check: closes in two seconds",
+                "message": "Smoke check: closes in a moment",
                 "respond_by": format_time(respond_by),
                 "tags": ["smoke", run_id],
                 "smoke_run_id": run_id,
@@ -191,9 +196,9 @@ pub async fn run(flow: &mut FlowRun) {
         resp.expect_status(201)?;
         let short: AvailabilityRequest = resp.json()?;
         let respond_by = parse_time("respond_by", &short.respond_by)?;
-        // Wait for the deadline by our clock, then for the target to agree it passed
-        // (its clock may lag ours a little).
-        sleep_until_utc(respond_by, Duration::from_millis(100)).await;
+        // Wait until the target's clock can have passed respond_by (the run's
+        // estimate of it), then poll until the target agrees the request closed.
+        sleep_until_utc(clock.lower_local(respond_by), Duration::ZERO).await;
         let path = format!("/api/availability-requests/{}", short.id);
         poll_until(deadline, Backoff::default(), || async {
             let resp = manager_s.get(&path).send().await?;

@@ -144,7 +144,7 @@ const MAX_TTL: Duration = Duration::from_secs(15 * 60);
 /// Clock skew tolerated when judging `expires_at`.
 const SKEW: Duration = Duration::from_secs(30);
 
-/// How long after `expires_at` (by the target's Date header, whole seconds) an
+/// How long after `expires_at` (by the target's clock, as the run learned it) an
 /// expired URL may still be served before that is a failure.
 const EXPIRY_GRACE: Duration = Duration::from_secs(5);
 
@@ -359,267 +359,268 @@ pub async fn run(flow: &mut FlowRun) {
         return;
     };
     let file_path = format!("/api/files/{file_id}");
+    let steps = flow.steps();
+    let cleanups = flow.cleanups();
 
-    let uploaded = flow
-        .step(
-            &UPLOAD_WITHOUT_TOKEN,
-            put_bytes(&session, &ticket, FIXTURE, "text/plain"),
-        )
-        .await;
-    if uploaded.is_none() {
-        return;
-    }
-
-    let completed = flow
-        .step(&COMPLETE_UPLOAD, async {
-            let resp = session
-                .post(&format!("{file_path}/complete"))
-                .send()
-                .await?;
-            resp.expect_status(202)?;
-            let f: FileMeta = resp.json()?;
-            ensure(
-                matches!(f.scan_status.as_str(), "pending" | "clean"),
-                "scan_status after complete",
-                "pending (or clean)",
-                f.scan_status.clone(),
-            )?;
-            ensure_eq("sha256", sha256_hex(FIXTURE), f.sha256.clone())?;
-            check_smoke_tagging("file", &f.tags, f.smoke_run_id.as_deref(), &run_id)?;
-            Ok(())
-        })
-        .await;
-    if completed.is_none() {
-        return;
-    }
-
-    let clean = flow
-        .step(&SCAN_FINISHES_CLEAN, async {
-            let f = wait_scanned(&session, &file_id, deadline).await?;
-            ensure_eq(
-                "scan_status of the fixture file",
-                "clean",
-                f.scan_status.as_str(),
-            )?;
-            Ok(())
-        })
-        .await;
-
-    if clean.is_some() {
-        let link = flow
-            .step(&DOWNLOAD_URL_TTL, async {
-                let (link, _) = download_url(&session, &redactor, &file_id, "").await?;
-                let expires = parse_time("expires_at", &link.expires_at)?;
-                let now = OffsetDateTime::now_utc();
+    // Two independent chains side by side: the clean fixture file (upload, scan,
+    // download, tampered and expired URLs, delete) and the EICAR file (scan marks
+    // it infected, no download URL). Within the first, once the scan is clean,
+    // the download-URL checks and the expiry check (which waits out a 1 s TTL)
+    // run beside each other too. Each chain keeps its own order.
+    let clean_file = async {
+        let uploaded = steps
+            .step(
+                &UPLOAD_WITHOUT_TOKEN,
+                put_bytes(&session, &ticket, FIXTURE, "text/plain"),
+            )
+            .await;
+        if uploaded.is_none() {
+            return;
+        }
+        let completed = steps
+            .step(&COMPLETE_UPLOAD, async {
+                let resp = session
+                    .post(&format!("{file_path}/complete"))
+                    .send()
+                    .await?;
+                resp.expect_status(202)?;
+                let f: FileMeta = resp.json()?;
                 ensure(
-                    expires > now,
-                    "download URL expires_at",
-                    "in the future",
-                    link.expires_at.clone(),
+                    matches!(f.scan_status.as_str(), "pending" | "clean"),
+                    "scan_status after complete",
+                    "pending (or clean)",
+                    f.scan_status.clone(),
                 )?;
-                ensure(
-                    expires <= now + MAX_TTL + SKEW,
-                    "download URL expires_at (TTL)",
-                    "at most 15 minutes ahead",
-                    format!(
-                        "{} ({} s ahead)",
-                        link.expires_at,
-                        (expires - now).whole_seconds()
-                    ),
-                )?;
-                Ok(link)
+                ensure_eq("sha256", sha256_hex(FIXTURE), f.sha256.clone())?;
+                check_smoke_tagging("file", &f.tags, f.smoke_run_id.as_deref(), &run_id)?;
+                Ok(())
             })
             .await;
-
-        match link {
-            Some(link) => {
-                flow.step(&DOWNLOAD_MATCHES_UPLOAD, async {
-                    let resp = session.get(&link.url).without_bearer().send().await?;
-                    resp.expect_status(200)?;
-                    ensure_eq(
-                        "sha256 of the downloaded bytes",
-                        sha256_hex(FIXTURE),
-                        sha256_hex(&resp.body),
-                    )?;
-                    let cd = resp
-                        .header("content-disposition")
-                        .unwrap_or("(none)")
-                        .to_owned();
+        if completed.is_none() {
+            return;
+        }
+        let clean = steps
+            .step(&SCAN_FINISHES_CLEAN, async {
+                let f = wait_scanned(&session, &file_id, deadline).await?;
+                ensure_eq(
+                    "scan_status of the fixture file",
+                    "clean",
+                    f.scan_status.as_str(),
+                )?;
+                Ok(())
+            })
+            .await;
+        if clean.is_none() {
+            for id in [
+                DOWNLOAD_URL_TTL.id,
+                DOWNLOAD_MATCHES_UPLOAD.id,
+                TAMPERED_SIGNATURE_REFUSED.id,
+                TAMPERED_PATH_REFUSED.id,
+                TAMPERED_EXPIRY_REFUSED.id,
+                EXPIRED_URL_REFUSED.id,
+            ] {
+                steps.skip(id, "not run: step `files::scan_finishes_clean` did not pass, so the file is not downloadable");
+            }
+            return;
+        }
+        let download_checks = async {
+            let link = steps
+                .step(&DOWNLOAD_URL_TTL, async {
+                    let (link, _) = download_url(&session, &redactor, &file_id, "").await?;
+                    let expires = parse_time("expires_at", &link.expires_at)?;
+                    let now = OffsetDateTime::now_utc();
                     ensure(
-                        cd.starts_with("attachment")
-                            && cd.contains(&format!("filename=\"{FIXTURE_NAME}\"")),
-                        "Content-Disposition",
-                        format!("attachment; filename=\"{FIXTURE_NAME}\""),
-                        cd,
+                        expires > now,
+                        "download URL expires_at",
+                        "in the future",
+                        link.expires_at.clone(),
                     )?;
-                    Ok(())
+                    ensure(
+                        expires <= now + MAX_TTL + SKEW,
+                        "download URL expires_at (TTL)",
+                        "at most 15 minutes ahead",
+                        format!(
+                            "{} ({} s ahead)",
+                            link.expires_at,
+                            (expires - now).whole_seconds()
+                        ),
+                    )?;
+                    Ok(link)
                 })
                 .await;
-                for (id, how) in [
-                    (TAMPERED_SIGNATURE_REFUSED.id, Tamper::Signature),
-                    (TAMPERED_PATH_REFUSED.id, Tamper::Path),
-                    (TAMPERED_EXPIRY_REFUSED.id, Tamper::Expiry),
-                ] {
-                    let url = link.url.clone();
-                    let session = session.clone();
-                    flow.step(id, async move {
-                        let changed = tamper(&url, how).ok_or_else(|| ExecError::Other(format!("the download URL has no {how:?} part to change (expected …/storage/{{key}}?expires=…&sig=…)")))?;
-                        expect_refused(&session, &changed).await
-                    })
-                    .await;
-                }
-            }
-            None => {
+            let Some(link) = link else {
                 for id in [
                     DOWNLOAD_MATCHES_UPLOAD.id,
                     TAMPERED_SIGNATURE_REFUSED.id,
                     TAMPERED_PATH_REFUSED.id,
                     TAMPERED_EXPIRY_REFUSED.id,
                 ] {
-                    flow.skip(id, "not run: step `files::download_url_ttl` did not pass, so there is no download URL");
+                    steps.skip(id, "not run: step `files::download_url_ttl` did not pass, so there is no download URL");
                 }
-            }
-        }
-
-        flow.step(&EXPIRED_URL_REFUSED, async {
-            let (link, issued) = download_url(&session, &redactor, &file_id, "ttl_secs=1").await?;
-            let expires = parse_time("expires_at", &link.expires_at)?;
-            // Expiry is judged by the target's clock: its Date header (whole
-            // seconds) says how far it is ahead of ours, so a target whose clock
-            // lags ours is not taken for one that serves expired URLs.
-            let target_ahead = issued
-                .header("date")
-                .and_then(stageos_smoke_http::http::parse_http_date)
-                .map(|d| d - OffsetDateTime::now_utc())
-                .unwrap_or(time::Duration::ZERO);
-            let expires_here = expires - target_ahead;
-            let ahead = expires_here - OffsetDateTime::now_utc();
-            if ahead > time::Duration::seconds(60) {
-                return Err(ExecError::Other(format!(
-                    "the target ignored ttl_secs=1 (URL valid {} s more); an expired URL cannot be checked within the run (hint: ttl_secs is a reference-server extension of the contract)",
-                    ahead.whole_seconds()
-                ))
-                .into());
-            }
-            // The Date header has whole seconds, so the target's clock is known to
-            // ±1 s: polling starts at the earliest moment the URL can have expired
-            // by the target's clock (a 200 until then is the URL still valid) and
-            // goes on at a steady 100 ms, so the refusal is seen as it happens —
-            // not after sleeping through the worst case. The deadline is as before
-            // (expiry + 1.1 s + the grace).
-            sleep_until_utc(expires_here - time::Duration::seconds(1), Duration::ZERO).await;
-            let steady = Backoff {
-                initial: Duration::from_millis(100),
-                max: Duration::from_millis(100),
-                factor: 1,
+                return;
             };
-            poll_until(EXPIRY_GRACE + Duration::from_millis(2100), steady, || async {
+            let matches = steps.step(&DOWNLOAD_MATCHES_UPLOAD, async {
                 let resp = session.get(&link.url).without_bearer().send().await?;
-                match resp.status.as_u16() {
-                    403 => Ok(Poll::Ready(())),
-                    200 => Ok(Poll::Pending("served (200)".into())),
-                    other => Err(CheckFailure {
-                        what: "status of an expired signed URL".into(),
-                        expected: "403".into(),
-                        actual: other.to_string(),
-                    }
-                    .into()),
+                resp.expect_status(200)?;
+                ensure_eq(
+                    "sha256 of the downloaded bytes",
+                    sha256_hex(FIXTURE),
+                    sha256_hex(&resp.body),
+                )?;
+                let cd = resp
+                    .header("content-disposition")
+                    .unwrap_or("(none)")
+                    .to_owned();
+                ensure(
+                    cd.starts_with("attachment")
+                        && cd.contains(&format!("filename=\"{FIXTURE_NAME}\"")),
+                    "Content-Disposition",
+                    format!("attachment; filename=\"{FIXTURE_NAME}\""),
+                    cd,
+                )?;
+                Ok(())
+            });
+            let tampered = [
+                (TAMPERED_SIGNATURE_REFUSED.id, Tamper::Signature),
+                (TAMPERED_PATH_REFUSED.id, Tamper::Path),
+                (TAMPERED_EXPIRY_REFUSED.id, Tamper::Expiry),
+            ]
+            .map(|(id, how)| {
+                let url = link.url.clone();
+                let session = session.clone();
+                steps.step(id, async move {
+                    let changed = tamper(&url, how).ok_or_else(|| ExecError::Other(format!("the download URL has no {how:?} part to change (expected …/storage/{{key}}?expires=…&sig=…)")))?;
+                    expect_refused(&session, &changed).await
+                })
+            });
+            futures::join!(matches, futures::future::join_all(tampered));
+        };
+        let expired = steps.step(&EXPIRED_URL_REFUSED, async {
+                let (link, _) = download_url(&session, &redactor, &file_id, "ttl_secs=1").await?;
+                let expires = parse_time("expires_at", &link.expires_at)?;
+                // Expiry is judged by the target's clock, as the run learned it from
+                // every answer's Date header (crates/http/src/clock.rs: to about a
+                // round trip, not to the header's whole second), so a target whose
+                // clock lags ours is not taken for one that serves expired URLs.
+                let clock = session.target_clock();
+                let earliest = clock.lower_local(expires);
+                let latest = clock.upper_local(expires);
+                let ahead = earliest - OffsetDateTime::now_utc();
+                if ahead > time::Duration::seconds(60) {
+                    return Err(ExecError::Other(format!(
+                        "the target ignored ttl_secs=1 (URL valid {} s more); an expired URL cannot be checked within the run (hint: ttl_secs is a reference-server extension of the contract)",
+                        ahead.whole_seconds()
+                    ))
+                    .into());
                 }
-            })
-            .await
-            .map_err(|e| {
-                e.into_step(
-                    "an expired signed URL",
-                    "403 once expires_at has passed by the target's clock",
-                )
-            })?;
-            Ok(())
-        })
-        .await;
-    } else {
-        for id in [
-            DOWNLOAD_URL_TTL.id,
-            DOWNLOAD_MATCHES_UPLOAD.id,
-            TAMPERED_SIGNATURE_REFUSED.id,
-            TAMPERED_PATH_REFUSED.id,
-            TAMPERED_EXPIRY_REFUSED.id,
-            EXPIRED_URL_REFUSED.id,
-        ] {
-            flow.skip(id, "not run: step `files::scan_finishes_clean` did not pass, so the file is not downloadable");
-        }
-    }
-
-    let cleanups = flow.cleanups();
-    let eicar_id = flow
-        .step(&EICAR_MARKED_INFECTED, async {
-            let bytes = eicar();
-            let (id, ticket) = upload(
-                &session,
-                &cleanups,
-                &redactor,
-                "eicar-test.txt",
-                "text/plain",
-                &bytes,
-                &run_id,
-            )
-            .await?;
-            put_bytes(&session, &ticket, &bytes, "text/plain").await?;
-            let resp = session
-                .post(&format!("/api/files/{id}/complete"))
-                .send()
-                .await?;
-            resp.expect_status(202)?;
-            let f = wait_scanned(&session, &id, deadline).await?;
-            ensure_eq(
-                "scan_status of the EICAR test file",
-                "infected",
-                f.scan_status.as_str(),
-            )?;
-            Ok(id)
-        })
-        .await;
-
-    match eicar_id {
-        Some(id) => {
-            flow.step(&INFECTED_NOT_DOWNLOADABLE, async {
-                let resp = session
-                    .get(&format!("/api/files/{id}/download-url"))
-                    .send()
-                    .await?;
-                redact_signed_url_field(&redactor, &resp.body, "url");
-                resp.expect_error(409, "file_infected")?;
+                // Polling starts at the earliest moment the URL can have expired by the
+                // target's clock (a 200 until then is the URL still valid) and goes on
+                // at a steady 100 ms, so the refusal is seen as it happens. The
+                // deadline is the latest moment it can have expired plus the grace.
+                sleep_until_utc(earliest, Duration::ZERO).await;
+                let steady = Backoff {
+                    initial: Duration::from_millis(100),
+                    max: Duration::from_millis(100),
+                    factor: 1,
+                };
+                let until_latest = Duration::try_from(latest - OffsetDateTime::now_utc()).unwrap_or(Duration::ZERO);
+                poll_until(until_latest + EXPIRY_GRACE, steady, || async {
+                    let resp = session.get(&link.url).without_bearer().send().await?;
+                    match resp.status.as_u16() {
+                        403 => Ok(Poll::Ready(())),
+                        200 => Ok(Poll::Pending("served (200)".into())),
+                        other => Err(CheckFailure {
+                            what: "status of an expired signed URL".into(),
+                            expected: "403".into(),
+                            actual: other.to_string(),
+                        }
+                        .into()),
+                    }
+                })
+                .await
+                .map_err(|e| {
+                    e.into_step(
+                        "an expired signed URL",
+                        "403 once expires_at has passed by the target's clock",
+                    )
+                })?;
+                Ok(())
+        });
+        futures::join!(download_checks, expired);
+        let deleted = steps
+            .step(&DELETE_FILE, async {
+                let resp = session.delete(&file_path).send().await?;
+                resp.expect_status(204)?;
+                cleanups.disarm(&file_path);
                 Ok(())
             })
             .await;
+        if deleted.is_none() {
+            return;
         }
-        None => flow.skip(
-            &INFECTED_NOT_DOWNLOADABLE,
-            "not run: step `files::eicar_marked_infected` did not pass",
-        ),
-    }
+        steps
+            .step(&DELETED_FILE_IS_GONE, async {
+                let resp = session.get(&file_path).send().await?;
+                if resp.status.as_u16() != 404 {
+                    cleanups.delete_later(&session, file_path.clone(), format!("file {file_id}"));
+                }
+                resp.expect_status(404)?;
+                Ok(())
+            })
+            .await;
+    };
 
-    let cleanups = flow.cleanups();
-    let deleted = flow
-        .step(&DELETE_FILE, async {
-            let resp = session.delete(&file_path).send().await?;
-            resp.expect_status(204)?;
-            cleanups.disarm(&file_path);
-            Ok(())
-        })
-        .await;
-    if deleted.is_none() {
-        return;
-    }
-    let cleanups = flow.cleanups();
-    flow.step(&DELETED_FILE_IS_GONE, async {
-        let resp = session.get(&file_path).send().await?;
-        if resp.status.as_u16() != 404 {
-            cleanups.delete_later(&session, file_path.clone(), format!("file {file_id}"));
+    let infected_file = async {
+        let eicar_id = steps
+            .step(&EICAR_MARKED_INFECTED, async {
+                let bytes = eicar();
+                let (id, ticket) = upload(
+                    &session,
+                    &cleanups,
+                    &redactor,
+                    "eicar-test.txt",
+                    "text/plain",
+                    &bytes,
+                    &run_id,
+                )
+                .await?;
+                put_bytes(&session, &ticket, &bytes, "text/plain").await?;
+                let resp = session
+                    .post(&format!("/api/files/{id}/complete"))
+                    .send()
+                    .await?;
+                resp.expect_status(202)?;
+                let f = wait_scanned(&session, &id, deadline).await?;
+                ensure_eq(
+                    "scan_status of the EICAR test file",
+                    "infected",
+                    f.scan_status.as_str(),
+                )?;
+                Ok(id)
+            })
+            .await;
+        match eicar_id {
+            Some(id) => {
+                steps
+                    .step(&INFECTED_NOT_DOWNLOADABLE, async {
+                        let resp = session
+                            .get(&format!("/api/files/{id}/download-url"))
+                            .send()
+                            .await?;
+                        redact_signed_url_field(&redactor, &resp.body, "url");
+                        resp.expect_error(409, "file_infected")?;
+                        Ok(())
+                    })
+                    .await;
+            }
+            None => steps.skip(
+                &INFECTED_NOT_DOWNLOADABLE,
+                "not run: step `files::eicar_marked_infected` did not pass",
+            ),
         }
-        resp.expect_status(404)?;
-        Ok(())
-    })
-    .await;
+    };
+
+    futures::join!(clean_file, infected_file);
 }
 
 #[cfg(test)]

@@ -344,7 +344,13 @@ pub async fn run(flow: &mut FlowRun) {
         .await;
     let Some(first) = first else { return };
 
-    flow.step(&WRONG_CODE_REFUSED, async {
+    // After the first challenge the remaining logins are independent of each
+    // other (each has its own MFA challenge): a wrong code, the current code, an
+    // old code, and a recovery code followed by its reuse run side by side. The
+    // number of deliberate failures (three) is what it was one after another.
+    let steps = flow.steps();
+    let old_code = clock.old_code();
+    let wrong = steps.step(&WRONG_CODE_REFUSED, async {
         let code = wrong_totp(&secret)?;
         let resp = verify(
             &anonymous,
@@ -353,33 +359,25 @@ pub async fn run(flow: &mut FlowRun) {
         .await?;
         resp.expect_error(401, "invalid_mfa_code")?;
         Ok(())
-    })
-    .await;
-
-    let mut authed: Option<Session> = None;
-    let current = flow
-        .step(&CURRENT_CODE_LOGS_IN, async {
-            let mut s = anonymous.clone_fresh()?;
-            let c = challenge(&s, &user).await?;
-            let resp = clock
-                .use_code(|code| verify(&s, json!({ "mfa_token": c.mfa_token, "code": code })))
-                .await?;
-            resp.expect_status(200)?;
-            let tokens: Tokens = resp.json()?;
-            ensure_eq("user after MFA", user.id.as_str(), tokens.user.id.as_str())?;
-            s.set_bearer(Some(tokens.access_token));
-            Ok(s)
-        })
-        .await;
-    if let Some(s) = current {
-        authed = Some(s);
-    }
-
-    flow.step(&OLD_CODE_REFUSED, async {
+    });
+    let current = steps.step(&CURRENT_CODE_LOGS_IN, async {
+        let mut s = anonymous.clone_fresh()?;
+        let c = challenge(&s, &user).await?;
+        let resp = clock
+            .use_code(|code| verify(&s, json!({ "mfa_token": c.mfa_token, "code": code })))
+            .await?;
+        resp.expect_status(200)?;
+        let tokens: Tokens = resp.json()?;
+        ensure_eq("user after MFA", user.id.as_str(), tokens.user.id.as_str())?;
+        s.set_bearer(Some(tokens.access_token));
+        Ok(s)
+    });
+    let old = steps.step(&OLD_CODE_REFUSED, async {
+        let anonymous = anonymous.clone_fresh()?;
         let c = challenge(&anonymous, &user).await?;
         let resp = verify(
             &anonymous,
-            json!({ "mfa_token": c.mfa_token, "code": clock.old_code() }),
+            json!({ "mfa_token": c.mfa_token, "code": old_code }),
         )
         .await?;
         let status = resp.status.as_u16();
@@ -394,60 +392,69 @@ pub async fn run(flow: &mut FlowRun) {
             ),
         )?;
         Ok(())
-    })
-    .await;
-
+    });
     let recovery = codes[0].clone();
-    let recovered = flow
-        .step(&RECOVERY_CODE_LOGS_IN, async {
-            let mut s = anonymous.clone_fresh()?;
-            let c = challenge(&s, &user).await?;
-            let resp = verify(
-                &s,
-                json!({ "mfa_token": c.mfa_token, "recovery_code": recovery }),
-            )
-            .await?;
-            resp.expect_status(200)?;
-            let tokens: Tokens = resp.json()?;
-            ensure_eq(
-                "user after a recovery code",
-                user.id.as_str(),
-                tokens.user.id.as_str(),
-            )?;
-            s.set_bearer(Some(tokens.access_token));
-            Ok(s)
-        })
-        .await;
-    let recovery_worked = recovered.is_some();
-    if authed.is_none() {
-        authed = recovered;
-    }
-
-    if recovery_worked {
-        flow.step(&RECOVERY_CODE_SINGLE_USE, async {
-            let c = challenge(&anonymous, &user).await?;
-            let resp = verify(
-                &anonymous,
-                json!({ "mfa_token": c.mfa_token, "recovery_code": recovery }),
-            )
-            .await?;
-            let status = resp.status.as_u16();
-            ensure(
-                status == 401 && resp.error_code().as_deref() == Some("invalid_mfa_code"),
-                "MFA verify with a recovery code used before",
-                "401 invalid_mfa_code",
-                format!(
-                    "{status} {}",
-                    resp.error_code()
-                        .unwrap_or_else(|| "(no error code: the used code logged in again)".into())
-                ),
-            )?;
-            Ok(())
-        })
-        .await;
-    } else {
-        flow.skip(&RECOVERY_CODE_SINGLE_USE, "not run: step `totp::recovery_code_logs_in` did not pass, so no recovery code was used once");
-    }
+    let recovery_chain = async {
+        let recovered = steps
+            .step(&RECOVERY_CODE_LOGS_IN, async {
+                let mut s = anonymous.clone_fresh()?;
+                let c = challenge(&s, &user).await?;
+                let resp = verify(
+                    &s,
+                    json!({ "mfa_token": c.mfa_token, "recovery_code": recovery }),
+                )
+                .await?;
+                resp.expect_status(200)?;
+                let tokens: Tokens = resp.json()?;
+                ensure_eq(
+                    "user after a recovery code",
+                    user.id.as_str(),
+                    tokens.user.id.as_str(),
+                )?;
+                s.set_bearer(Some(tokens.access_token));
+                Ok(s)
+            })
+            .await;
+        if recovered.is_some() {
+            steps
+                .step(&RECOVERY_CODE_SINGLE_USE, async {
+                    let c = challenge(&anonymous, &user).await?;
+                    let resp = verify(
+                        &anonymous,
+                        json!({ "mfa_token": c.mfa_token, "recovery_code": recovery }),
+                    )
+                    .await?;
+                    let status = resp.status.as_u16();
+                    ensure(
+                        status == 401 && resp.error_code().as_deref() == Some("invalid_mfa_code"),
+                        "MFA verify with a recovery code used before",
+                        "401 invalid_mfa_code",
+                        format!(
+                            "{status} {}",
+                            resp.error_code().unwrap_or_else(|| {
+                                "(no error code: the used code logged in again)".into()
+                            })
+                        ),
+                    )?;
+                    Ok(())
+                })
+                .await;
+        } else {
+            steps.skip(&RECOVERY_CODE_SINGLE_USE, "not run: step `totp::recovery_code_logs_in` did not pass, so no recovery code was used once");
+        }
+        recovered
+    };
+    let ((), current, (), recovered) = futures::join!(
+        async {
+            wrong.await;
+        },
+        current,
+        async {
+            old.await;
+        },
+        recovery_chain
+    );
+    let authed: Option<Session> = current.or(recovered);
 
     match authed {
         Some(s) => {
