@@ -303,18 +303,53 @@ fn install_crypto_provider() {
     });
 }
 
+/// The TLS set-up of every verifying client, built once per process: reqwest
+/// would otherwise build it for each client (every session has one, for its own
+/// cookie jar), loading the platform's root store each time — 80–100 ms per
+/// session in a debug build, which delayed each flow's first request. The same
+/// verifier reqwest uses (rustls-platform-verifier, the OS roots), HTTP/1.1 ALPN.
+fn verifying_tls_config() -> Result<rustls::ClientConfig, ExecError> {
+    static CONFIG: std::sync::OnceLock<Result<rustls::ClientConfig, String>> =
+        std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
+                .map_err(|e| e.to_string())?;
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Ok(config)
+        })
+        .clone()
+        .map_err(|e| {
+            ExecError::Other(format!(
+                "failed to set up TLS (the platform's root certificates): {e}"
+            ))
+        })
+}
+
 fn build_client(
     settings: &HttpSettings,
     jar: Arc<CookieStoreMutex>,
     verify_tls: bool,
 ) -> Result<reqwest::Client, ExecError> {
     install_crypto_provider();
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder();
+    let builder = if verify_tls {
+        builder.tls_backend_preconfigured(verifying_tls_config()?)
+    } else {
+        builder.tls_danger_accept_invalid_certs(true)
+    };
+    builder
         .cookie_provider(jar)
         .timeout(settings.request_timeout)
         .connect_timeout(settings.connect_timeout)
         .redirect(reqwest::redirect::Policy::limited(5))
-        .tls_danger_accept_invalid_certs(!verify_tls)
         .user_agent(concat!("stageos-smoke/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| ExecError::Other(format!("failed to build the HTTP client: {e}")))
@@ -1052,5 +1087,17 @@ mod tests {
             classify_cause("error following redirect", true).0,
             "too many redirects"
         );
+    }
+}
+#[cfg(test)]
+mod tls_tests {
+    #[test]
+    fn clients_share_one_tls_setup_and_still_build() {
+        let s = super::HttpSettings::default();
+        for verify in [true, false, true] {
+            let jar = std::sync::Arc::new(reqwest_cookie_store::CookieStoreMutex::default());
+            super::build_client(&s, jar, verify).expect("client");
+        }
+        assert!(super::verifying_tls_config().is_ok());
     }
 }

@@ -177,11 +177,10 @@ pub async fn run(flow: &mut FlowRun) {
         // The window is set by the target's clock (the latest it can read now),
         // so a target ahead of us still sees a respond_by in the future.
         let clock = manager_s.target_clock().clone();
-        // Rounded up to a whole second: a target that stores whole seconds (the
-        // contract does not say) keeps it in the future.
+        // A target that stores whole seconds (the contract does not say) closes
+        // the request up to a second early; the flow waits for the respond_by it
+        // echoes, so that only shortens the wait.
         let respond_by = clock.target_now_upper() + window;
-        let respond_by =
-            respond_by.replace_nanosecond(0).unwrap_or(respond_by) + time::Duration::SECOND;
         let resp = manager_s
             .post(&create_path)
             .json(&json!({
