@@ -136,8 +136,9 @@ pub struct AvailabilityRequest {
 }
 
 impl AvailabilityRequest {
-    /// The JSON view; `tentative_as_pending` is the `availability-counts-wrong` fault.
-    fn view(&self, tentative_as_pending: bool) -> serde_json::Value {
+    /// The JSON view at `now` (the server's clock); `tentative_as_pending` is the
+    /// `availability-counts-wrong` fault.
+    fn view(&self, now: OffsetDateTime, tentative_as_pending: bool) -> serde_json::Value {
         let mut counts: HashMap<&str, usize> = ["pending", "available", "unavailable", "tentative"]
             .into_iter()
             .map(|s| (s, 0))
@@ -149,7 +150,7 @@ impl AvailabilityRequest {
             };
             *counts.entry(status).or_default() += 1;
         }
-        let status = if http::now() > self.respond_by {
+        let status = if now > self.respond_by {
             "closed"
         } else {
             "open"
@@ -488,7 +489,8 @@ async fn create_availability<S: Host>(
     let message = input.message.unwrap_or_default();
     http::check_len("message", &message, 0, 5000)?;
     let respond_by = http::parse_time("respond_by", &input.respond_by)?;
-    let now = http::now();
+    // respond_by is judged by the server's clock (the `clock:` condition moves it).
+    let now = state.now();
     if respond_by <= now {
         return Err(http::invalid("respond_by", "must be in the future"));
     }
@@ -524,7 +526,10 @@ async fn create_availability<S: Host>(
         created_by: user.id,
         created_at: now,
     };
-    let view = request.view(state.has_fault(&Fault::AvailabilityCountsWrong));
+    let view = request.view(
+        state.now(),
+        state.has_fault(&Fault::AvailabilityCountsWrong),
+    );
     let location = format!("/api/availability-requests/{}", request.id);
     store.events_mut().availability.insert(request.id, request);
     Ok((StatusCode::CREATED, [(LOCATION, location)], Json(view)).into_response())
@@ -543,9 +548,10 @@ async fn get_availability<S: Host>(
         .availability
         .get(&id)
         .ok_or_else(|| http::not_found("availability request"))?;
-    Ok(Json(
-        request.view(state.has_fault(&Fault::AvailabilityCountsWrong)),
-    ))
+    Ok(Json(request.view(
+        state.now(),
+        state.has_fault(&Fault::AvailabilityCountsWrong),
+    )))
 }
 
 async fn respond_availability<S: Host>(
@@ -572,7 +578,7 @@ async fn respond_availability<S: Host>(
                 "only invited members may respond",
             ));
         }
-        if http::now() > request.respond_by && !state.has_fault(&Fault::LateAnswerAccepted) {
+        if state.now() > request.respond_by && !state.has_fault(&Fault::LateAnswerAccepted) {
             return Err(http::conflict(
                 "request_closed",
                 format!("responses closed at {}", http::fmt_time(request.respond_by)),
@@ -595,7 +601,7 @@ async fn respond_availability<S: Host>(
         .availability
         .get_mut(&id)
         .ok_or_else(|| http::not_found("availability request"))?;
-    let now = http::now();
+    let now = state.now();
     if now > request.respond_by && !state.has_fault(&Fault::LateAnswerAccepted) {
         return Err(http::conflict("request_closed", "responses are closed"));
     }
@@ -608,7 +614,8 @@ async fn respond_availability<S: Host>(
         r.note = input.note.clone();
         r.responded_at = Some(now);
     }
-    Ok(Json(
-        request.view(state.has_fault(&Fault::AvailabilityCountsWrong)),
-    ))
+    Ok(Json(request.view(
+        state.now(),
+        state.has_fault(&Fault::AvailabilityCountsWrong),
+    )))
 }
