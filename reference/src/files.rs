@@ -548,7 +548,9 @@ fn check_signature<S: Host>(
         }
     }
     let expires: i64 = expires_raw.parse().map_err(|_| invalid())?;
-    if expires < state.now().unix_timestamp() && !state.has_fault(&Fault::ExpiryNotEnforced) {
+    // Expired from the instant `expires` on (not through the whole second after
+    // it): a URL asked for with ttl_secs=1 is refused within a second.
+    if expires <= state.now().unix_timestamp() && !state.has_fault(&Fault::ExpiryNotEnforced) {
         return Err(signature_rejected("url_expired", "signed URL has expired"));
     }
     Ok(())

@@ -68,6 +68,31 @@ impl TargetClock {
         });
     }
 
+    /// Learn from a timestamp the target wrote into an answer at the moment it
+    /// handled the request (the `created_at` of a 201 Created), precise to
+    /// `precision` (its fractional digits: `.123` is 1 ms). Such a stamp only
+    /// narrows what the `Date` headers said: one that disagrees with them (an
+    /// object created earlier, a database clock apart) is ignored.
+    pub fn narrow_with_stamp(
+        &self,
+        sent: OffsetDateTime,
+        received: OffsetDateTime,
+        stamp: OffsetDateTime,
+        precision: Duration,
+    ) {
+        let new = OffsetBounds {
+            lo: stamp - received,
+            hi: stamp + precision - sent,
+        };
+        let mut b = self.bounds.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = *b {
+            let (lo, hi) = (old.lo.max(new.lo), old.hi.min(new.hi));
+            if lo <= hi {
+                *b = Some(OffsetBounds { lo, hi });
+            }
+        }
+    }
+
     /// What is known so far, if any answer carried a `Date`.
     pub fn bounds(&self) -> Option<OffsetBounds> {
         *self.bounds.lock().unwrap_or_else(|e| e.into_inner())
@@ -150,6 +175,34 @@ mod tests {
         clock.observe(sent, sent + ms(10), datetime!(2026-12-02 12:00:05 UTC));
         let b = clock.bounds().unwrap();
         assert!(b.lo <= ms(-510) && b.hi >= ms(5500), "{b:?}");
+    }
+
+    #[test]
+    fn a_precise_stamp_narrows_and_a_disagreeing_one_is_ignored() {
+        let clock = TargetClock::default();
+        let sent = datetime!(2026-12-02 12:00:00.300 UTC);
+        clock.observe(sent, sent + ms(100), datetime!(2026-12-02 12:00:00 UTC));
+        // Stamped 12:00:00.350 (1 ms precision): the offset is within [-50, 51] ms.
+        clock.narrow_with_stamp(
+            sent,
+            sent + ms(100),
+            datetime!(2026-12-02 12:00:00.350 UTC),
+            ms(1),
+        );
+        let b = clock.bounds().unwrap();
+        assert_eq!((b.lo, b.hi), (ms(-50), ms(51)));
+        // An object created an hour ago says nothing about the clock.
+        clock.narrow_with_stamp(
+            sent,
+            sent + ms(100),
+            datetime!(2026-12-02 11:00:00 UTC),
+            ms(1),
+        );
+        assert_eq!(clock.bounds().unwrap(), b);
+        // Without any Date header a stamp alone is not trusted.
+        let fresh = TargetClock::default();
+        fresh.narrow_with_stamp(sent, sent, sent, ms(1));
+        assert!(fresh.bounds().is_none());
     }
 
     #[test]

@@ -576,6 +576,7 @@ impl Req<'_> {
         }
         let idempotent = is_idempotent(&self.method);
         let mut attempt = 1;
+        let mut sent_at;
         let (result, elapsed) = loop {
             let mut rb = s
                 .client_for(&url)
@@ -586,7 +587,7 @@ impl Req<'_> {
             }
             let permit = s.cx.settings.in_flight.acquire().await;
             let started = Instant::now();
-            let sent_at = time::OffsetDateTime::now_utc();
+            sent_at = time::OffsetDateTime::now_utc();
             let result = read_response(
                 rb,
                 s.cx.settings.max_body_bytes,
@@ -650,6 +651,9 @@ impl Req<'_> {
             elapsed,
         };
         response.learn_secrets(&s.cx.redactor);
+        if response.status == StatusCode::CREATED {
+            learn_clock_from_created(&s.cx.clock, &response, sent_at);
+        }
         if tracing::enabled!(target: "stageos_smoke::http", tracing::Level::DEBUG) {
             tracing::debug!(
                 target: "stageos_smoke::http",
@@ -659,6 +663,34 @@ impl Req<'_> {
         }
         Ok(response)
     }
+}
+
+/// A 201 Created's `created_at` is the target's clock while it handled the
+/// request: with fractional seconds it pins the clock far closer than the `Date`
+/// header's whole second (see [`crate::clock::TargetClock::narrow_with_stamp`]).
+fn learn_clock_from_created(
+    clock: &crate::clock::TargetClock,
+    response: &Response,
+    sent_at: time::OffsetDateTime,
+) {
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&response.body) else {
+        return;
+    };
+    let Some(text) = body.get("created_at").and_then(Value::as_str) else {
+        return;
+    };
+    let Ok(stamp) =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+    else {
+        return;
+    };
+    let digits = text
+        .split_once('.')
+        .map(|(_, frac)| frac.bytes().take_while(u8::is_ascii_digit).count())
+        .unwrap_or(0)
+        .min(9) as u32;
+    let precision = time::Duration::nanoseconds(10i64.pow(9 - digits));
+    clock.narrow_with_stamp(sent_at, sent_at + response.elapsed, stamp, precision);
 }
 
 /// Headers whose values are credentials: shown as `[REDACTED]` in debug output

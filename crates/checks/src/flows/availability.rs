@@ -197,9 +197,15 @@ pub async fn run(flow: &mut FlowRun) {
         let respond_by = parse_time("respond_by", &short.respond_by)?;
         // Wait until the target's clock can have passed respond_by (the run's
         // estimate of it), then poll until the target agrees the request closed.
+        // Polled at a steady 100 ms from there, so the close is seen as it happens.
         sleep_until_utc(clock.lower_local(respond_by), Duration::ZERO).await;
         let path = format!("/api/availability-requests/{}", short.id);
-        poll_until(deadline, Backoff::default(), || async {
+        let steady = Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(100),
+            factor: 1,
+        };
+        poll_until(deadline, steady, || async {
             let resp = manager_s.get(&path).send().await?;
             resp.expect_status(200)?;
             let r: AvailabilityRequest = resp.json()?;
