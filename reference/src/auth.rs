@@ -43,8 +43,7 @@ use crate::users::{self, UserRecord};
 /// (the contract's limit).
 pub const EMAIL_FAILURE_LIMIT: usize = 5;
 /// Failed logins and MFA codes per client IP in the window before every login
-/// and MFA verify from that address answers 429 — the correct ones too, as many
-/// deployments do. Higher than per account so one locked-out account does not
+/// from that address answers 429 — the correct ones too, as many deployments do. Higher than per account so one locked-out account does not
 /// lock out a whole office; a smoke run's deliberate failures count here.
 pub const IP_FAILURE_LIMIT: usize = 20;
 /// The failure-counting window.
@@ -467,13 +466,12 @@ async fn mfa_verify<S: Host>(
         store.sessions_mut().mfa_challenges.remove(&digest);
         return Err(ApiError::unauthorized());
     };
+    // A wrong code counts against the login limits of the account and the
+    // address (the next login answers 429); the challenge itself is dropped after
+    // MFA_MAX_FAILURES wrong codes.
     let email = user.email.to_ascii_lowercase();
     let keys = limit_keys(&email, &ip);
     let started = Instant::now();
-    if let Some(secs) = retry_after(store.sessions_mut(), &keys, started) {
-        state.metrics().auth_failure("rate_limited");
-        return Err(ApiError::rate_limited(secs));
-    }
     let accepted = if state.has_fault(&Fault::TotpNotChecked) {
         true
     } else if let Some(code) = body.code.as_deref() {
