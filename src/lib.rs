@@ -19,7 +19,7 @@ pub use stageos_smoke_checks::{
     catalogue, config, embedded_cloud, flow, flows, interrupt, runner, selection, sweep, target,
 };
 pub use stageos_smoke_emulator as emulator;
-pub use stageos_smoke_http::{credentials, http, secrets, wait, webhook_receiver};
+pub use stageos_smoke_http::{credentials, http, secrets, throttle, wait, webhook_receiver};
 pub use stageos_smoke_model::{event, exit, flowdef, outcome};
 pub use stageos_smoke_report as report;
 pub use stageos_smoke_report::checklist;

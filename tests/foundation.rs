@@ -247,10 +247,15 @@ async fn each_auth_fault_fails_exactly_its_step() {
             "auth::",
             &["auth::refresh_cookie_flags"],
         ),
+        // Wrong codes go to the TOTP flow's disposable user, not to the Owner.
         (
             "totp-not-checked",
-            "auth::",
-            &["auth::owner_wrong_totp_refused"],
+            "totp::",
+            &[
+                "totp::old_code_refused",
+                "totp::recovery_code_single_use",
+                "totp::wrong_code_refused",
+            ],
         ),
         (
             "logout-not-revoking",

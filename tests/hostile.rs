@@ -338,7 +338,7 @@ async fn hostile_targets_are_errors_in_the_right_testcase() {
         (Hostile::RedirectLoop, "too many redirects"),
         (
             Hostile::Unavailable,
-            "answered 503 service_unavailable, Retry-After: 120",
+            "the target throttled the suite: 503, Retry-After 120 s",
         ),
     ];
     let runs = cases

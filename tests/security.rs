@@ -320,6 +320,20 @@ async fn a_plugin_left_by_the_smoke_owner_is_replaced_one_by_someone_else_is_lef
         not_passed(&report)
     );
     assert!(server.installed_plugins().is_empty(), "removed at the end");
+    // The user sees why: a note on the testcase (no log subscriber in normal runs).
+    let install = report
+        .steps
+        .iter()
+        .find(|s| s.full_name() == "audit::owner_installs_plugin")
+        .expect("the install step is reported");
+    assert!(
+        install
+            .notes
+            .iter()
+            .any(|n| n.starts_with("warning: plugin `google-calendar` left installed")),
+        "{:?}",
+        install.notes
+    );
 
     // Installed by somebody else: could not check, and still installed.
     server

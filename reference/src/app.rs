@@ -193,7 +193,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Middleware: applies latency faults, records duration and count, logs the
+/// Middleware: applies latency, throttle and error-rate conditions, records duration and count, logs the
 /// request line (method, route, status, smoke run id; nothing secret).
 async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -213,12 +213,16 @@ async fn track(State(state): State<AppState>, request: Request, next: Next) -> R
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    let inject_error = !OPS_ROUTES.contains(&route.as_str())
+    let ops_route = OPS_ROUTES.contains(&route.as_str());
+    let inject_error = !ops_route
         && state
             .faults()
             .error_rate()
             .is_some_and(|p| state.metrics().error_rate_hit(p));
-    let response = if inject_error {
+    let throttled = state.faults().throttled(&route, ops_route);
+    let response = if let Some(secs) = throttled {
+        ApiError::rate_limited(secs).into_response()
+    } else if inject_error {
         ApiError::internal("injected failure (error-rate fault)").into_response()
     } else {
         next.run(request).await

@@ -39,10 +39,12 @@ use crate::state::Shared;
 use crate::unix_now;
 use crate::users::{self, UserRecord};
 
-/// Failed logins per email before 429.
+/// Failed logins and MFA codes per (account, client IP) in the window before 429
+/// (the contract's limit).
 pub const EMAIL_FAILURE_LIMIT: usize = 5;
-/// Failed logins per client IP before 429 (higher than per email so one
-/// locked-out account does not lock out a whole office or a smoke run).
+/// Failed logins and MFA codes per client IP in the window before every login
+/// from that address answers 429 — the correct ones too, as many deployments do. Higher than per account so one locked-out account does not
+/// lock out a whole office; a smoke run's deliberate failures count here.
 pub const IP_FAILURE_LIMIT: usize = 20;
 /// The failure-counting window.
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
@@ -93,6 +95,9 @@ pub struct SessionStore {
     pub(crate) revoked_families: HashSet<Uuid>,
     pub(crate) mfa_challenges: HashMap<String, MfaChallenge>,
     pub(crate) login_failures: HashMap<String, VecDeque<Instant>>,
+    /// Every failed login or MFA code since start, by account email (lowercase):
+    /// what tests read to prove the suite spares the configured accounts.
+    pub(crate) failures_by_account: HashMap<String, u64>,
 }
 
 impl SessionStore {
@@ -232,7 +237,20 @@ fn retry_after(store: &mut SessionStore, keys: &[(String, usize)], now: Instant)
         .max()
 }
 
-fn record_failure(store: &mut SessionStore, keys: &[(String, usize)], now: Instant) {
+/// The rate-limit keys of an attempt on `email` from `ip`: the contract's
+/// (account, address) pair and the reference's per-address limit.
+fn limit_keys(email: &str, ip: &str) -> [(String, usize); 2] {
+    [
+        (format!("email:{email}|ip:{ip}"), EMAIL_FAILURE_LIMIT),
+        (format!("ip:{ip}"), IP_FAILURE_LIMIT),
+    ]
+}
+
+fn record_failure(store: &mut SessionStore, email: &str, keys: &[(String, usize)], now: Instant) {
+    *store
+        .failures_by_account
+        .entry(email.to_owned())
+        .or_default() += 1;
     for (key, _) in keys {
         store
             .login_failures
@@ -331,10 +349,7 @@ async fn login<S: Host>(
 ) -> Result<Response, ApiError> {
     let now = Instant::now();
     let email = body.email.trim().to_ascii_lowercase();
-    let keys = [
-        (format!("email:{email}"), EMAIL_FAILURE_LIMIT),
-        (format!("ip:{ip}"), IP_FAILURE_LIMIT),
-    ];
+    let keys = limit_keys(&email, &ip);
     let mut store = state.store();
     if let Some(secs) = retry_after(store.sessions_mut(), &keys, now) {
         state.metrics().auth_failure("rate_limited");
@@ -364,7 +379,7 @@ async fn login<S: Host>(
                 .cloned()
         });
     let Some(user) = user else {
-        record_failure(store.sessions_mut(), &keys, now);
+        record_failure(store.sessions_mut(), &email, &keys, now);
         state.metrics().auth_failure("invalid_credentials");
         store.audit(
             "auth.login_failed",
@@ -378,7 +393,8 @@ async fn login<S: Host>(
             "email or password is wrong",
         ));
     };
-    store.sessions_mut().login_failures.remove(&keys[0].0);
+    // No reset on success: the contract counts failures in the window whatever
+    // succeeded in between.
     if user.totp_secret.is_some() {
         let mfa_token = random_token();
         store.sessions_mut().mfa_challenges.insert(
@@ -450,6 +466,12 @@ async fn mfa_verify<S: Host>(
         store.sessions_mut().mfa_challenges.remove(&digest);
         return Err(ApiError::unauthorized());
     };
+    // A wrong code counts against the login limits of the account and the
+    // address (the next login answers 429); the challenge itself is dropped after
+    // MFA_MAX_FAILURES wrong codes.
+    let email = user.email.to_ascii_lowercase();
+    let keys = limit_keys(&email, &ip);
+    let started = Instant::now();
     let accepted = if state.has_fault(&Fault::TotpNotChecked) {
         true
     } else if let Some(code) = body.code.as_deref() {
@@ -491,6 +513,7 @@ async fn mfa_verify<S: Host>(
                 challenges.remove(&digest);
             }
         }
+        record_failure(store.sessions_mut(), &email, &keys, started);
         state.metrics().auth_failure("invalid_mfa_code");
         store.audit(
             "auth.mfa_failed",
@@ -768,12 +791,43 @@ mod tests {
         let keys = [("email:x".to_owned(), 2)];
         let t0 = Instant::now();
         assert_eq!(retry_after(&mut store, &keys, t0), None);
-        record_failure(&mut store, &keys, t0);
-        record_failure(&mut store, &keys, t0);
+        record_failure(&mut store, "x", &keys, t0);
+        record_failure(&mut store, "x", &keys, t0);
         assert_eq!(retry_after(&mut store, &keys, t0), Some(60));
+        assert_eq!(store.failures_by_account.get("x"), Some(&2));
         let later = t0 + Duration::from_secs(59);
         assert_eq!(retry_after(&mut store, &keys, later), Some(1));
         assert_eq!(retry_after(&mut store, &keys, t0 + FAILURE_WINDOW), None);
+    }
+
+    #[test]
+    fn the_address_limit_counts_every_account_and_the_account_limit_one_address() {
+        let mut store = SessionStore::default();
+        let t0 = Instant::now();
+        // Twenty failures spread over many accounts from one address close it to all.
+        for i in 0..IP_FAILURE_LIMIT {
+            let email = format!("user{i}@x");
+            record_failure(&mut store, &email, &limit_keys(&email, "10.0.0.1"), t0);
+        }
+        assert!(retry_after(&mut store, &limit_keys("fresh@x", "10.0.0.1"), t0).is_some());
+        assert_eq!(
+            retry_after(&mut store, &limit_keys("fresh@x", "10.0.0.2"), t0),
+            None
+        );
+        // Five on one account from one address lock that pair only.
+        let mut store = SessionStore::default();
+        for _ in 0..EMAIL_FAILURE_LIMIT {
+            record_failure(&mut store, "a@x", &limit_keys("a@x", "10.0.0.1"), t0);
+        }
+        assert!(retry_after(&mut store, &limit_keys("a@x", "10.0.0.1"), t0).is_some());
+        assert_eq!(
+            retry_after(&mut store, &limit_keys("a@x", "10.0.0.2"), t0),
+            None
+        );
+        assert_eq!(
+            retry_after(&mut store, &limit_keys("b@x", "10.0.0.1"), t0),
+            None
+        );
     }
 
     #[test]

@@ -10,12 +10,14 @@
 //! The names and the catalogue are derived from the enum (strum's `EnumIter`
 //! and `IntoStaticStr`, kebab-case), so a new variant is listed, named and
 //! parsed without touching a list. Only the parametrised conditions
-//! (`latency:`, `error-rate:`, `jitter:`, `clock:`) have a hand parser and a
-//! catalogue example.
+//! (`latency:`, `error-rate:`, `jitter:`, `clock:`, `role-bypass:`, `throttle:`)
+//! have a hand parser and a catalogue example.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use strum::IntoEnumIterator;
 
@@ -156,6 +158,19 @@ pub enum Fault {
         /// Offset from the real time, in milliseconds.
         ms: i64,
     },
+    /// Not a fault but a condition: the target rate-limits `route` (as axum matched
+    /// it; `*`: every route but `/api/health` and `/metrics`, one shared count).
+    /// `n` requests pass, the next answers 429 `rate_limited` with `Retry-After: s`,
+    /// and so does every request for the `s` seconds after it; then `n` pass again.
+    /// A suite that waits out `Retry-After` within its deadline stays green.
+    Throttle {
+        /// Route template, or `*`.
+        route: String,
+        /// Requests that pass per window.
+        n: u64,
+        /// Seconds the route is closed after the `n + 1`-th request.
+        s: u64,
+    },
 }
 
 impl Fault {
@@ -180,6 +195,11 @@ impl Fault {
                 method: "POST".to_owned(),
                 route: "/api/setlists/{id}/lock".to_owned(),
             },
+            Fault::Throttle { .. } => Fault::Throttle {
+                route: "/api/me".to_owned(),
+                n: 1,
+                s: 1,
+            },
             unit => unit,
         }
     }
@@ -193,6 +213,7 @@ impl Fault {
                 | Fault::Jitter { .. }
                 | Fault::ClockOffset { .. }
                 | Fault::RoleBypass { .. }
+                | Fault::Throttle { .. }
         )
     }
 
@@ -296,6 +317,9 @@ impl Fault {
             Fault::RoleBypass { .. } => {
                 "one role may use one route its x-roles refuse (role-bypass:<role>:<METHOD>:<route>)"
             }
+            Fault::Throttle { .. } => {
+                "not a fault: after n requests to a route, 429 with Retry-After s for s seconds (throttle:<route>:<n>:<s>)"
+            }
         }
     }
 
@@ -318,6 +342,7 @@ impl fmt::Display for Fault {
                 method,
                 route,
             } => f.pad(&format!("role-bypass:{role}:{method}:{route}")),
+            Fault::Throttle { route, n, s } => f.pad(&format!("throttle:{route}:{n}:{s}")),
             other => f.pad(other.kind_name()),
         }
     }
@@ -380,12 +405,26 @@ impl FromStr for Fault {
                 route: route.to_owned(),
             });
         }
+        if let Some(rest) = s.strip_prefix("throttle:")
+            && let Some((rest, secs)) = rest.rsplit_once(':')
+            && let Some((route, n)) = rest.rsplit_once(':')
+            && (route == "*" || route.starts_with('/'))
+            && let (Ok(n), Ok(secs)) = (n.parse::<u64>(), secs.parse::<u64>())
+            && secs > 0
+        {
+            return Ok(Fault::Throttle {
+                route: route.to_owned(),
+                n,
+                s: secs,
+            });
+        }
         let mut valid: Vec<&str> = Fault::unit_faults().map(|f| f.kind_name()).collect();
         valid.push("jitter:<max ms>");
         valid.push("clock:<offset ms, negative: behind>");
         valid.push("latency:<route>:<ms>");
         valid.push("error-rate:<percent 1-100>");
         valid.push("role-bypass:<role>:<METHOD>:<route>");
+        valid.push("throttle:<route>:<requests>:<seconds>");
         Err(ParseFaultError {
             given: s.to_owned(),
             valid: valid.join(", "),
@@ -397,6 +436,16 @@ impl FromStr for Fault {
 #[derive(Clone, Debug, Default)]
 pub struct FaultSet {
     inner: Arc<RwLock<Vec<Fault>>>,
+    /// The `throttle:` windows, by the fault's route.
+    windows: Arc<Mutex<HashMap<String, Window>>>,
+}
+
+/// One `throttle:` route's count: requests in this window, and until when it is
+/// closed.
+#[derive(Debug, Default)]
+struct Window {
+    passed: u64,
+    closed_until: Option<Instant>,
 }
 
 impl FaultSet {
@@ -404,13 +453,59 @@ impl FaultSet {
     pub fn new(faults: Vec<Fault>) -> Self {
         Self {
             inner: Arc::new(RwLock::new(faults)),
+            windows: Arc::default(),
         }
     }
 
-    /// Replaces the active faults.
+    /// Replaces the active faults (and starts every `throttle:` window afresh).
     pub fn set(&self, faults: Vec<Fault>) {
         let mut guard = self.inner.write().unwrap_or_else(|e| e.into_inner());
         *guard = faults;
+        self.windows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// Whether a `throttle:` condition closes `route` now: the `Retry-After`
+    /// seconds to answer with (counting this request). `ops` routes (health,
+    /// metrics) are throttled only when named exactly.
+    pub fn throttled(&self, route: &str, ops: bool) -> Option<u64> {
+        let throttles: Vec<(String, u64, u64)> = self
+            .inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter_map(|f| match f {
+                Fault::Throttle { route: r, n, s } if r == route || (r == "*" && !ops) => {
+                    Some((r.clone(), *n, *s))
+                }
+                _ => None,
+            })
+            .collect();
+        let now = Instant::now();
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        throttles
+            .into_iter()
+            .filter_map(|(key, n, s)| {
+                let w = windows.entry(key).or_default();
+                match w.closed_until {
+                    Some(until) if until > now => {
+                        let left = until - now;
+                        return Some(left.as_secs() + u64::from(left.subsec_nanos() > 0));
+                    }
+                    Some(_) => *w = Window::default(),
+                    None => {}
+                }
+                if w.passed < n {
+                    w.passed += 1;
+                    None
+                } else {
+                    w.closed_until = Some(now + Duration::from_secs(s));
+                    Some(s)
+                }
+            })
+            .max()
     }
 
     /// The active faults.
@@ -489,7 +584,7 @@ mod tests {
             assert_eq!(name.parse::<Fault>(), Ok(fault.clone()), "{name}");
             assert!(!fault.describe().is_empty());
         }
-        assert_eq!(Fault::catalogue().len(), Fault::unit_faults().count() + 5);
+        assert_eq!(Fault::catalogue().len(), Fault::unit_faults().count() + 6);
     }
 
     #[test]
@@ -547,10 +642,18 @@ mod tests {
             "jitter:50",
             "role-bypass:crew:POST:/api/setlists/{id}/lock",
             "clock:-3000",
+            "throttle:/api/me:1:1",
         ];
         assert_eq!(names, expected);
         // Bare parametrised names are not faults.
-        for bare in ["latency", "error-rate", "jitter", "clock", "clock-offset"] {
+        for bare in [
+            "latency",
+            "error-rate",
+            "jitter",
+            "clock",
+            "clock-offset",
+            "throttle",
+        ] {
             assert!(bare.parse::<Fault>().is_err(), "{bare}");
         }
     }
@@ -580,6 +683,32 @@ mod tests {
         assert!(err.contains("refresh-not-rotated"), "{err}");
         assert!(err.contains("latency:<route>:<ms>"), "{err}");
         assert!("latency:/api/me:x".parse::<Fault>().is_err());
+    }
+
+    #[test]
+    fn throttle_parses_and_closes_the_route_for_its_seconds() {
+        assert_eq!(
+            "throttle:/api/events/{id}:3:37".parse::<Fault>(),
+            Ok(Fault::Throttle {
+                route: "/api/events/{id}".into(),
+                n: 3,
+                s: 37
+            })
+        );
+        assert!("throttle:/api/me:3".parse::<Fault>().is_err());
+        assert!("throttle:/api/me:3:0".parse::<Fault>().is_err());
+        assert!("throttle:api:3:1".parse::<Fault>().is_err());
+        let set = FaultSet::new(vec!["throttle:/api/me:2:37".parse().unwrap()]);
+        assert_eq!(set.throttled("/api/me", false), None);
+        assert_eq!(set.throttled("/api/other", false), None);
+        assert_eq!(set.throttled("/api/me", false), None);
+        assert_eq!(set.throttled("/api/me", false), Some(37));
+        let again = set.throttled("/api/me", false);
+        assert!(matches!(again, Some(36 | 37)), "{again:?}");
+        // `*` spares health and metrics unless they are named.
+        let set = FaultSet::new(vec!["throttle:*:0:5".parse().unwrap()]);
+        assert_eq!(set.throttled("/api/health", true), None);
+        assert_eq!(set.throttled("/api/me", false), Some(5));
     }
 
     #[test]

@@ -99,6 +99,18 @@ impl RunningServer {
         out
     }
 
+    /// Every failed login and MFA code since the server started, by account
+    /// email (lowercase), disposable users included.
+    pub fn auth_failures_by_account(&self) -> std::collections::BTreeMap<String, u64> {
+        self.state()
+            .store()
+            .sessions
+            .failures_by_account
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    }
+
     /// Install `key` as the user with `role`, out of band (tests: what an
     /// interrupted run, or a person, left behind). Returns the user's id.
     pub fn install_plugin_as(&self, key: &str, role: Role) -> Option<uuid::Uuid> {

@@ -1,5 +1,6 @@
 //! Running one flow: its steps in order, each timed, bounded by a deadline, with
-//! panics caught and turned into that step's failure.
+//! panics caught and turned into that step's error (a bug of the suite says nothing
+//! about the target).
 //!
 //! A flow is ordinary async code that calls [`FlowRun::step`] once per declared
 //! step. A step returns `Option<T>`: `None` when it did not pass, and the flow
@@ -238,9 +239,9 @@ impl Steps {
     {
         let id = step.step_id();
         let def = self.declared(id);
-        let lane = Lane::default();
         let started = Instant::now();
         let deadline = self.0.cx.step_timeout;
+        let lane = Lane::with_deadline(started + deadline);
         let result =
             tokio::time::timeout(deadline, lane.scope(AssertUnwindSafe(fut).catch_unwind())).await;
         let duration = started.elapsed();
@@ -266,11 +267,13 @@ impl Steps {
                     .cloned()
                     .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
                     .unwrap_or_else(|| "unknown panic".to_owned());
+                // A panic is a bug of the suite, not a verdict on the target: the
+                // step could not be checked (`<error>`, exit 3), never `<failure>`.
                 (
-                    StepOutcome::Failed {
-                        message: format!("the step panicked: {msg}"),
-                        expected: "the step to complete".into(),
-                        actual: format!("panic: {msg}"),
+                    StepOutcome::Error {
+                        message: format!(
+                            "the step panicked, a bug of the suite, not of the target: {msg} (hint: report it with the run's debug log)"
+                        ),
                     },
                     None,
                 )
@@ -545,6 +548,66 @@ mod tests {
     use super::Notes;
     use stageos_smoke_gates::Verdict;
     use stageos_smoke_http::http::Recorder;
+
+    static PANICKY: stageos_smoke_model::flowdef::FlowDef = stageos_smoke_model::flowdef::FlowDef {
+        id: "panicky",
+        description: "a flow whose step panics",
+        roles: &[],
+        needs_owner_totp: false,
+        observes_run: false,
+        steps: &[stageos_smoke_model::flowdef::StepDef {
+            id: "boom",
+            description: "panics",
+        }],
+    };
+
+    fn test_cx() -> std::sync::Arc<super::RunContext> {
+        let (_tx, others_done) = tokio::sync::watch::channel(true);
+        std::sync::Arc::new(super::RunContext {
+            base_url: url::Url::parse("http://127.0.0.1:9/").unwrap(),
+            credentials: Default::default(),
+            http: stageos_smoke_http::http::HttpContext {
+                settings: Default::default(),
+                run_id: "run-test".into(),
+                redactor: Default::default(),
+                logins: Default::default(),
+            },
+            run_start: std::time::Instant::now(),
+            step_timeout: std::time::Duration::from_secs(5),
+            latency_budget: std::time::Duration::from_secs(1),
+            wait_deadline: std::time::Duration::from_secs(1),
+            webhook: Default::default(),
+            sweep_older_than: std::time::Duration::from_secs(1),
+            gates: Default::default(),
+            others_done,
+            events: Default::default(),
+            selection: Default::default(),
+            cloud: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_a_step_is_an_error_of_the_suite_not_a_failure() {
+        use stageos_smoke_model::outcome::StepOutcome;
+        let mut flow = super::FlowRun::new(&PANICKY, test_cx());
+        let value: Option<()> = flow
+            .step("boom", async {
+                if std::hint::black_box(true) {
+                    panic!("index out of bounds");
+                }
+                Ok(())
+            })
+            .await;
+        assert!(value.is_none());
+        let results = flow.finish(None);
+        match &results[0].outcome {
+            StepOutcome::Error { message } => {
+                assert!(message.contains("index out of bounds"), "{message}");
+                assert!(message.contains("a bug of the suite"), "{message}");
+            }
+            other => panic!("a panic must be an <error>, got {other:?}"),
+        }
+    }
 
     #[test]
     fn cleanup_waves_delete_children_before_parents() {

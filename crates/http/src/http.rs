@@ -106,14 +106,31 @@ tokio::task_local! {
 /// when other steps of its flow ran at the same time on the same sessions. A step
 /// future polled inside [`Lane::scope`] records into its lane as well as into the
 /// flow's [`Recorder`].
+///
+/// A lane also carries its step's deadline: a request throttled by the target
+/// waits only when the wait ends inside it (see [`crate::throttle`]).
 #[derive(Clone, Debug, Default)]
 pub struct Lane {
     records: Arc<Mutex<Vec<RequestRecord>>>,
     retries: Arc<Mutex<Vec<String>>>,
     notes: Arc<Mutex<Vec<String>>>,
+    deadline: Option<Instant>,
 }
 
 impl Lane {
+    /// A lane whose step must finish by `deadline`.
+    pub fn with_deadline(deadline: Instant) -> Self {
+        Self {
+            deadline: Some(deadline),
+            ..Self::default()
+        }
+    }
+
+    /// The deadline of the step being polled, if a step is.
+    pub fn current_deadline() -> Option<Instant> {
+        LANE.try_with(|l| l.deadline).ok().flatten()
+    }
+
     /// Run `fut` with this lane as its recording target.
     pub async fn scope<F: std::future::Future>(&self, fut: F) -> F::Output {
         LANE.scope(self.clone(), fut).await
@@ -476,6 +493,7 @@ impl Session {
             headers: HeaderMap::new(),
             body: None,
             bearer: true,
+            tests_throttling: false,
         }
     }
 
@@ -516,6 +534,7 @@ pub struct Req<'a> {
     headers: HeaderMap,
     body: Option<(Bytes, &'static str)>,
     bearer: bool,
+    tests_throttling: bool,
 }
 
 impl Req<'_> {
@@ -555,6 +574,13 @@ impl Req<'_> {
         self
     }
 
+    /// The step tests throttling itself: a 429 (or 503 with `Retry-After`) is its
+    /// answer to judge, neither waited out nor turned into [`ExecError::Throttled`].
+    pub fn tests_throttling(mut self) -> Self {
+        self.tests_throttling = true;
+        self
+    }
+
     /// Send, read the body within the limit, record the timing.
     pub async fn send(self) -> Result<Response, ExecError> {
         let s = self.session;
@@ -575,8 +601,10 @@ impl Req<'_> {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
         }
         let idempotent = is_idempotent(&self.method);
+        let repeatable = crate::throttle::safe_to_repeat(&self.method, url.path(), &headers);
         let mut attempt = 1;
         let mut sent_at;
+        let mut throttle_waits = 0;
         let (result, elapsed) = loop {
             let mut rb = s
                 .client_for(&url)
@@ -613,6 +641,36 @@ impl Req<'_> {
                 start_ms: s.recorder.offset_ms(started),
                 duration_ms: elapsed.as_secs_f64() * 1000.0,
             });
+            let throttle = match (&result, self.tests_throttling) {
+                (Ok((status, headers, _)), false) => {
+                    crate::throttle::Throttle::of(*status, headers, std::time::SystemTime::now())
+                }
+                _ => None,
+            };
+            if let Some(t) = throttle {
+                match t.decide(
+                    repeatable,
+                    throttle_waits,
+                    Instant::now(),
+                    Lane::current_deadline(),
+                ) {
+                    Ok(wait) => {
+                        // A note, not a retry: a rate limit waited out is not a
+                        // flaky target, and the step is not reported as flaky.
+                        s.recorder.note(format!(
+                            "{method_s} {}: the target throttled the suite ({}, {}); waited {} ms and sent it again",
+                            url.path(),
+                            t.status,
+                            t.describe_retry_after(),
+                            wait.as_millis()
+                        ));
+                        tokio::time::sleep(wait).await;
+                        throttle_waits += 1;
+                        continue;
+                    }
+                    Err(why) => break (Err(t.error(&method_s, url.path(), why)), elapsed),
+                }
+            }
             let retry_in = if idempotent && attempt < MAX_ATTEMPTS {
                 retry_delay(&result, attempt)
             } else {

@@ -5,6 +5,7 @@
 //! - [`http`]: sessions, requests, responses, timing records.
 //! - [`credentials`]: the configured logins and the Owner's TOTP seed.
 //! - [`secrets`]: redaction of every secret the run has seen.
+//! - [`throttle`]: a 429 / 503 with `Retry-After` waited out within the step's deadline.
 //! - [`wait`]: poll until a condition holds or a deadline passes.
 //! - [`webhook_receiver`]: a loopback receiver that verifies signed deliveries.
 
@@ -12,5 +13,6 @@ pub mod clock;
 pub mod credentials;
 pub mod http;
 pub mod secrets;
+pub mod throttle;
 pub mod wait;
 pub mod webhook_receiver;

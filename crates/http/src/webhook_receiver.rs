@@ -290,8 +290,8 @@ pub enum SignatureError {
     Stale {
         /// The header's time.
         t: i64,
-        /// Distance from now.
-        skew: i64,
+        /// Distance from now (unsigned: `now - t` of a hostile `t` overflows `i64`).
+        skew: u64,
         /// Allowed distance.
         tolerance: i64,
     },
@@ -323,8 +323,10 @@ pub fn verify_signature(
     if sigs.is_empty() {
         return Err(malformed());
     }
-    let skew = (now - t).abs();
-    if skew > tolerance {
+    // `abs_diff`: a hostile `t=-9223372036854775808` must be refused as stale, not
+    // overflow (a panic in debug, a wrapped "fresh" skew in release).
+    let skew = now.abs_diff(t);
+    if skew > tolerance.unsigned_abs() {
         return Err(SignatureError::Stale { t, skew, tolerance });
     }
     for sig in sigs {
@@ -389,6 +391,25 @@ mod tests {
             verify_signature("whsec_a", &body_only, b"{}", 1000, 300),
             Err(SignatureError::Mismatch)
         );
+    }
+
+    #[test]
+    fn hostile_timestamps_are_stale_not_an_overflow() {
+        for t in [i64::MIN, i64::MAX, -1] {
+            let h = format!("t={t},v1={}", "00".repeat(32));
+            match verify_signature("whsec_a", &h, b"{}", 1_700_000_000, 300) {
+                Err(SignatureError::Stale { skew, .. }) => {
+                    assert_eq!(skew, 1_700_000_000i64.abs_diff(t), "t={t}")
+                }
+                other => panic!("t={t}: {other:?}"),
+            }
+        }
+        // The receiver's own clock at an extreme is no overflow either.
+        let h = sign("whsec_a", i64::MIN, b"x");
+        assert!(matches!(
+            verify_signature("whsec_a", &h, b"x", i64::MAX, 300),
+            Err(SignatureError::Stale { skew: u64::MAX, .. })
+        ));
     }
 
     #[test]

@@ -45,6 +45,25 @@ pub enum ExecError {
         /// The limit.
         limit: usize,
     },
+    /// The target answered 429 (or 503 with `Retry-After`) and the suite could not
+    /// wait it out within the step's deadline, or the request was not safe to
+    /// repeat. The target's rate limit is not a defect of the deployment: could not
+    /// check, never a failed check.
+    #[error(
+        "the target throttled the suite: {status}, {retry_after} on {method} {path}; {why} (hint: the target's rate limit, not a defect: run the suite less often from this address, or raise step_timeout_ms)"
+    )]
+    Throttled {
+        /// Method.
+        method: String,
+        /// Path without query.
+        path: String,
+        /// 429 or 503.
+        status: u16,
+        /// `Retry-After 37 s`, or `no Retry-After`.
+        retry_after: String,
+        /// Why the suite did not (or no longer) wait.
+        why: String,
+    },
     /// The body could not be read as what the contract promises.
     #[error(transparent)]
     Decode(Box<DecodeError>),

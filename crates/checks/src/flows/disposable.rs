@@ -17,7 +17,7 @@ use crate::flow::{Cleanups, FlowRun};
 use stageos_smoke_http::credentials::{Role, UserCredential, totp_from_base32, unix_now};
 use stageos_smoke_http::http::{ExecError, Response, Session, StepError, ensure_eq};
 
-use super::common::{Tokens, check_smoke_tagging, login_with_retry};
+use super::common::{Tokens, check_smoke_tagging, login, login_with_retry};
 
 /// TOTP step length (the contract's `period`).
 pub const TOTP_STEP_SECS: u64 = 30;
@@ -149,6 +149,31 @@ impl Factory {
     pub fn forget(&self, user: &Disposable) {
         self.cleanups.disarm(&format!("/api/users/{}", user.id));
     }
+}
+
+/// Log `session` in as the disposable `user` and enable TOTP for it (setup, then
+/// enable with a current code); the base32 secret. For flows whose deliberate
+/// wrong MFA codes must land on a user of their own, never on a configured account.
+pub async fn enable_totp(session: &mut Session, user: &Disposable) -> Result<String, StepError> {
+    #[derive(Deserialize)]
+    struct Setup {
+        secret: String,
+    }
+    login(session, &user.credential, None).await?;
+    let resp = session.post("/api/auth/totp/setup").send().await?;
+    resp.expect_status(200)?;
+    let setup: Setup = resp.json()?;
+    let mut clock = TotpClock::new(&setup.secret)?;
+    let resp = clock
+        .use_code(|code| {
+            session
+                .post("/api/auth/totp/enable")
+                .json(&json!({ "code": code }))
+                .send()
+        })
+        .await?;
+    resp.expect_status(200)?;
+    Ok(setup.secret)
 }
 
 fn guard_user(cleanups: &Cleanups, owner: &Session, resp: &Response) {
