@@ -454,7 +454,7 @@ pub async fn run(flow: &mut FlowRun) {
             Ok(key)
         })
         .await;
-    let removed = match installed.clone() {
+    let removed = match installed {
         Some(key) => {
             flow.step(&OWNER_REMOVES_PLUGIN, async {
                 let path = format!("/api/plugins/{key}");

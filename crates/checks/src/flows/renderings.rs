@@ -19,7 +19,7 @@ const GROUPS: [&str; 6] = ["", ",", ".", " ", "'", "\u{2019}"];
 fn grouped(units: &str, sep: &str) -> String {
     let mut out = String::new();
     for (i, c) in units.chars().enumerate() {
-        if i > 0 && (units.len() - i) % 3 == 0 {
+        if i > 0 && (units.len() - i).is_multiple_of(3) {
             out.push_str(sep);
         }
         out.push(c);
@@ -39,7 +39,7 @@ fn grouped_indian(units: &str) -> String {
 fn grouped_pairs(digits: &str) -> String {
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 2 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(2) {
             out.push(',');
         }
         out.push(c);
