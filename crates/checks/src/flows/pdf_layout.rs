@@ -37,6 +37,10 @@ const DEFAULT_WIDTH: f64 = 500.0;
 /// Deepest nesting of Form XObjects followed.
 const MAX_FORM_DEPTH: usize = 8;
 
+/// Most content operations interpreted per page, forms included: a form that
+/// calls itself several times per level must not cost exponential time.
+pub const MAX_OPERATIONS: usize = 1_000_000;
+
 /// A 2-D affine matrix `[a b c d e f]` as PDF writes it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Matrix([f64; 6]);
@@ -228,6 +232,8 @@ struct Interpreter<'a> {
     runs: Vec<Run>,
     /// Decompressed bytes read so far for this page (bounded by `limit`).
     read: usize,
+    /// Content operations interpreted so far for this page.
+    operations: usize,
 }
 
 /// Text state that survives `BT`/`ET` (PDF 32000-1, 9.3).
@@ -269,6 +275,12 @@ impl<'a> Interpreter<'a> {
         let mut tm = Matrix::IDENTITY;
         let mut tlm = Matrix::IDENTITY;
         let mut font: Option<&FontInfo> = None;
+        self.operations += content.operations.len();
+        if self.operations > MAX_OPERATIONS {
+            return Err(format!(
+                "a page has more than {MAX_OPERATIONS} content operations (forms included)"
+            ));
+        }
         for op in &content.operations {
             let args = &op.operands;
             let num = |i: usize| args.get(i).and_then(number).unwrap_or(0.0);
@@ -527,6 +539,7 @@ pub fn layout_text(doc: &Document, pages: &[ObjectId], limit: usize) -> Result<S
             limit,
             runs: Vec::new(),
             read: content.len(),
+            operations: 0,
         };
         let infos = interp.font_infos(fonts);
         interp.run_stream(&content, &infos, xobjects, Matrix::IDENTITY, 0)?;
@@ -563,6 +576,37 @@ mod tests {
             run(20.5, 600.0, 30.0, "xt"),
         ]);
         assert_eq!(lines, vec!["Title", "Hello, Goodbye", "text"]);
+    }
+
+    #[test]
+    fn a_form_calling_itself_is_bounded() {
+        use lopdf::{Stream, dictionary};
+        let mut doc = Document::with_version("1.5");
+        let form_id = doc.new_object_id();
+        // Each level shows nothing and calls itself four times.
+        let body = b"/X Do /X Do /X Do /X Do".repeat(2000);
+        let resources = dictionary! { "XObject" => dictionary! { "X" => form_id } };
+        let form = Stream::new(
+            dictionary! { "Type" => "XObject", "Subtype" => "Form", "Resources" => resources.clone() },
+            body,
+        );
+        doc.objects.insert(form_id, Object::Stream(form));
+        let pages_id = doc.new_object_id();
+        let content_id = doc.add_object(Stream::new(dictionary! {}, b"/X Do".to_vec()));
+        let page_id = doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+            "Resources" => resources,
+        });
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(
+                dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 },
+            ),
+        );
+        let started = std::time::Instant::now();
+        let err = layout_text(&doc, &[page_id], 16 * 1024 * 1024).unwrap_err();
+        assert!(err.contains("content operations"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
 
     #[test]
