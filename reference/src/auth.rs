@@ -408,12 +408,14 @@ async fn login<S: Host>(
         return Ok(Json(json!({"mfa_required": true, "mfa_token": mfa_token})).into_response());
     }
     let (family, refresh) = start_session(store.sessions_mut(), &user);
-    store.audit(
-        "auth.login",
-        Some(user.id),
-        Some(format!("user:{}", user.id)),
-        &ip,
-    );
+    if !state.has_fault(&Fault::AuditMissingLogin) {
+        store.audit(
+            "auth.login",
+            Some(user.id),
+            Some(format!("user:{}", user.id)),
+            &ip,
+        );
+    }
     drop(store);
     tokens_response(&state, &user, family, &refresh)
 }
@@ -525,12 +527,14 @@ async fn mfa_verify<S: Host>(
     }
     store.sessions_mut().mfa_challenges.remove(&digest);
     let (family, refresh) = start_session(store.sessions_mut(), &user);
-    store.audit(
-        "auth.login",
-        Some(user.id),
-        Some(format!("user:{}", user.id)),
-        &ip,
-    );
+    if !state.has_fault(&Fault::AuditMissingLogin) {
+        store.audit(
+            "auth.login",
+            Some(user.id),
+            Some(format!("user:{}", user.id)),
+            &ip,
+        );
+    }
     drop(store);
     tokens_response(&state, &user, family, &refresh)
 }

@@ -62,6 +62,8 @@ pub enum Fault {
     CrewLocksSetlist,
     /// Creating an invoice writes no `invoice.created` audit entry.
     AuditMissingInvoiceCreated,
+    /// A successful login writes no `auth.login` audit entry.
+    AuditMissingLogin,
     /// A recovery code logs in again after it was used.
     RecoveryCodeReusable,
     /// TOTP codes from two or more steps ago are accepted at MFA verify.
@@ -76,12 +78,16 @@ pub enum Fault {
     LockNotEnforced,
     /// Setlist exports drop the last item.
     ExportMissingItem,
+    /// The setlist PDF export shows a total duration one second too long.
+    ExportPdfWrongDuration,
     /// Invoice `total_cents` is one cent too high.
     InvoiceTotalOffByCent,
     /// Rendered invoice PDFs are not valid PDF documents.
     PdfCorrupt,
     /// Rendered invoice PDFs lack the invoice number.
     PdfMissingNumber,
+    /// Rendered invoice PDFs show a total one cent too high (the JSON is right).
+    PdfWrongTotal,
     /// The renderer's HTML error page is stored (and served) instead of the PDF.
     PdfIsErrorPage,
     /// PDF jobs stay `running` forever.
@@ -260,6 +266,7 @@ impl Fault {
             Fault::AuditMissingInvoiceCreated => {
                 "creating an invoice writes no invoice.created audit entry"
             }
+            Fault::AuditMissingLogin => "a successful login writes no auth.login audit entry",
             Fault::RecoveryCodeReusable => "a used recovery code logs in again",
             Fault::OldTotpAccepted => "MFA verify accepts TOTP codes from two or more steps ago",
             Fault::ExportMissingObjects => "the account export omits the objects the user created",
@@ -269,9 +276,13 @@ impl Fault {
             }
             Fault::LockNotEnforced => "PATCH on a locked setlist succeeds instead of 423",
             Fault::ExportMissingItem => "setlist exports (json, csv, pdf) drop the last item",
+            Fault::ExportPdfWrongDuration => {
+                "the setlist PDF export shows a total duration one second too long"
+            }
             Fault::InvoiceTotalOffByCent => "invoice total_cents is subtotal + tax + 1",
             Fault::PdfCorrupt => "rendered invoice PDFs are truncated garbage, not a valid PDF",
             Fault::PdfMissingNumber => "rendered invoice PDFs do not name the invoice number",
+            Fault::PdfWrongTotal => "rendered invoice PDFs show a total one cent too high",
             Fault::PdfIsErrorPage => {
                 "the invoice 'PDF' is the renderer's HTML error page, served as text/html"
             }
@@ -609,6 +620,7 @@ mod tests {
             "availability-counts-wrong",
             "crew-locks-setlist",
             "audit-missing-invoice-created",
+            "audit-missing-login",
             "recovery-code-reusable",
             "old-totp-accepted",
             "export-missing-objects",
@@ -616,9 +628,11 @@ mod tests {
             "lost-update",
             "lock-not-enforced",
             "export-missing-item",
+            "export-pdf-wrong-duration",
             "invoice-total-off-by-cent",
             "pdf-corrupt",
             "pdf-missing-number",
+            "pdf-wrong-total",
             "pdf-is-error-page",
             "job-never-finishes",
             "signature-not-checked",

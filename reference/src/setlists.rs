@@ -360,15 +360,6 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-fn hms(total: u64) -> String {
-    let (h, m, s) = (total / 3600, (total / 60) % 60, total % 60);
-    if h > 0 {
-        format!("{h}:{m:02}:{s:02}")
-    } else {
-        format!("{m}:{s:02}")
-    }
-}
-
 async fn export_setlist<S: Host>(
     State(state): State<Shared<S>>,
     user: AuthUser,
@@ -428,6 +419,9 @@ async fn export_setlist<S: Host>(
             ("text/csv; charset=utf-8", out.into_bytes())
         }
         "pdf" => {
+            // The renderings a conformance variation may choose (the default is
+            // the reference's own: one Tj per line, `m:ss`, `m:ss (N s)`).
+            let rendering = crate::pdf::Rendering::default();
             let mut lines: Vec<String> = items
                 .iter()
                 .enumerate()
@@ -442,18 +436,29 @@ async fn export_setlist<S: Host>(
                         i + 1,
                         item.title,
                         key,
-                        hms(u64::from(item.duration_s))
+                        crate::pdf::duration(u64::from(item.duration_s), rendering.duration)
                     )
                 })
                 .collect();
             lines.push(String::new());
-            lines.push(format!("Total duration: {} ({total} s)", hms(total)));
+            let shown_total = if state.has_fault(&Fault::ExportPdfWrongDuration) {
+                total + 1
+            } else {
+                total
+            };
+            lines.push(format!(
+                "Total duration: {}",
+                crate::pdf::total_duration(shown_total, rendering.duration)
+            ));
             // CPU work: off the runtime's workers so requests keep being served.
             let title = format!("Setlist: {}", setlist.name);
-            let bytes = tokio::task::spawn_blocking(move || crate::pdf::render(&title, &lines))
-                .await
-                .map_err(|e| ApiError::internal(format!("the renderer crashed: {e}")))?
-                .map_err(|e| ApiError::internal(format!("failed to render pdf: {e}")))?;
+            let layout = rendering.layout;
+            let bytes = tokio::task::spawn_blocking(move || {
+                crate::pdf::render_with(&title, &lines, layout)
+            })
+            .await
+            .map_err(|e| ApiError::internal(format!("the renderer crashed: {e}")))?
+            .map_err(|e| ApiError::internal(format!("failed to render pdf: {e}")))?;
             ("application/pdf", bytes)
         }
         _ => {

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::flow::FlowRun;
 use stageos_smoke_http::credentials::Role;
-use stageos_smoke_http::http::{ExecError, StepError, ensure, ensure_eq};
+use stageos_smoke_http::http::{CheckFailure, ExecError, StepError, ensure, ensure_eq};
 use stageos_smoke_http::wait::{Backoff, Poll, poll_until};
 use stageos_smoke_model::flowdef::{FlowDef, StepDef};
 
@@ -18,7 +18,8 @@ use super::common::{
     check_smoke_tagging, create_event, download_url, session_as, smoke_event_body,
 };
 use super::model::{Invoice, InvoiceLineInput, Job, JobAccepted};
-use super::pdf::read_pdf;
+use super::pdf::{normalise, read_pdf};
+use super::renderings::{has_amount, money_renderings};
 
 /// The invoice flow's steps.
 pub static FLOW: FlowDef = FlowDef {
@@ -133,27 +134,46 @@ pub fn invoice_amounts(lines: &[InvoiceLineInput]) -> (i64, i64, i64) {
     (s, t, s + t)
 }
 
-/// Renderings of an amount a PDF may use: `2161.38`, `2,161.38`, `2161,38`, `2.161,38`.
-pub fn money_renderings(cents: i64) -> Vec<String> {
-    let sign = if cents < 0 { "-" } else { "" };
-    let (units, frac) = (cents.unsigned_abs() / 100, cents.unsigned_abs() % 100);
-    let digits = units.to_string();
-    let grouped = |sep: char| {
-        let mut out = String::new();
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                out.push(sep);
-            }
-            out.push(c);
-        }
-        out
+/// What step `pdf_names_invoice_details` requires of the invoice PDF's text (as
+/// [`read_pdf`] reads it): the invoice number, every line description and the
+/// total in any common locale's rendering (the contract fixes the amount, not how
+/// it is written: [`has_amount`]).
+pub fn pdf_names_details(
+    text: &str,
+    number: &str,
+    descriptions: &[&str],
+    total_cents: i64,
+) -> Result<(), CheckFailure> {
+    let missing = |what: &str, expected: String| CheckFailure {
+        what: what.into(),
+        expected,
+        actual: "not found in the text".into(),
     };
-    vec![
-        format!("{sign}{digits}.{frac:02}"),
-        format!("{sign}{}.{frac:02}", grouped(',')),
-        format!("{sign}{digits},{frac:02}"),
-        format!("{sign}{},{frac:02}", grouped('.')),
-    ]
+    if !text.contains(number) {
+        return Err(missing("invoice number in the PDF", number.to_owned()));
+    }
+    for d in descriptions {
+        if !text.contains(&normalise(d)) {
+            return Err(missing("line description in the PDF", (*d).to_owned()));
+        }
+    }
+    if !has_amount(text, total_cents) {
+        let r = money_renderings(total_cents);
+        return Err(missing(
+            "total in the PDF",
+            format!(
+                "{} in any common rendering ({}, …)",
+                r[0],
+                r.iter()
+                    .skip(1)
+                    .take(4)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Run the invoice flow.
@@ -347,27 +367,12 @@ pub async fn run(flow: &mut FlowRun) {
     match text {
         Some(text) => {
             flow.step(&PDF_NAMES_INVOICE_DETAILS, async {
-                ensure(
-                    text.contains(&invoice.number),
-                    "invoice number in the PDF",
-                    invoice.number.clone(),
-                    "not found in the text",
-                )?;
-                for line in &invoice.lines {
-                    ensure(
-                        text.contains(&line.description),
-                        "line description in the PDF",
-                        line.description.clone(),
-                        "not found in the text",
-                    )?;
-                }
-                let renderings = money_renderings(invoice.total_cents);
-                ensure(
-                    renderings.iter().any(|r| text.contains(r.as_str())),
-                    "total in the PDF",
-                    format!("one of {renderings:?}"),
-                    "none found in the text",
-                )?;
+                let descriptions: Vec<&str> = invoice
+                    .lines
+                    .iter()
+                    .map(|l| l.description.as_str())
+                    .collect();
+                pdf_names_details(&text, &invoice.number, &descriptions, invoice.total_cents)?;
                 Ok(())
             })
             .await;
@@ -445,11 +450,15 @@ mod tests {
     }
 
     #[test]
-    fn money_forms() {
-        assert_eq!(
-            money_renderings(216138),
-            vec!["2161.38", "2,161.38", "2161,38", "2.161,38"]
-        );
-        assert_eq!(money_renderings(5)[0], "0.05");
+    fn pdf_details_need_number_lines_and_total() {
+        let text = "Invoice INV-2026-000001 1. Stage hire 2. Catering Total: 2.161,38 €";
+        let ok = pdf_names_details(text, "INV-2026-000001", &["Stage hire", "Catering"], 216138);
+        assert!(ok.is_ok(), "{ok:?}");
+        let e = pdf_names_details(text, "INV-2026-000002", &["Stage hire"], 216138).unwrap_err();
+        assert_eq!(e.what, "invoice number in the PDF");
+        let e = pdf_names_details(text, "INV-2026-000001", &["Lights"], 216138).unwrap_err();
+        assert_eq!(e.what, "line description in the PDF");
+        let e = pdf_names_details(text, "INV-2026-000001", &[], 216139).unwrap_err();
+        assert_eq!(e.what, "total in the PDF");
     }
 }

@@ -1,5 +1,9 @@
 //! Reading PDFs the target renders (setlist exports, invoices) with lopdf, bounded
 //! against decompression bombs, and finding expected text in order.
+//!
+//! The text is read by layout ([`super::pdf_layout`]), not in stream order, so a
+//! PDF from any real renderer (Chromium, ReportLab, fpdf2, justified text whose
+//! word gaps are `TJ` offsets) reads as its reader shows it.
 
 use lopdf::{Document, LoadOptions};
 
@@ -79,8 +83,8 @@ pub fn pdf_text(bytes: &[u8]) -> Result<String, String> {
             pages.len()
         ));
     }
-    let text = doc
-        .extract_text_with_limit(&pages, MAX_DECOMPRESSED)
+    let ids: Vec<_> = doc.get_pages().values().copied().collect();
+    let text = super::pdf_layout::layout_text(&doc, &ids, MAX_DECOMPRESSED)
         .map_err(|e| format!("its text cannot be extracted: {e}"))?;
     Ok(normalise(&text))
 }
@@ -110,25 +114,6 @@ pub fn find_in_order<'a>(
     Ok(())
 }
 
-/// Whether `text` holds `number` as a whole token (not inside a longer number).
-pub fn has_number(text: &str, number: &str) -> bool {
-    text.match_indices(number).any(|(at, _)| {
-        let before = text[..at].chars().next_back();
-        let after = text[at + number.len()..].chars().next();
-        !before.is_some_and(|c| c.is_ascii_digit()) && !after.is_some_and(|c| c.is_ascii_digit())
-    })
-}
-
-/// `m:ss` or `h:mm:ss`.
-pub fn hms(total: u64) -> String {
-    let (h, m, s) = (total / 3600, (total / 60) % 60, total % 60);
-    if h > 0 {
-        format!("{h}:{m:02}:{s:02}")
-    } else {
-        format!("{m}:{s:02}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,14 +132,6 @@ mod tests {
                 .unwrap_err()
                 .contains("missing")
         );
-    }
-
-    #[test]
-    fn numbers_are_whole_tokens() {
-        assert!(has_number("Total: 1399 s", "1399"));
-        assert!(!has_number("Total: 13990 s", "1399"));
-        assert_eq!(hms(1399), "23:19");
-        assert_eq!(hms(3725), "1:02:05");
     }
 
     #[test]
