@@ -324,7 +324,6 @@ pub async fn run(flow: &mut FlowRun) {
     let since = OffsetDateTime::now_utc() - Duration::from_secs(5);
     let run_id = flow.cx().run_id().to_owned();
     let cleanups = flow.cleanups();
-    let notes = flow.notes();
     let job_deadline = flow.cx().wait_deadline;
     let lag = AUDIT_LAG.min(flow.cx().wait_deadline);
     let factory = Factory::new(flow);
