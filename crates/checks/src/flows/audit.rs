@@ -298,7 +298,7 @@ async fn install_free_plugin(
                     ));
                     continue;
                 }
-                notes.add(format!("plugin `{key}` left installed by an earlier run of the smoke Owner (at {}): removed first", existing.installed_at));
+                notes.add(format!("warning: plugin `{key}` left installed by an earlier run of the smoke Owner (at {}): removed first", existing.installed_at));
                 owner
                     .delete(&format!("/api/plugins/{key}"))
                     .send()
