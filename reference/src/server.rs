@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::app::{AppState, Store, app};
 use crate::credentials::Credentials;
 use crate::faults::Fault;
+use crate::variations::Variation;
 use crate::state::{Shared, StateError};
 use crate::users::UserStore;
 
@@ -25,6 +26,9 @@ pub struct ServerOptions {
     pub listen: SocketAddr,
     /// Faults active from the start.
     pub faults: Vec<Fault>,
+    /// Conformance variations active from the start (the data-present ones plant
+    /// their data at start).
+    pub variations: Vec<Variation>,
     /// Seed credentials; `None` generates random ones.
     pub credentials: Option<Credentials>,
     /// Version reported by `/api/health`.
@@ -43,6 +47,7 @@ impl Default for ServerOptions {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             faults: Vec::new(),
+            variations: Vec::new(),
             credentials: None,
             version: "v1.4.0-20261125".to_owned(),
             commit: "0000000".to_owned(),
@@ -68,6 +73,7 @@ impl AppState {
         Ok(Shared::with_store(
             store,
             opts.faults.clone(),
+            opts.variations.clone(),
             credentials,
             opts.version.clone(),
             opts.commit.clone(),
@@ -83,6 +89,10 @@ pub struct RunningServer {
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     publisher: Option<PublisherTask>,
+    /// The `kind:id` of the smoke data planted as another run's.
+    planted: Vec<String>,
+    /// The loopback receiver of the planted webhook endpoints.
+    sink: Option<JoinHandle<()>>,
 }
 
 /// The CloudWatch publisher and its periodic task.
@@ -128,6 +138,23 @@ fn start_publisher(
     })
 }
 
+/// Plants the data of the data-present variations, with a loopback receiver for
+/// the planted webhook endpoints when there are any.
+async fn plant(
+    state: &AppState,
+    variations: &[Variation],
+) -> std::io::Result<(Vec<String>, Option<JoinHandle<()>>)> {
+    let needs_sink = variations.contains(&Variation::OthersWebhookEndpoints)
+        || variations.contains(&Variation::ConcurrentSmokeRun);
+    let (url, sink) = if needs_sink {
+        let (url, task) = crate::planted::sink().await?;
+        (url, Some(task))
+    } else {
+        (String::new(), None)
+    };
+    Ok((crate::planted::plant(state, variations, &url), sink))
+}
+
 impl RunningServer {
     /// Seeds the state, binds `opts.listen` and serves until [`Self::shutdown`].
     pub async fn start(opts: ServerOptions) -> std::io::Result<RunningServer> {
@@ -143,6 +170,7 @@ impl RunningServer {
             Some(c) => Some(start_publisher(&state, c)?),
             None => None,
         };
+        let (planted, sink) = plant(&state, &opts.variations).await?;
         let router = app(state.clone());
         let task = tokio::spawn(async move {
             axum::serve(
@@ -160,7 +188,15 @@ impl RunningServer {
             shutdown,
             task,
             publisher,
+            planted,
+            sink,
         })
+    }
+
+    /// The `kind:id` of the smoke-tagged data planted as another, concurrent run's
+    /// (variation `concurrent-smoke-run`): a suite must leave it alone.
+    pub fn planted_smoke_entities(&self) -> &[String] {
+        &self.planted
     }
 
     /// The bound address.
@@ -186,6 +222,17 @@ impl RunningServer {
     /// The active faults.
     pub fn faults(&self) -> Vec<Fault> {
         self.state.faults().get()
+    }
+
+    /// Replaces the active variations (takes effect for the next request; the
+    /// data-present ones plant their data only at start).
+    pub fn set_variations(&self, variations: Vec<Variation>) {
+        self.state.variations().set(variations);
+    }
+
+    /// The active variations.
+    pub fn variations(&self) -> Vec<Variation> {
+        self.state.variations().get()
     }
 
     /// The shared state (audit log, metrics, ...).
@@ -220,6 +267,9 @@ impl RunningServer {
             }
         }
         crate::workers::stop(&self.state);
+        if let Some(sink) = self.sink {
+            sink.abort();
+        }
         let _ = self.shutdown.send(());
         match self.task.await {
             Ok(Ok(())) => {}
