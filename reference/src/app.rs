@@ -123,10 +123,14 @@ impl workers::Host for Store {
             slow_down(&s, Variation::SlowPdfJobs, |s| !s.invoices.queue.is_empty()).await;
             invoices::work_one(s).await
         }));
-        tokio::spawn(workers::run(state.clone(), scan, |s: AppState| async move {
-            slow_down(&s, Variation::SlowScans, |s| !s.files.scan_queue.is_empty()).await;
-            files::scan_one(s).await
-        }));
+        tokio::spawn(workers::run(
+            state.clone(),
+            scan,
+            |s: AppState| async move {
+                slow_down(&s, Variation::SlowScans, |s| !s.files.scan_queue.is_empty()).await;
+                files::scan_one(s).await
+            },
+        ));
     }
 }
 
@@ -204,7 +208,10 @@ pub fn app(state: AppState) -> Router {
         .merge(privacy::routes())
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(state.clone(), track))
-        .layer(middleware::from_fn_with_state(state.clone(), crate::vary::vary))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::vary::vary,
+        ))
         .with_state(state)
 }
 

@@ -81,7 +81,10 @@ pub fn plant(state: &AppState, active: &[Variation], sink: &str) -> Vec<String> 
     if has(Variation::OthersWebhookEndpoints) {
         for (url, events) in [
             ("/accounting", vec!["invoice.created"]),
-            ("/crm", vec!["event.updated", "setlist.locked", "file.scanned"]),
+            (
+                "/crm",
+                vec!["event.updated", "setlist.locked", "file.scanned"],
+            ),
         ] {
             let e = endpoint(&format!("{sink}{url}"), events, vec![], None);
             store.webhooks.endpoints.insert(e.id, e);
@@ -141,10 +144,22 @@ pub fn plant(state: &AppState, active: &[Variation], sink: &str) -> Vec<String> 
         let event_id = e.id;
         smoke.push(format!("event:{event_id}"));
         store.events.events.insert(e.id, e);
-        let s = setlist(event_id, &format!("Smoke setlist {run}"), manager, tags.clone(), Some(run.clone()));
+        let s = setlist(
+            event_id,
+            &format!("Smoke setlist {run}"),
+            manager,
+            tags.clone(),
+            Some(run.clone()),
+        );
         smoke.push(format!("setlist:{}", s.id));
         store.setlists.setlists.insert(s.id, s);
-        let inv = invoice(&mut store, event_id, accountant, tags.clone(), Some(run.clone()));
+        let inv = invoice(
+            &mut store,
+            event_id,
+            accountant,
+            tags.clone(),
+            Some(run.clone()),
+        );
         smoke.push(format!("invoice:{}", inv.id));
         store.invoices.invoices.insert(inv.id, inv);
         let w = endpoint(

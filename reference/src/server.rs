@@ -15,9 +15,9 @@ use tokio::task::JoinHandle;
 use crate::app::{AppState, Store, app};
 use crate::credentials::Credentials;
 use crate::faults::Fault;
-use crate::variations::Variation;
 use crate::state::{Shared, StateError};
 use crate::users::UserStore;
+use crate::variations::Variation;
 
 /// How to start a reference server.
 #[derive(Clone, Debug)]

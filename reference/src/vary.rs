@@ -91,9 +91,7 @@ pub(crate) async fn vary<S: Send + Sync + 'static>(
         }
     }
     if has(Variation::LoadBalancerCookies) {
-        let expires = httpdate::fmt_http_date(
-            (state.now() + time::Duration::days(7)).into(),
-        );
+        let expires = httpdate::fmt_http_date((state.now() + time::Duration::days(7)).into());
         let sticky = format!("{:032x}", rand::random::<u128>());
         append(
             &mut parts.headers,
@@ -107,10 +105,26 @@ pub(crate) async fn vary<S: Send + Sync + 'static>(
         );
     }
     if has(Variation::ExtraHeaders) {
-        append(&mut parts.headers, "x-vendor-trace".parse().unwrap_or(VARY), "4bf92f3577b34da6");
-        append(&mut parts.headers, "via".parse().unwrap_or(VARY), "1.1 edge-proxy (stageos)");
-        append(&mut parts.headers, "server".parse().unwrap_or(VARY), "stageos-edge/9.1");
-        append(&mut parts.headers, "x-cache".parse().unwrap_or(VARY), "Miss from cloudfront");
+        append(
+            &mut parts.headers,
+            "x-vendor-trace".parse().unwrap_or(VARY),
+            "4bf92f3577b34da6",
+        );
+        append(
+            &mut parts.headers,
+            "via".parse().unwrap_or(VARY),
+            "1.1 edge-proxy (stageos)",
+        );
+        append(
+            &mut parts.headers,
+            "server".parse().unwrap_or(VARY),
+            "stageos-edge/9.1",
+        );
+        append(
+            &mut parts.headers,
+            "x-cache".parse().unwrap_or(VARY),
+            "Miss from cloudfront",
+        );
     }
     if has(Variation::DateRfc850) || has(Variation::DateAsctime) {
         let date = other_date_form(state.now(), has(Variation::DateAsctime));
@@ -322,7 +336,8 @@ mod tests {
 
     #[test]
     fn obsolete_date_forms_parse() {
-        let now = time::OffsetDateTime::from_unix_timestamp(1_764_680_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let now = time::OffsetDateTime::from_unix_timestamp(1_764_680_000)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
         for asctime in [false, true] {
             let s = other_date_form(now, asctime);
             let back = httpdate::parse_http_date(&s).map(time::OffsetDateTime::from);
@@ -337,7 +352,14 @@ mod tests {
             time::OffsetDateTime::UNIX_EPOCH,
         );
         assert!(c.starts_with("stageos_refresh=abc; "), "{c}");
-        for part in ["httponly", "SECURE", "samesite=strict", "PATH=/api/auth", "max-age=60", "expires="] {
+        for part in [
+            "httponly",
+            "SECURE",
+            "samesite=strict",
+            "PATH=/api/auth",
+            "max-age=60",
+            "expires=",
+        ] {
             assert!(c.contains(part), "{part} in {c}");
         }
     }

@@ -149,13 +149,23 @@ impl Variation {
         use Variation::*;
         match self {
             JsonReversedKeys => "RFC 8259 §4: an object is an unordered collection of members",
-            JsonPretty => "RFC 8259 §2: insignificant whitespace is allowed around structural characters",
-            JsonUnknownFields => "contract: response schemas are open (only request schemas, Venue and SetlistItem say additionalProperties: false)",
+            JsonPretty => {
+                "RFC 8259 §2: insignificant whitespace is allowed around structural characters"
+            }
+            JsonUnknownFields => {
+                "contract: response schemas are open (only request schemas, Venue and SetlistItem say additionalProperties: false)"
+            }
             JsonUnicodeEscapes => "RFC 8259 §7: any character may be escaped as \\uXXXX",
             JsonEscapedSolidus => "RFC 8259 §7: the solidus may be escaped as \\/",
-            MediaTypeCase => "RFC 9110 §8.3.1: type, subtype and parameter names are case-insensitive; charset values too",
-            MediaTypeParameters => "RFC 9110 §8.3.1 and §5.6.6: parameter values may be quoted strings; unknown parameters are allowed",
-            ExtraHeaders => "RFC 9110 §5.1: a recipient ignores header fields it does not recognise",
+            MediaTypeCase => {
+                "RFC 9110 §8.3.1: type, subtype and parameter names are case-insensitive; charset values too"
+            }
+            MediaTypeParameters => {
+                "RFC 9110 §8.3.1 and §5.6.6: parameter values may be quoted strings; unknown parameters are allowed"
+            }
+            ExtraHeaders => {
+                "RFC 9110 §5.1: a recipient ignores header fields it does not recognise"
+            }
             ReasonPhrases => "RFC 9112 §4: a client should ignore the reason-phrase content",
             HeaderNameCase => "RFC 9110 §5.1: field names are case-insensitive",
             TimesWithOffset => "RFC 3339 §5.6 time-offset, the contract's format: date-time",
@@ -164,36 +174,86 @@ impl Variation {
             DateAsctime => "RFC 9110 §5.6.7: a recipient must accept the asctime-date form",
             EmailDomainCase => "RFC 5321 §2.4: the domain part of a mailbox is case-insensitive",
             Gzip => "RFC 9110 §8.4.1.3 and §12.5.3: gzip content coding when the client accepts it",
-            Deflate => "RFC 9110 §8.4.1.2 and §12.5.3: deflate (zlib) content coding when the client accepts it",
+            Deflate => {
+                "RFC 9110 §8.4.1.2 and §12.5.3: deflate (zlib) content coding when the client accepts it"
+            }
             Chunked => "RFC 9112 §7.1: chunked transfer coding instead of Content-Length",
-            ConnectionClose => "RFC 9112 §9.6: a server may close the connection after each response",
-            LoadBalancerCookies => "RFC 6265 §4.1: a server may set further cookies; the contract names only stageos_refresh",
-            CookieAttributeCase => "RFC 6265 §5.2: cookie attribute names are case-insensitive, unknown ones ignored, Max-Age wins over Expires",
-            OthersEvents => "contract GET /api/events: every event of the organisation is listed, not only the caller's",
+            ConnectionClose => {
+                "RFC 9112 §9.6: a server may close the connection after each response"
+            }
+            LoadBalancerCookies => {
+                "RFC 6265 §4.1: a server may set further cookies; the contract names only stageos_refresh"
+            }
+            CookieAttributeCase => {
+                "RFC 6265 §5.2: cookie attribute names are case-insensitive, unknown ones ignored, Max-Age wins over Expires"
+            }
+            OthersEvents => {
+                "contract GET /api/events: every event of the organisation is listed, not only the caller's"
+            }
             OthersInvoices => "contract GET /api/invoices: every invoice, ordered by number",
-            OthersWebhookEndpoints => "contract GET /api/webhooks/endpoints: every endpoint of the organisation",
-            OthersAuditEntries => "contract GET /api/audit-logs: the organisation's entries, newest first",
-            OthersUsers => "contract GET /api/users: every user of the organisation, ordered by created_at",
+            OthersWebhookEndpoints => {
+                "contract GET /api/webhooks/endpoints: every endpoint of the organisation"
+            }
+            OthersAuditEntries => {
+                "contract GET /api/audit-logs: the organisation's entries, newest first"
+            }
+            OthersUsers => {
+                "contract GET /api/users: every user of the organisation, ordered by created_at"
+            }
             OthersSetlists => "contract: setlists belong to events; other events have their own",
-            ConcurrentSmokeRun => "contract SmokeTagging: a run owns only what carries its own smoke_run_id",
-            PluginPreinstalled => "contract GET /api/plugins: the organisation's installed plugins, whoever installed them",
-            SlowPdfJobs => "contract POST /api/invoices/{id}/pdf: 202 and a job that is queued until a worker takes it",
+            ConcurrentSmokeRun => {
+                "contract SmokeTagging: a run owns only what carries its own smoke_run_id"
+            }
+            PluginPreinstalled => {
+                "contract GET /api/plugins: the organisation's installed plugins, whoever installed them"
+            }
+            SlowPdfJobs => {
+                "contract POST /api/invoices/{id}/pdf: 202 and a job that is queued until a worker takes it"
+            }
             SlowScans => "contract File.scan_status: pending until the scan finishes",
-            SlowDeliveries => "contract: webhook deliveries are asynchronous (pending until attempted)",
-            LaggingAudit => "contract GET /api/audit-logs: an append-only log that promises no read-your-writes timing",
-            CsvBom => "RFC 4180 §3 (charset parameter) and RFC 3629 §6: UTF-8 text may begin with a BOM",
+            SlowDeliveries => {
+                "contract: webhook deliveries are asynchronous (pending until attempted)"
+            }
+            LaggingAudit => {
+                "contract GET /api/audit-logs: an append-only log that promises no read-your-writes timing"
+            }
+            CsvBom => {
+                "RFC 4180 §3 (charset parameter) and RFC 3629 §6: UTF-8 text may begin with a BOM"
+            }
             CsvQuoteAll => "RFC 4180 §2.5: each field may be enclosed in double quotes",
-            CsvNoFinalLineBreak => "RFC 4180 §2.2: the last record may or may not have an ending line break",
-            DispositionToken => "RFC 6266 §4.1: the filename parameter value is a token or a quoted-string",
-            DispositionExtended => "RFC 6266 §4.3 and RFC 8187: filename* beside filename, preferred by recipients",
-            PromLabelOrder => "Prometheus text format 0.0.4: the order of labels is not significant",
-            PromTimestamps => "Prometheus text format 0.0.4: a sample may carry an optional timestamp",
-            PromExtraFamilies => "Prometheus text format 0.0.4 and the contract's /metrics: the listed families at least",
-            PromEscapes => "Prometheus text format 0.0.4: label values escape \\\\, \\\" and \\n; HELP escapes \\\\ and \\n",
-            SignedUrlQueryOrder => "RFC 3986 §3.4 and the contract's DownloadUrl: expires and sig are named parameters",
-            OtpauthUriForm => "Key URI format (parameters by name), RFC 4648 §6 (base32 case), RFC 3986 §2.1 (percent-encoding)",
-            ClockAhead => "RFC 9110 §6.6.1: the Date header is the origin's clock; the contract judges expiry by the target's",
-            ClockBehind => "RFC 9110 §6.6.1: the Date header is the origin's clock; the contract judges expiry by the target's",
+            CsvNoFinalLineBreak => {
+                "RFC 4180 §2.2: the last record may or may not have an ending line break"
+            }
+            DispositionToken => {
+                "RFC 6266 §4.1: the filename parameter value is a token or a quoted-string"
+            }
+            DispositionExtended => {
+                "RFC 6266 §4.3 and RFC 8187: filename* beside filename, preferred by recipients"
+            }
+            PromLabelOrder => {
+                "Prometheus text format 0.0.4: the order of labels is not significant"
+            }
+            PromTimestamps => {
+                "Prometheus text format 0.0.4: a sample may carry an optional timestamp"
+            }
+            PromExtraFamilies => {
+                "Prometheus text format 0.0.4 and the contract's /metrics: the listed families at least"
+            }
+            PromEscapes => {
+                "Prometheus text format 0.0.4: label values escape \\\\, \\\" and \\n; HELP escapes \\\\ and \\n"
+            }
+            SignedUrlQueryOrder => {
+                "RFC 3986 §3.4 and the contract's DownloadUrl: expires and sig are named parameters"
+            }
+            OtpauthUriForm => {
+                "Key URI format (parameters by name), RFC 4648 §6 (base32 case), RFC 3986 §2.1 (percent-encoding)"
+            }
+            ClockAhead => {
+                "RFC 9110 §6.6.1: the Date header is the origin's clock; the contract judges expiry by the target's"
+            }
+            ClockBehind => {
+                "RFC 9110 §6.6.1: the Date header is the origin's clock; the contract judges expiry by the target's"
+            }
         }
     }
 
@@ -221,7 +281,9 @@ impl Variation {
             Chunked => "chunked bodies without Content-Length",
             ConnectionClose => "Connection: close on every response",
             LoadBalancerCookies => "load-balancer stickiness cookies",
-            CookieAttributeCase => "refresh-cookie attributes in other case and order, with Expires",
+            CookieAttributeCase => {
+                "refresh-cookie attributes in other case and order, with Expires"
+            }
             OthersEvents => "other users' events already present",
             OthersInvoices => "other users' invoices already present",
             OthersWebhookEndpoints => "people's webhook endpoints already registered",
@@ -325,7 +387,10 @@ impl VariationSet {
 
     /// Whether none is active.
     pub fn is_empty(&self) -> bool {
-        self.inner.read().unwrap_or_else(|e| e.into_inner()).is_empty()
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
     }
 
     /// The clock offset of the active clock variations, in ms.

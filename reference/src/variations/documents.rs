@@ -52,9 +52,14 @@ pub(crate) fn disposition(value: &str, active: &[Variation]) -> String {
         return value.to_owned();
     };
     if active.contains(&Variation::DispositionExtended) {
-        return format!("attachment; filename=\"{name}\"; filename*=UTF-8''{}", pct(name));
+        return format!(
+            "attachment; filename=\"{name}\"; filename*=UTF-8''{}",
+            pct(name)
+        );
     }
-    if active.contains(&Variation::DispositionToken) && !name.is_empty() && name.chars().all(is_token_char)
+    if active.contains(&Variation::DispositionToken)
+        && !name.is_empty()
+        && name.chars().all(is_token_char)
     {
         return format!("attachment; filename={name}");
     }
@@ -231,7 +236,10 @@ mod tests {
             "attachment; filename=tech-rider.txt"
         );
         assert_eq!(
-            disposition("attachment; filename=\"a b.csv\"", &[Variation::DispositionExtended]),
+            disposition(
+                "attachment; filename=\"a b.csv\"",
+                &[Variation::DispositionExtended]
+            ),
             "attachment; filename=\"a b.csv\"; filename*=UTF-8''a%20b.csv"
         );
     }
@@ -251,7 +259,11 @@ mod tests {
     #[test]
     fn csv_forms() {
         let body = b"position,title\r\n1,\"a, b\"\r\n";
-        let all = [Variation::CsvBom, Variation::CsvQuoteAll, Variation::CsvNoFinalLineBreak];
+        let all = [
+            Variation::CsvBom,
+            Variation::CsvQuoteAll,
+            Variation::CsvNoFinalLineBreak,
+        ];
         assert_eq!(
             String::from_utf8_lossy(&csv(body, &all)),
             "\u{feff}\"position\",\"title\"\r\n\"1\",\"a, b\""
@@ -266,6 +278,9 @@ mod tests {
             &[Variation::PromLabelOrder, Variation::PromTimestamps],
             7,
         );
-        assert_eq!(out, "# TYPE q gauge\nq{x=\"a,b\",queue=\"pdf\"} 3 7\nup 1 7\n# EOF\n");
+        assert_eq!(
+            out,
+            "# TYPE q gauge\nq{x=\"a,b\",queue=\"pdf\"} 3 7\nup 1 7\n# EOF\n"
+        );
     }
 }

@@ -255,7 +255,8 @@ mod tests {
 
     #[test]
     fn rendered_forms_parse_to_the_same_value() {
-        let body = br#"{"a":1,"b":{"c":"caf\u00e9 / x","d":[1,2]},"starts_at":"2026-12-02T10:00:00Z"}"#;
+        let body =
+            br#"{"a":1,"b":{"c":"caf\u00e9 / x","d":[1,2]},"starts_at":"2026-12-02T10:00:00Z"}"#;
         let original: Value = serde_json::from_slice(body).unwrap_or_default();
         for v in [
             Variation::JsonReversedKeys,
