@@ -32,6 +32,8 @@ struct Leftovers {
     theirs_removed: Vec<String>,
     /// Disposable users still present.
     users: Vec<String>,
+    /// How often the variation took effect (0 for the plain run).
+    hits: u64,
 }
 
 async fn run_with(variation: Option<Variation>) -> (RunReport, Leftovers) {
@@ -64,6 +66,7 @@ async fn run_with(variation: Option<Variation>) -> (RunReport, Leftovers) {
         ours: present.difference(&planted).cloned().collect(),
         theirs_removed: planted.difference(&present).cloned().collect(),
         users: server.smoke_users(),
+        hits: variation.map_or(0, |v| server.variation_hits(v)),
     };
     server.shutdown().await;
     (report, leftovers)
@@ -171,6 +174,10 @@ async fn every_catalogued_variation_keeps_every_check_green() {
         if report.steps.is_empty() {
             own.push("no steps ran".to_owned());
         }
+        // A variation that changed no answer proved nothing.
+        if variation.is_some() && leftovers.hits == 0 {
+            own.push("never took effect: no answer, data or timing of the run changed".to_owned());
+        }
         if !leftovers.ours.is_empty() || !leftovers.users.is_empty() {
             own.push(format!(
                 "smoke data left behind: {:?} {:?}",
@@ -188,9 +195,10 @@ async fn every_catalogued_variation_keeps_every_check_green() {
             green += 1;
         }
         eprintln!(
-            "  {:<28} {:<4} {}",
+            "  {:<28} {:<4} {:>5} hits  {}",
             name,
             if ok { "ok" } else { "RED" },
+            leftovers.hits,
             variation.map_or("", |v| v.allowed_by())
         );
         for p in own {

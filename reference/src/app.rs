@@ -188,6 +188,7 @@ impl invoices::Host for Store {
 /// Under `variation`, a worker with work waits 2 s before it takes the next item.
 async fn slow_down(state: &AppState, variation: Variation, has_work: impl Fn(&Store) -> bool) {
     if state.has_variation(variation) && has_work(&state.store()) {
+        state.variations().hit(variation);
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }

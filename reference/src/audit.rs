@@ -155,6 +155,16 @@ async fn list<S: Host + Sessions>(
         OffsetDateTime::now_utc() + time::Duration::days(1)
     };
     let store = state.store();
+    if store
+        .audit_log()
+        .entries
+        .iter()
+        .any(|e| e.at > visible_until)
+    {
+        state
+            .variations()
+            .hit(crate::variations::Variation::LaggingAudit);
+    }
     let entries = store
         .audit_log()
         .entries

@@ -171,9 +171,24 @@ pub fn plant(state: &AppState, active: &[Variation], sink: &str) -> Vec<String> 
         smoke.push(format!("webhook_endpoint:{}", w.id));
         store.webhooks.endpoints.insert(w.id, w);
     }
+    for v in PLANTING.iter().filter(|v| active.contains(v)) {
+        state.variations().hit(*v);
+    }
     smoke.sort();
     smoke
 }
+
+/// The variations that plant data.
+const PLANTING: &[Variation] = &[
+    Variation::OthersEvents,
+    Variation::OthersInvoices,
+    Variation::OthersWebhookEndpoints,
+    Variation::OthersAuditEntries,
+    Variation::OthersUsers,
+    Variation::OthersSetlists,
+    Variation::ConcurrentSmokeRun,
+    Variation::PluginPreinstalled,
+];
 
 fn event(
     title: &str,

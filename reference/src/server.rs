@@ -155,6 +155,44 @@ async fn plant(
     Ok((crate::planted::plant(state, variations, &url), sink))
 }
 
+/// Serves `router` over HTTP/1.1 with title-cased header names on the wire
+/// (variation `header-name-case`; axum's `serve` has no such switch). Stops
+/// accepting on `stop`; connections in flight finish on their own.
+async fn serve_title_case(
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+    mut stop: oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    loop {
+        let (stream, remote) = tokio::select! {
+            _ = &mut stop => return Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+        };
+        state.variations().hit(Variation::HeaderNameCase);
+        let service = hyper_util::service::TowerToHyperService::new(
+            router
+                .clone()
+                .layer(axum::Extension(axum::extract::ConnectInfo(remote))),
+        );
+        tokio::spawn(async move {
+            let served = hyper::server::conn::http1::Builder::new()
+                .title_case_headers(true)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
 impl RunningServer {
     /// Seeds the state, binds `opts.listen` and serves until [`Self::shutdown`].
     pub async fn start(opts: ServerOptions) -> std::io::Result<RunningServer> {
@@ -172,16 +210,20 @@ impl RunningServer {
         };
         let (planted, sink) = plant(&state, &opts.variations).await?;
         let router = app(state.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
+        let task = if opts.variations.contains(&Variation::HeaderNameCase) {
+            tokio::spawn(serve_title_case(listener, router, state.clone(), rx))
+        } else {
+            tokio::spawn(async move {
+                axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await
             })
-            .await
-        });
+        };
         Ok(RunningServer {
             addr,
             state,
@@ -233,6 +275,12 @@ impl RunningServer {
     /// The active variations.
     pub fn variations(&self) -> Vec<Variation> {
         self.state.variations().get()
+    }
+
+    /// How often `variation` took effect (changed an answer, planted data, slowed
+    /// a worker) since the server started.
+    pub fn variation_hits(&self, variation: Variation) -> u64 {
+        self.state.variations().hits(variation)
     }
 
     /// The shared state (audit log, metrics, ...).

@@ -14,7 +14,7 @@ use axum::http::header::{
     ACCEPT_ENCODING, CONNECTION, CONTENT_DISPOSITION, CONTENT_ENCODING, CONTENT_LENGTH,
     CONTENT_TYPE, DATE, SET_COOKIE, VARY,
 };
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -49,6 +49,12 @@ pub(crate) async fn vary<S: Send + Sync + 'static>(
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let has = |v: Variation| active.contains(&v);
+    // Marks the active ones of `group` as having changed this answer.
+    let hit = |group: &[Variation]| {
+        for v in group.iter().filter(|v| active.contains(v)) {
+            state.variations().hit(*v);
+        }
+    };
 
     let content_type = parts
         .headers
@@ -56,14 +62,18 @@ pub(crate) async fn vary<S: Send + Sync + 'static>(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
+    let original = body.clone();
     let mut body = rewrite_body(&content_type, &path, body, &active, &state);
+    if body != original {
+        hit(BODY_VARIATIONS);
+    }
 
     if !content_type.is_empty() {
-        set(
-            &mut parts.headers,
-            CONTENT_TYPE,
-            &documents::media_type(&content_type, &active),
-        );
+        let new = documents::media_type(&content_type, &active);
+        if new != content_type {
+            hit(&[Variation::MediaTypeCase, Variation::MediaTypeParameters]);
+        }
+        set(&mut parts.headers, CONTENT_TYPE, &new);
     }
     if let Some(cd) = parts
         .headers
@@ -71,11 +81,11 @@ pub(crate) async fn vary<S: Send + Sync + 'static>(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
     {
-        set(
-            &mut parts.headers,
-            CONTENT_DISPOSITION,
-            &documents::disposition(&cd, &active),
-        );
+        let new = documents::disposition(&cd, &active);
+        if new != cd {
+            hit(&[Variation::DispositionToken, Variation::DispositionExtended]);
+        }
+        set(&mut parts.headers, CONTENT_DISPOSITION, &new);
     }
     if has(Variation::CookieAttributeCase) {
         let cookies: Vec<String> = parts
@@ -86,6 +96,9 @@ pub(crate) async fn vary<S: Send + Sync + 'static>(
             .map(|c| cookie_other_case(c, state.now()))
             .collect();
         parts.headers.remove(SET_COOKIE);
+        if !cookies.is_empty() {
+            hit(&[Variation::CookieAttributeCase]);
+        }
         for c in cookies {
             append(&mut parts.headers, SET_COOKIE, &c);
         }
@@ -103,35 +116,29 @@ pub(crate) async fn vary<S: Send + Sync + 'static>(
             SET_COOKIE,
             &format!("AWSALBCORS={sticky}; Expires={expires}; Path=/; SameSite=None; Secure"),
         );
+        hit(&[Variation::LoadBalancerCookies]);
     }
     if has(Variation::ExtraHeaders) {
-        append(
-            &mut parts.headers,
-            "x-vendor-trace".parse().unwrap_or(VARY),
-            "4bf92f3577b34da6",
-        );
-        append(
-            &mut parts.headers,
-            "via".parse().unwrap_or(VARY),
-            "1.1 edge-proxy (stageos)",
-        );
-        append(
-            &mut parts.headers,
-            "server".parse().unwrap_or(VARY),
-            "stageos-edge/9.1",
-        );
-        append(
-            &mut parts.headers,
-            "x-cache".parse().unwrap_or(VARY),
-            "Miss from cloudfront",
-        );
+        for (name, value) in [
+            ("x-vendor-trace", "4bf92f3577b34da6"),
+            ("via", "1.1 edge-proxy (stageos)"),
+            ("server", "stageos-edge/9.1"),
+            ("x-cache", "Miss from cloudfront"),
+        ] {
+            append(&mut parts.headers, HeaderName::from_static(name), value);
+        }
+        hit(&[Variation::ExtraHeaders]);
     }
     if has(Variation::DateRfc850) || has(Variation::DateAsctime) {
         let date = other_date_form(state.now(), has(Variation::DateAsctime));
         set(&mut parts.headers, DATE, &date);
+        hit(&[Variation::DateRfc850, Variation::DateAsctime]);
     } else if state.clock_offset_ms() != 0 {
         let date = httpdate::fmt_http_date(state.now().into());
         set(&mut parts.headers, DATE, &date);
+    }
+    if state.variations().clock_offset_ms() != 0 {
+        hit(&[Variation::ClockAhead, Variation::ClockBehind]);
     }
     if has(Variation::ReasonPhrases) {
         let phrase: &'static [u8] = match parts.status.as_u16() {
@@ -145,9 +152,11 @@ pub(crate) async fn vary<S: Send + Sync + 'static>(
         parts
             .extensions
             .insert(hyper::ext::ReasonPhrase::from_static(phrase));
+        hit(&[Variation::ReasonPhrases]);
     }
     if has(Variation::ConnectionClose) {
         set(&mut parts.headers, CONNECTION, "close");
+        hit(&[Variation::ConnectionClose]);
     }
 
     let no_body = head
@@ -168,6 +177,11 @@ pub(crate) async fn vary<S: Send + Sync + 'static>(
             body = Bytes::from(encoded);
             set(&mut parts.headers, CONTENT_ENCODING, coding);
             append(&mut parts.headers, VARY, "Accept-Encoding");
+            hit(&[if coding == "gzip" {
+                Variation::Gzip
+            } else {
+                Variation::Deflate
+            }]);
         }
     }
     if no_body {
@@ -179,10 +193,32 @@ pub(crate) async fn vary<S: Send + Sync + 'static>(
             .chunks(997)
             .map(|c| Ok(Bytes::copy_from_slice(c)))
             .collect();
+        hit(&[Variation::Chunked]);
         return Response::from_parts(parts, Body::from_stream(futures::stream::iter(chunks)));
     }
     Response::from_parts(parts, Body::from(body))
 }
+
+/// The variations that rewrite bodies (JSON, CSV, Prometheus text).
+const BODY_VARIATIONS: &[Variation] = &[
+    Variation::JsonReversedKeys,
+    Variation::JsonPretty,
+    Variation::JsonUnknownFields,
+    Variation::JsonUnicodeEscapes,
+    Variation::JsonEscapedSolidus,
+    Variation::TimesWithOffset,
+    Variation::TimesFractional,
+    Variation::EmailDomainCase,
+    Variation::SignedUrlQueryOrder,
+    Variation::OtpauthUriForm,
+    Variation::CsvBom,
+    Variation::CsvQuoteAll,
+    Variation::CsvNoFinalLineBreak,
+    Variation::PromLabelOrder,
+    Variation::PromTimestamps,
+    Variation::PromExtraFamilies,
+    Variation::PromEscapes,
+];
 
 fn rewrite_body<S>(
     content_type: &str,
@@ -217,13 +253,13 @@ fn rewrite_body<S>(
     body
 }
 
-fn set(headers: &mut HeaderMap, name: axum::http::HeaderName, value: &str) {
+fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         headers.insert(name, v);
     }
 }
 
-fn append(headers: &mut HeaderMap, name: axum::http::HeaderName, value: &str) {
+fn append(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         headers.append(name, v);
     }

@@ -506,6 +506,9 @@ async fn deliver<S: Host>(state: Shared<S>, id: Uuid) {
         return;
     };
     if state.has_variation(crate::variations::Variation::SlowDeliveries) {
+        state
+            .variations()
+            .hit(crate::variations::Variation::SlowDeliveries);
         tokio::time::sleep(Duration::from_millis(1500)).await;
     }
     loop {

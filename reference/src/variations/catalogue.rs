@@ -353,10 +353,13 @@ impl FromStr for Variation {
     }
 }
 
-/// The active variations, shared between the server and whoever holds its handle.
+/// The active variations, shared between the server and whoever holds its handle,
+/// and how often each took effect (a variation that never changes an answer proves
+/// nothing, so `tests/variations.rs` requires a hit).
 #[derive(Clone, Debug, Default)]
 pub struct VariationSet {
     inner: Arc<RwLock<Vec<Variation>>>,
+    hits: Arc<std::sync::Mutex<std::collections::HashMap<Variation, u64>>>,
 }
 
 impl VariationSet {
@@ -364,7 +367,28 @@ impl VariationSet {
     pub fn new(variations: Vec<Variation>) -> Self {
         Self {
             inner: Arc::new(RwLock::new(variations)),
+            hits: Arc::default(),
         }
+    }
+
+    /// Records that `variation` changed an answer (or the data, or the timing).
+    pub fn hit(&self, variation: Variation) {
+        *self
+            .hits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(variation)
+            .or_insert(0) += 1;
+    }
+
+    /// How often `variation` took effect since the server started.
+    pub fn hits(&self, variation: Variation) -> u64 {
+        self.hits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&variation)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Replaces the active variations.
