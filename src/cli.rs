@@ -221,6 +221,16 @@ pub struct RunArgs {
     #[cfg(feature = "reference")]
     #[arg(long = "fault", value_name = "NAME")]
     pub faults: Vec<String>,
+    /// Give the embedded reference server a conformance variation (repeatable)
+    /// [default: none].
+    ///
+    /// A contract-conforming difference from its defaults (`gzip`, `csv-bom`, …) under
+    /// which every check must stay green; `stageos-reference --list-variations` lists
+    /// them. The variable STAGEOS_REFERENCE_VARIATIONS adds a comma-separated list.
+    /// Only in builds with the `reference` feature (the default).
+    #[cfg(feature = "reference")]
+    #[arg(long = "variation", value_name = "NAME")]
+    pub variations: Vec<String>,
     /// Release version the target must report in /api/health (health::release_matches).
     #[arg(long, env = "STAGEOS_EXPECT_VERSION", value_name = "VERSION")]
     pub expect_version: Option<String>,
@@ -253,6 +263,7 @@ impl RunArgs {
             config: self.config.clone(),
             report_dir: self.report_dir.clone(),
             faults: self.fault_names(),
+            variations: self.variation_names(),
             expect_version: self.expect_version.clone(),
         }
     }
@@ -263,6 +274,14 @@ impl RunArgs {
     fn fault_names(&self) -> Vec<String> {
         #[cfg(feature = "reference")]
         return self.faults.clone();
+        #[cfg(not(feature = "reference"))]
+        Vec::new()
+    }
+
+    /// The `--variation`s given (none in a build without the reference server).
+    fn variation_names(&self) -> Vec<String> {
+        #[cfg(feature = "reference")]
+        return self.variations.clone();
         #[cfg(not(feature = "reference"))]
         Vec::new()
     }

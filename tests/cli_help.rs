@@ -6,8 +6,17 @@ use clap::CommandFactory;
 use stageos_smoke::cli::Cli;
 
 /// Options without a variable, on purpose: they describe one invocation (or, for
-/// --fault, have a comma-separated list variable of their own, named in the help).
-const NO_VARIABLE: &[&str] = &["help", "version", "filter", "exact", "skip", "faults"];
+/// --fault and --variation, have a comma-separated list variable of their own, named
+/// in the help).
+const NO_VARIABLE: &[&str] = &[
+    "help",
+    "version",
+    "filter",
+    "exact",
+    "skip",
+    "faults",
+    "variations",
+];
 
 #[test]
 fn every_option_has_a_variable_and_every_command_its_exit_codes() {

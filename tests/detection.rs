@@ -166,6 +166,14 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
                 &["files::infected_not_downloadable"],
             ),
         ),
+        // The tolerant Content-Disposition reader still sees a wrong filename.
+        (
+            "download-wrong-filename",
+            Red(
+                "download-wrong-filename",
+                &["files::download_matches_upload"],
+            ),
+        ),
         (
             "webhook-signature-wrong",
             Red("webhook-signature-wrong", &["webhooks::signatures_valid"]),

@@ -30,6 +30,7 @@ use crate::plugins::{self, PluginStore};
 use crate::setlists::{self, SetlistStore};
 use crate::state::Shared;
 use crate::users::{self, UserStore};
+use crate::variations::Variation;
 use crate::webhooks::{self, WebhookStore};
 use crate::workers::{self, Workers};
 use crate::{ops, privacy};
@@ -118,8 +119,18 @@ impl workers::Host for Store {
     fn spawn_workers(state: &AppState, bookkeeping: &Workers) {
         let pdf = bookkeeping.pdf_notify.clone();
         let scan = bookkeeping.scan_notify.clone();
-        tokio::spawn(workers::run(state.clone(), pdf, invoices::work_one));
-        tokio::spawn(workers::run(state.clone(), scan, files::scan_one));
+        tokio::spawn(workers::run(state.clone(), pdf, |s: AppState| async move {
+            slow_down(&s, Variation::SlowPdfJobs, |s| !s.invoices.queue.is_empty()).await;
+            invoices::work_one(s).await
+        }));
+        tokio::spawn(workers::run(
+            state.clone(),
+            scan,
+            |s: AppState| async move {
+                slow_down(&s, Variation::SlowScans, |s| !s.files.scan_queue.is_empty()).await;
+                files::scan_one(s).await
+            },
+        ));
     }
 }
 
@@ -174,6 +185,14 @@ impl invoices::Host for Store {
     }
 }
 
+/// Under `variation`, a worker with work waits 2 s before it takes the next item.
+async fn slow_down(state: &AppState, variation: Variation, has_work: impl Fn(&Store) -> bool) {
+    if state.has_variation(variation) && has_work(&state.store()) {
+        state.variations().hit(variation);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
 /// The full router over `state`.
 pub fn app(state: AppState) -> Router {
     Router::new()
@@ -190,6 +209,10 @@ pub fn app(state: AppState) -> Router {
         .merge(privacy::routes())
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::vary::vary,
+        ))
         .with_state(state)
 }
 
@@ -228,7 +251,7 @@ async fn track(State(state): State<AppState>, request: Request, next: Next) -> R
         next.run(request).await
     };
     let mut response = response;
-    if state.faults().clock_offset_ms() != 0 {
+    if state.clock_offset_ms() != 0 {
         // hyper only adds a Date header when there is none.
         let date = httpdate::fmt_http_date(state.now().into());
         if let Ok(v) = axum::http::HeaderValue::from_str(&date) {

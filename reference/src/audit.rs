@@ -148,12 +148,29 @@ async fn list<S: Host + Sessions>(
             }
         },
     };
+    // The lagging-audit variation: entries become visible 1.5 s after they are written.
+    let visible_until = if state.has_variation(crate::variations::Variation::LaggingAudit) {
+        OffsetDateTime::now_utc() - time::Duration::milliseconds(1500)
+    } else {
+        OffsetDateTime::now_utc() + time::Duration::days(1)
+    };
     let store = state.store();
+    if store
+        .audit_log()
+        .entries
+        .iter()
+        .any(|e| e.at > visible_until)
+    {
+        state
+            .variations()
+            .hit(crate::variations::Variation::LaggingAudit);
+    }
     let entries = store
         .audit_log()
         .entries
         .iter()
         .rev()
+        .filter(|e| e.at <= visible_until)
         .filter(|e| actor.is_none_or(|a| e.actor_id == Some(a)))
         .filter(|e| action.as_ref().is_none_or(|a| e.action == *a))
         .filter(|e| since.is_none_or(|s| e.at >= s))

@@ -98,6 +98,8 @@ pub enum Fault {
     ExpiryNotEnforced,
     /// Infected files get download URLs and are served.
     InfectedDownloadable,
+    /// Downloads name another file in `Content-Disposition` (`filename*` too).
+    DownloadWrongFilename,
     /// Webhook signatures leave `"<t>."` out of the MAC.
     WebhookSignatureWrong,
     /// A non-2xx webhook answer is not retried.
@@ -290,6 +292,9 @@ impl Fault {
             Fault::SignatureNotChecked => "storage URLs are served whatever their signature",
             Fault::ExpiryNotEnforced => "expired storage URLs still work",
             Fault::InfectedDownloadable => "infected files get download URLs and are served",
+            Fault::DownloadWrongFilename => {
+                "downloads name another file in Content-Disposition than was uploaded"
+            }
             Fault::WebhookSignatureWrong => {
                 "webhook signatures are computed over the body without the timestamp"
             }
@@ -638,6 +643,7 @@ mod tests {
             "signature-not-checked",
             "expiry-not-enforced",
             "infected-downloadable",
+            "download-wrong-filename",
             "webhook-signature-wrong",
             "webhook-no-retry",
             "delivery-log-lies",

@@ -682,7 +682,14 @@ async fn storage_get<S: Host>(
         StatusCode::OK,
         [
             (CONTENT_TYPE, file.content_type.clone()),
-            (CONTENT_DISPOSITION, content_disposition(&file.filename)),
+            (
+                CONTENT_DISPOSITION,
+                if state.has_fault(&Fault::DownloadWrongFilename) {
+                    content_disposition(&format!("renamed-{}", file.filename))
+                } else {
+                    content_disposition(&file.filename)
+                },
+            ),
             (CACHE_CONTROL, "private, no-store".to_owned()),
         ],
         bytes,

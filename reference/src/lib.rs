@@ -4,7 +4,9 @@
 //! that behaves like StageOS — real JWTs, real TOTP, refresh rotation with
 //! reuse detection, lockouts, Prometheus metrics — and that can be broken on
 //! purpose, one [`Fault`] at a time, so every check is proven to fail when
-//! the behaviour it guards is broken. State is in memory; nothing persists.
+//! the behaviour it guards is broken, and can differ from its own defaults in
+//! ways the contract allows, one [`Variation`] at a time, so every check is
+//! proven to stay green on any conforming target. State is in memory; nothing persists.
 //!
 //! This file only declares modules and re-exports the public API.
 
@@ -24,6 +26,7 @@ pub mod jwt;
 pub mod metrics;
 pub mod ops;
 pub mod pdf;
+pub mod planted;
 pub mod plugins;
 pub mod privacy;
 pub mod server;
@@ -32,6 +35,8 @@ pub mod smoke;
 pub mod state;
 pub mod totp;
 pub mod users;
+pub mod variations;
+pub(crate) mod vary;
 pub mod webhooks;
 pub mod workers;
 
@@ -40,6 +45,7 @@ pub use audit::AuditEntry;
 pub use credentials::{Credentials, Role, SeedUser};
 pub use faults::Fault;
 pub use server::{AlbMetrics, RunningServer, ServerOptions};
+pub use variations::Variation;
 
 /// Current unix time in seconds.
 pub(crate) fn unix_now() -> i64 {

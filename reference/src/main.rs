@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use stageos_reference::credentials::normalise_totp_secret;
-use stageos_reference::{Credentials, Fault, Role, RunningServer, ServerOptions};
+use stageos_reference::{Credentials, Fault, Role, RunningServer, ServerOptions, Variation};
 
 /// Reference StageOS server with fault injection.
 #[derive(Debug, Parser)]
@@ -27,6 +27,10 @@ struct Cli {
     /// Fault to inject (repeatable), e.g. `refresh-not-rotated`, `latency:/api/me:300`.
     #[arg(long = "fault", value_name = "NAME")]
     faults: Vec<Fault>,
+    /// Conformance variation (repeatable): a contract-conforming difference from the
+    /// defaults, e.g. `gzip`, `csv-bom` (`--list-variations` names them all).
+    #[arg(long = "variation", value_name = "NAME")]
+    variations: Vec<Variation>,
     /// Owner password instead of a random one.
     #[arg(long)]
     owner_password: Option<String>,
@@ -42,6 +46,9 @@ struct Cli {
     /// List the fault names and exit.
     #[arg(long)]
     list_faults: bool,
+    /// List the variation names, with what allows each, and exit.
+    #[arg(long)]
+    list_variations: bool,
     /// Publish ALB-like per-minute metrics to this CloudWatch emulator (loopback only).
     #[arg(
         long,
@@ -113,6 +120,16 @@ async fn main() -> ExitCode {
         };
     }
 
+    if cli.list_variations {
+        let lines = Variation::catalogue()
+            .into_iter()
+            .map(|v| format!("{v:<28} {} ({})", v.describe(), v.allowed_by()));
+        return match print_lines(lines) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
+
     let mut credentials = Credentials::generate();
     if let Some(password) = cli.owner_password {
         for user in credentials
@@ -130,6 +147,7 @@ async fn main() -> ExitCode {
     let opts = ServerOptions {
         listen: cli.listen,
         faults: cli.faults,
+        variations: cli.variations,
         credentials: Some(credentials),
         version: cli.version_label,
         commit: cli.commit,
@@ -164,6 +182,11 @@ async fn main() -> ExitCode {
     if !faults.is_empty() {
         let names: Vec<String> = faults.iter().map(ToString::to_string).collect();
         tracing::warn!(faults = %names.join(","), "faults active");
+    }
+    let variations = server.variations();
+    if !variations.is_empty() {
+        let names: Vec<String> = variations.iter().map(ToString::to_string).collect();
+        tracing::info!(variations = %names.join(","), "variations active");
     }
     tracing::info!(addr = %server.addr(), "listening");
     shutdown_signal().await;

@@ -17,6 +17,7 @@ use crate::credentials::Credentials;
 use crate::faults::Fault;
 use crate::state::{Shared, StateError};
 use crate::users::UserStore;
+use crate::variations::Variation;
 
 /// How to start a reference server.
 #[derive(Clone, Debug)]
@@ -25,6 +26,9 @@ pub struct ServerOptions {
     pub listen: SocketAddr,
     /// Faults active from the start.
     pub faults: Vec<Fault>,
+    /// Conformance variations active from the start (the data-present ones plant
+    /// their data at start).
+    pub variations: Vec<Variation>,
     /// Seed credentials; `None` generates random ones.
     pub credentials: Option<Credentials>,
     /// Version reported by `/api/health`.
@@ -43,6 +47,7 @@ impl Default for ServerOptions {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             faults: Vec::new(),
+            variations: Vec::new(),
             credentials: None,
             version: "v1.4.0-20261125".to_owned(),
             commit: "0000000".to_owned(),
@@ -68,6 +73,7 @@ impl AppState {
         Ok(Shared::with_store(
             store,
             opts.faults.clone(),
+            opts.variations.clone(),
             credentials,
             opts.version.clone(),
             opts.commit.clone(),
@@ -83,6 +89,10 @@ pub struct RunningServer {
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     publisher: Option<PublisherTask>,
+    /// The `kind:id` of the smoke data planted as another run's.
+    planted: Vec<String>,
+    /// The loopback receiver of the planted webhook endpoints.
+    sink: Option<JoinHandle<()>>,
 }
 
 /// The CloudWatch publisher and its periodic task.
@@ -128,6 +138,61 @@ fn start_publisher(
     })
 }
 
+/// Plants the data of the data-present variations, with a loopback receiver for
+/// the planted webhook endpoints when there are any.
+async fn plant(
+    state: &AppState,
+    variations: &[Variation],
+) -> std::io::Result<(Vec<String>, Option<JoinHandle<()>>)> {
+    let needs_sink = variations.contains(&Variation::OthersWebhookEndpoints)
+        || variations.contains(&Variation::ConcurrentSmokeRun);
+    let (url, sink) = if needs_sink {
+        let (url, task) = crate::planted::sink().await?;
+        (url, Some(task))
+    } else {
+        (String::new(), None)
+    };
+    Ok((crate::planted::plant(state, variations, &url), sink))
+}
+
+/// Serves `router` over HTTP/1.1 with title-cased header names on the wire
+/// (variation `header-name-case`; axum's `serve` has no such switch). Stops
+/// accepting on `stop`; connections in flight finish on their own.
+async fn serve_title_case(
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+    mut stop: oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    loop {
+        let (stream, remote) = tokio::select! {
+            _ = &mut stop => return Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+        };
+        state.variations().hit(Variation::HeaderNameCase);
+        let service = hyper_util::service::TowerToHyperService::new(
+            router
+                .clone()
+                .layer(axum::Extension(axum::extract::ConnectInfo(remote))),
+        );
+        tokio::spawn(async move {
+            let served = hyper::server::conn::http1::Builder::new()
+                .title_case_headers(true)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
 impl RunningServer {
     /// Seeds the state, binds `opts.listen` and serves until [`Self::shutdown`].
     pub async fn start(opts: ServerOptions) -> std::io::Result<RunningServer> {
@@ -143,24 +208,37 @@ impl RunningServer {
             Some(c) => Some(start_publisher(&state, c)?),
             None => None,
         };
+        let (planted, sink) = plant(&state, &opts.variations).await?;
         let router = app(state.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
+        let task = if opts.variations.contains(&Variation::HeaderNameCase) {
+            tokio::spawn(serve_title_case(listener, router, state.clone(), rx))
+        } else {
+            tokio::spawn(async move {
+                axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await
             })
-            .await
-        });
+        };
         Ok(RunningServer {
             addr,
             state,
             shutdown,
             task,
             publisher,
+            planted,
+            sink,
         })
+    }
+
+    /// The `kind:id` of the smoke-tagged data planted as another, concurrent run's
+    /// (variation `concurrent-smoke-run`): a suite must leave it alone.
+    pub fn planted_smoke_entities(&self) -> &[String] {
+        &self.planted
     }
 
     /// The bound address.
@@ -186,6 +264,23 @@ impl RunningServer {
     /// The active faults.
     pub fn faults(&self) -> Vec<Fault> {
         self.state.faults().get()
+    }
+
+    /// Replaces the active variations (takes effect for the next request; the
+    /// data-present ones plant their data only at start).
+    pub fn set_variations(&self, variations: Vec<Variation>) {
+        self.state.variations().set(variations);
+    }
+
+    /// The active variations.
+    pub fn variations(&self) -> Vec<Variation> {
+        self.state.variations().get()
+    }
+
+    /// How often `variation` took effect (changed an answer, planted data, slowed
+    /// a worker) since the server started.
+    pub fn variation_hits(&self, variation: Variation) -> u64 {
+        self.state.variations().hits(variation)
     }
 
     /// The shared state (audit log, metrics, ...).
@@ -220,6 +315,9 @@ impl RunningServer {
             }
         }
         crate::workers::stop(&self.state);
+        if let Some(sink) = self.sink {
+            sink.abort();
+        }
         let _ = self.shutdown.send(());
         match self.task.await {
             Ok(Ok(())) => {}

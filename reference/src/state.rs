@@ -2,8 +2,8 @@
 //!
 //! The reference server needs real behaviour (sessions, rotation, lockouts,
 //! audit) but no durability, so everything lives in one store guarded by one
-//! `Mutex`; handlers lock it briefly and never across an `.await`. Faults and
-//! metrics sit beside the store so tests can flip and read them through the
+//! `Mutex`; handlers lock it briefly and never across an `.await`. Faults,
+//! variations and metrics sit beside the store so tests can flip and read them through the
 //! same handle the router holds.
 //!
 //! This module sits *below* the domains: it does not know what the store
@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 use crate::credentials::{Credentials, CredentialsError};
 use crate::faults::{Fault, FaultSet};
 use crate::metrics::Metrics;
+use crate::variations::{Variation, VariationSet};
 
 /// Configuration that cannot start a server.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,7 @@ pub enum StateError {
 struct Inner<S> {
     store: Mutex<S>,
     faults: FaultSet,
+    variations: VariationSet,
     metrics: Metrics,
     jwt_key: [u8; 32],
     credentials: Credentials,
@@ -68,6 +70,7 @@ impl<S> Shared<S> {
     pub(crate) fn with_store(
         store: S,
         faults: Vec<Fault>,
+        variations: Vec<Variation>,
         credentials: Credentials,
         version: String,
         commit: String,
@@ -78,6 +81,7 @@ impl<S> Shared<S> {
             inner: Arc::new(Inner {
                 store: Mutex::new(store),
                 faults: FaultSet::new(faults),
+                variations: VariationSet::new(variations),
                 metrics: Metrics::new(),
                 jwt_key,
                 credentials,
@@ -102,11 +106,26 @@ impl<S> Shared<S> {
         &self.inner.faults
     }
 
-    /// This server's idea of now: real time plus the `clock:` condition's offset.
+    /// The runtime-switchable conformance variations.
+    pub fn variations(&self) -> &VariationSet {
+        &self.inner.variations
+    }
+
+    /// Whether `variation` is active.
+    pub fn has_variation(&self, variation: Variation) -> bool {
+        self.inner.variations.has(variation)
+    }
+
+    /// The clock's offset from real time (the `clock:` condition and the clock
+    /// variations), in ms.
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.inner.faults.clock_offset_ms() + self.inner.variations.clock_offset_ms()
+    }
+
+    /// This server's idea of now: real time plus the clock offset.
     /// Used where a client can observe the clock (Date header, signed-URL expiry).
     pub fn now(&self) -> time::OffsetDateTime {
-        time::OffsetDateTime::now_utc()
-            + time::Duration::milliseconds(self.inner.faults.clock_offset_ms())
+        time::OffsetDateTime::now_utc() + time::Duration::milliseconds(self.clock_offset_ms())
     }
 
     /// Whether `fault` is active.

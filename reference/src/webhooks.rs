@@ -505,6 +505,12 @@ async fn deliver<S: Host>(state: Shared<S>, id: Uuid) {
     let Some(http) = client(&state) else {
         return;
     };
+    if state.has_variation(crate::variations::Variation::SlowDeliveries) {
+        state
+            .variations()
+            .hit(crate::variations::Variation::SlowDeliveries);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
     loop {
         let (url, secret, body, event_id, timeout, backoff) = {
             let store = state.store();

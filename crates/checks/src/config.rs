@@ -39,6 +39,8 @@ pub const PROFILE_VAR: &str = "STAGEOS_PROFILE";
 pub const REPORT_DIR_VAR: &str = "STAGEOS_REPORT_DIR";
 /// Environment variable listing embedded-reference faults (comma separated), for demos and tests.
 pub const FAULTS_VAR: &str = "STAGEOS_REFERENCE_FAULTS";
+/// Environment variable listing embedded-reference conformance variations (comma separated).
+pub const VARIATIONS_VAR: &str = "STAGEOS_REFERENCE_VARIATIONS";
 /// `receiver` or `delivery-log` (overrides `webhook_mode`).
 pub const WEBHOOK_MODE_VAR: &str = "STAGEOS_WEBHOOK_MODE";
 /// Overrides the profile's (and the environment's) `latency_budget_ms`.
@@ -174,6 +176,8 @@ pub enum TargetSpec {
     Embedded {
         /// Fault names, as the reference server's `--fault`.
         faults: Vec<String>,
+        /// Conformance variation names, as the reference server's `--variation`.
+        variations: Vec<String>,
     },
     /// A deployed StageOS.
     Remote {
@@ -197,6 +201,8 @@ pub struct Overrides {
     pub report_dir: Option<PathBuf>,
     /// Faults for the embedded reference.
     pub faults: Vec<String>,
+    /// Conformance variations for the embedded reference.
+    pub variations: Vec<String>,
     /// Release version the target must report (`--expect-version`).
     pub expect_version: Option<String>,
 }
@@ -290,7 +296,15 @@ impl Settings {
                     .filter(|s| !s.is_empty()),
             );
         }
-        let target = parse_target(&target_text, faults)?;
+        let mut variations = overrides.variations.clone();
+        if let Some(list) = env.get(VARIATIONS_VAR) {
+            variations.extend(
+                list.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty()),
+            );
+        }
+        let target = parse_target(&target_text, faults, variations)?;
 
         let profile_name = overrides
             .profile
@@ -495,9 +509,13 @@ fn webhook_settings(
 }
 
 /// Parse `embedded` or an http(s) URL.
-pub fn parse_target(text: &str, faults: Vec<String>) -> Result<TargetSpec, ConfigError> {
+pub fn parse_target(
+    text: &str,
+    faults: Vec<String>,
+    variations: Vec<String>,
+) -> Result<TargetSpec, ConfigError> {
     if text == "embedded" {
-        return Ok(TargetSpec::Embedded { faults });
+        return Ok(TargetSpec::Embedded { faults, variations });
     }
     let invalid = |reason: &str| ConfigError::Invalid {
         what: "target".into(),
@@ -518,6 +536,13 @@ pub fn parse_target(text: &str, faults: Vec<String>) -> Result<TargetSpec, Confi
             what: "fault".into(),
             value: faults.join(","),
             reason: "faults can only be injected into the embedded reference target (hint: drop --fault or use --target embedded)".into(),
+        });
+    }
+    if !variations.is_empty() {
+        return Err(ConfigError::Invalid {
+            what: "variation".into(),
+            value: variations.join(","),
+            reason: "variations can only be given to the embedded reference target (hint: drop --variation or use --target embedded)".into(),
         });
     }
     Ok(TargetSpec::Remote { base_url: url })
@@ -565,12 +590,16 @@ mod tests {
     #[test]
     fn target_parsing() {
         assert_eq!(
-            parse_target("embedded", vec![]).unwrap(),
-            TargetSpec::Embedded { faults: vec![] }
+            parse_target("embedded", vec![], vec![]).unwrap(),
+            TargetSpec::Embedded {
+                faults: vec![],
+                variations: vec![]
+            }
         );
-        assert!(parse_target("ftp://x", vec![]).is_err());
-        assert!(parse_target("https://u:p@x", vec![]).is_err());
-        assert!(parse_target("https://x", vec!["health-degraded".into()]).is_err());
+        assert!(parse_target("ftp://x", vec![], vec![]).is_err());
+        assert!(parse_target("https://u:p@x", vec![], vec![]).is_err());
+        assert!(parse_target("https://x", vec!["health-degraded".into()], vec![]).is_err());
+        assert!(parse_target("https://x", vec![], vec!["gzip".into()]).is_err());
     }
 
     #[test]

@@ -80,7 +80,9 @@ pub async fn prepare_recording(
     record_alb_metrics: bool,
 ) -> Result<Target, TargetError> {
     match &settings.target {
-        TargetSpec::Embedded { faults } => embedded(faults, redactor, record_alb_metrics).await,
+        TargetSpec::Embedded { faults, variations } => {
+            embedded(faults, variations, redactor, record_alb_metrics).await
+        }
         TargetSpec::Remote { base_url } => {
             let (roles, needs_totp) = required_secrets(flows);
             let mut credentials = SuiteCredentials::default();
@@ -131,12 +133,13 @@ pub async fn prepare_recording(
 #[cfg(feature = "reference")]
 async fn embedded(
     faults: &[String],
+    variations: &[String],
     redactor: &Redactor,
     record_alb_metrics: bool,
 ) -> Result<Target, TargetError> {
     use std::str::FromStr;
 
-    use stageos_reference::{Fault, RunningServer, ServerOptions};
+    use stageos_reference::{Fault, RunningServer, ServerOptions, Variation};
     use stageos_smoke_http::credentials::Role;
 
     let faults = faults
@@ -149,8 +152,19 @@ async fn embedded(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let variations = variations
+        .iter()
+        .map(|v| {
+            Variation::from_str(v).map_err(|e| ConfigError::Invalid {
+                what: "variation".into(),
+                value: v.clone(),
+                reason: e.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let server = RunningServer::start(ServerOptions {
         faults,
+        variations,
         record_alb_metrics,
         ..ServerOptions::default()
     })
@@ -213,6 +227,7 @@ async fn embedded(
 #[cfg(not(feature = "reference"))]
 async fn embedded(
     _faults: &[String],
+    _variations: &[String],
     _redactor: &Redactor,
     _record_alb_metrics: bool,
 ) -> Result<Target, TargetError> {

@@ -1000,9 +1000,25 @@ impl Response {
             .unwrap_or("")
     }
 
+    /// The Content-Type parsed as a media type (RFC 9110 §8.3.1), if it is one.
+    pub fn media_type(&self) -> Option<mime::Mime> {
+        self.content_type().trim().parse().ok()
+    }
+
+    /// Whether the Content-Type is the media type `essence` (`type/subtype`), in any
+    /// case and with any parameters (RFC 9110 §8.3.1: `Application/JSON; Charset=UTF-8`
+    /// is `application/json`).
+    pub fn has_media_type(&self, essence: &str) -> bool {
+        self.media_type()
+            .is_some_and(|m| m.essence_str().eq_ignore_ascii_case(essence))
+    }
+
+    /// JSON: `application/json` or any `+json` structured syntax suffix (RFC 6839).
     fn is_json(&self) -> bool {
-        let ct = self.content_type();
-        ct.starts_with("application/json") || ct.contains("+json")
+        self.media_type().is_some_and(|m| {
+            (m.type_() == mime::APPLICATION && m.subtype() == mime::JSON)
+                || m.suffix() == Some(mime::JSON)
+        })
     }
 
     /// The first 120 characters of the body, for messages.
@@ -1129,6 +1145,39 @@ impl Response {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn with_content_type(ct: &str) -> Response {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+        Response {
+            method: "GET".into(),
+            path: "/".into(),
+            status: reqwest::StatusCode::OK,
+            headers,
+            body: Bytes::new(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn media_types_are_read_by_rfc_9110() {
+        for ct in [
+            "application/json",
+            "Application/JSON; Charset=UTF-8",
+            "application/json; charset=\"utf-8\"; x-vendor=1",
+            "application/problem+json",
+        ] {
+            assert!(with_content_type(ct).is_json(), "{ct}");
+        }
+        for ct in ["text/html", "application/jsonp", "text/json-ish", ""] {
+            assert!(!with_content_type(ct).is_json(), "{ct}");
+        }
+        assert!(with_content_type("Text/CSV; Charset=UTF-8").has_media_type("text/csv"));
+        assert!(with_content_type("Application/PDF").has_media_type("application/pdf"));
+        assert!(!with_content_type("text/csvx").has_media_type("text/csv"));
+    }
+
     #[test]
     fn jwt_shaped_words_are_masked_in_debug_output() {
         assert_eq!(

@@ -3,6 +3,7 @@
 //! output passes through, polling with a deadline, and the webhook receiver.
 //!
 //! - [`http`]: sessions, requests, responses, timing records.
+//! - [`disposition`]: `Content-Disposition` by RFC 6266 / 8187.
 //! - [`credentials`]: the configured logins and the Owner's TOTP seed.
 //! - [`secrets`]: redaction of every secret the run has seen.
 //! - [`throttle`]: a 429 / 503 with `Retry-After` waited out within the step's deadline.
@@ -11,6 +12,7 @@
 
 pub mod clock;
 pub mod credentials;
+pub mod disposition;
 pub mod http;
 pub mod secrets;
 pub mod throttle;

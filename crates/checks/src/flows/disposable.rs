@@ -123,11 +123,7 @@ impl Factory {
         guard_user(&self.cleanups, owner, &resp);
         resp.expect_status(201)?;
         let row: UserRow = resp.json()?;
-        ensure_eq(
-            "email of the created user",
-            email.to_lowercase(),
-            row.email.to_lowercase(),
-        )?;
+        super::model::ensure_same_mailbox("email of the created user", &email, &row.email)?;
         ensure_eq("role of the created user", role.as_str(), row.role.as_str())?;
         check_smoke_tagging(
             "created user",

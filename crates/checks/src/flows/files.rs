@@ -13,6 +13,7 @@ use url::Url;
 
 use crate::flow::{Cleanups, FlowRun};
 use stageos_smoke_http::credentials::Role;
+use stageos_smoke_http::disposition::ContentDisposition;
 use stageos_smoke_http::http::{CheckFailure, ExecError, Session, StepError, ensure, ensure_eq};
 use stageos_smoke_http::secrets::Redactor;
 use stageos_smoke_http::wait::{Backoff, Poll, poll_until, sleep_until_utc};
@@ -467,13 +468,17 @@ pub async fn run(flow: &mut FlowRun) {
                     sha256_hex(FIXTURE),
                     sha256_hex(&resp.body),
                 )?;
+                // RFC 6266: the filename as a token, a quoted-string or filename*
+                // (preferred), parameter names in any case.
                 let cd = resp
                     .header("content-disposition")
                     .unwrap_or("(none)")
                     .to_owned();
+                let parsed = ContentDisposition::parse(&cd).ok();
                 ensure(
-                    cd.starts_with("attachment")
-                        && cd.contains(&format!("filename=\"{FIXTURE_NAME}\"")),
+                    parsed.as_ref().is_some_and(|d| {
+                        d.kind == "attachment" && d.filename.as_deref() == Some(FIXTURE_NAME)
+                    }),
                     "Content-Disposition",
                     format!("attachment; filename=\"{FIXTURE_NAME}\""),
                     cd,

@@ -12,6 +12,32 @@ use time::format_description::well_known::Rfc3339;
 
 use stageos_smoke_http::http::ExecError;
 
+/// Whether `a` and `b` name the same mailbox: the local part as written, the
+/// domain in any case (RFC 5321 §2.4; a target may store or echo the domain in
+/// another case than it was given).
+pub fn same_mailbox(a: &str, b: &str) -> bool {
+    match (a.trim().rsplit_once('@'), b.trim().rsplit_once('@')) {
+        (Some((la, da)), Some((lb, db))) => la == lb && da.eq_ignore_ascii_case(db),
+        _ => a.trim() == b.trim(),
+    }
+}
+
+/// [`ensure_eq`](stageos_smoke_http::http::ensure_eq) for mailboxes: equal by [`same_mailbox`].
+pub fn ensure_same_mailbox(
+    what: &str,
+    expected: &str,
+    actual: &str,
+) -> Result<(), stageos_smoke_http::http::CheckFailure> {
+    if same_mailbox(expected, actual) {
+        return Ok(());
+    }
+    Err(stageos_smoke_http::http::CheckFailure {
+        what: what.to_owned(),
+        expected: format!("{expected:?} (the domain in any case)"),
+        actual: format!("{actual:?}"),
+    })
+}
+
 /// `Venue`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct Venue {
@@ -351,4 +377,21 @@ pub fn parse_time(what: &str, value: &str) -> Result<OffsetDateTime, ExecError> 
 /// RFC 3339 text of a time (UTC, no fraction when whole seconds).
 pub fn format_time(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod mailbox_tests {
+    use super::*;
+
+    #[test]
+    fn the_domain_is_case_insensitive_the_local_part_is_not() {
+        assert!(same_mailbox("manager@stageos.test", "manager@STAGEOS.TEST"));
+        assert!(!same_mailbox(
+            "manager@stageos.test",
+            "Manager@stageos.test"
+        ));
+        assert!(!same_mailbox("manager@stageos.test", "owner@stageos.test"));
+        assert!(ensure_same_mailbox("email", "a@b.c", "a@B.C").is_ok());
+        assert!(ensure_same_mailbox("email", "a@b.c", "x@b.c").is_err());
+    }
 }

@@ -23,7 +23,7 @@ pub const MAX_PAGES: usize = 200;
 /// served as `application/pdf` that lopdf cannot read is a broken renderer: a
 /// failed check. So is a real PDF served under another Content-Type.
 pub async fn read_pdf(resp: &Response, what: &str) -> Result<String, StepError> {
-    let says_pdf = resp.content_type().starts_with("application/pdf");
+    let says_pdf = resp.has_media_type("application/pdf");
     if !says_pdf && !resp.body.starts_with(b"%PDF-") {
         return Err(resp
             .decode_error(
