@@ -531,7 +531,7 @@ pub(crate) async fn work_one<S: Host>(state: Shared<S>) -> bool {
     let total_off_by = i64::from(state.has_fault(&Fault::PdfWrongTotal));
     // The renderings a conformance variation may choose (the default is the
     // reference's own: one Tj per line, `2161.38 EUR`).
-    let rendering = crate::pdf::Rendering::default();
+    let rendering = state.pdf_rendering();
     let (title, lines) = pdf_lines(&invoice, with_number, total_off_by, rendering.money);
     let layout = rendering.layout;
     let mut rendered = Err(String::new());

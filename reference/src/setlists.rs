@@ -421,7 +421,7 @@ async fn export_setlist<S: Host>(
         "pdf" => {
             // The renderings a conformance variation may choose (the default is
             // the reference's own: one Tj per line, `m:ss`, `m:ss (N s)`).
-            let rendering = crate::pdf::Rendering::default();
+            let rendering = state.pdf_rendering();
             let mut lines: Vec<String> = items
                 .iter()
                 .enumerate()

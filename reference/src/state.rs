@@ -128,6 +128,50 @@ impl<S> Shared<S> {
         time::OffsetDateTime::now_utc() + time::Duration::milliseconds(self.clock_offset_ms())
     }
 
+    /// How PDFs are rendered: the reference's own rendering, or the one the active
+    /// PDF variations choose (each counted as taking effect).
+    pub fn pdf_rendering(&self) -> crate::pdf::Rendering {
+        use crate::pdf::{DurationStyle, Layout, MoneyStyle};
+        let mut r = crate::pdf::Rendering::default();
+        let v = &self.inner.variations;
+        let pick = |variation: Variation| {
+            let on = v.has(variation);
+            if on {
+                v.hit(variation);
+            }
+            on
+        };
+        for (variation, layout) in [
+            (Variation::PdfJustified, Layout::Justified),
+            (Variation::PdfWords, Layout::Words),
+        ] {
+            if pick(variation) {
+                r.layout = layout;
+            }
+        }
+        for (variation, money) in [
+            (Variation::MoneySymbolFirst, MoneyStyle::SymbolFirst),
+            (Variation::MoneyGerman, MoneyStyle::German),
+            (Variation::MoneyFrench, MoneyStyle::French),
+            (Variation::MoneySwiss, MoneyStyle::Swiss),
+            (Variation::MoneyCodeFirst, MoneyStyle::CodeFirst),
+        ] {
+            if pick(variation) {
+                r.money = money;
+            }
+        }
+        for (variation, duration) in [
+            (Variation::DurationSeconds, DurationStyle::Seconds),
+            (Variation::DurationUnits, DurationStyle::Units),
+            (Variation::DurationIso8601, DurationStyle::Iso8601),
+        ] {
+            if pick(variation) {
+                r.duration = duration;
+            }
+        }
+        r
+    }
+
     /// Whether `fault` is active.
     pub fn has_fault(&self, fault: &Fault) -> bool {
         self.inner.faults.has(fault)

@@ -131,6 +131,27 @@ pub enum Variation {
     ClockAhead,
     /// The target's clock 1.5 s behind (as [`Variation::ClockAhead`]).
     ClockBehind,
+    // ----- PDF renderings (reference/src/pdf.rs)
+    /// Invoice and setlist PDFs set as justified text: word gaps are `TJ` pen moves, no space glyphs (as PDFKit and TeX write them).
+    PdfJustified,
+    /// Every word of the invoice and setlist PDFs its own `Tj`, placed with `Td` (as Chromium places runs).
+    PdfWords,
+    /// Invoice PDF money as `€2,161.38`.
+    MoneySymbolFirst,
+    /// Invoice PDF money as `2.161,38 €` (de-DE).
+    MoneyGerman,
+    /// Invoice PDF money as `2 161,38 EUR`, a no-break space between groups (fr-FR).
+    MoneyFrench,
+    /// Invoice PDF money as `EUR 2'161.38` (de-CH).
+    MoneySwiss,
+    /// Invoice PDF money as `EUR 2161.38`.
+    MoneyCodeFirst,
+    /// Setlist PDF durations as `978 s`.
+    DurationSeconds,
+    /// Setlist PDF durations as `16 min 18 s`.
+    DurationUnits,
+    /// Setlist PDF durations as ISO 8601 `PT16M18S`.
+    DurationIso8601,
 }
 
 impl Variation {
@@ -254,6 +275,36 @@ impl Variation {
             ClockBehind => {
                 "RFC 9110 §6.6.1: the Date header is the origin's clock; the contract judges expiry by the target's"
             }
+            PdfJustified => {
+                "contract Decisions (PDF text): the PDFs are judged by the text a reader sees, whatever operators place it"
+            }
+            PdfWords => {
+                "contract Decisions (PDF text): the PDFs are judged by the text a reader sees, whatever operators place it"
+            }
+            MoneySymbolFirst => {
+                "contract Decisions (money): the invoice PDF's total may be written in any common locale's form"
+            }
+            MoneyGerman => {
+                "contract Decisions (money): the invoice PDF's total may be written in any common locale's form"
+            }
+            MoneyFrench => {
+                "contract Decisions (money): the invoice PDF's total may be written in any common locale's form"
+            }
+            MoneySwiss => {
+                "contract Decisions (money): the invoice PDF's total may be written in any common locale's form"
+            }
+            MoneyCodeFirst => {
+                "contract Decisions (money): the invoice PDF's total may be written in any common locale's form"
+            }
+            DurationSeconds => {
+                "contract Decisions (durations): the setlist PDF's durations may be written as m:ss, seconds, units or ISO 8601"
+            }
+            DurationUnits => {
+                "contract Decisions (durations): the setlist PDF's durations may be written as m:ss, seconds, units or ISO 8601"
+            }
+            DurationIso8601 => {
+                "contract Decisions (durations): the setlist PDF's durations may be written as m:ss, seconds, units or ISO 8601"
+            }
         }
     }
 
@@ -309,6 +360,16 @@ impl Variation {
             OtpauthUriForm => "otpauth URI in another order, case and encoding",
             ClockAhead => "the target's clock 1.5 s ahead",
             ClockBehind => "the target's clock 1.5 s behind",
+            PdfJustified => "PDF word gaps as TJ offsets (justified text)",
+            PdfWords => "PDF words placed one by one",
+            MoneySymbolFirst => "invoice PDF money as €2,161.38",
+            MoneyGerman => "invoice PDF money as 2.161,38 €",
+            MoneyFrench => "invoice PDF money as 2 161,38 EUR",
+            MoneySwiss => "invoice PDF money as EUR 2'161.38",
+            MoneyCodeFirst => "invoice PDF money as EUR 2161.38",
+            DurationSeconds => "setlist PDF durations in seconds",
+            DurationUnits => "setlist PDF durations in units",
+            DurationIso8601 => "setlist PDF durations in ISO 8601",
         }
     }
 
