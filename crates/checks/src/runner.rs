@@ -230,6 +230,12 @@ async fn run_inner(
         return (fail(format!("target unreachable: {e}")), target.server);
     }
 
+    // The environment's service health URLs, else the ones the target knows
+    // (the embedded reference's stand-ins for the worker and web).
+    let mut gates = settings.gates.clone();
+    if gates.services.is_empty() {
+        gates.services = target.services.clone();
+    }
     let (others_done_tx, others_done) = tokio::sync::watch::channel(false);
     let cx = Arc::new(RunContext {
         base_url: target.base_url.clone(),
@@ -241,16 +247,13 @@ async fn run_inner(
         wait_deadline: settings.wait_deadline,
         sweep_older_than: settings.sweep_older_than,
         webhook: settings.webhook.clone(),
-        gates: Arc::new(settings.gates.clone()),
+        gates: Arc::new(gates),
         others_done,
         events: events.clone(),
         selection: options.selection.clone(),
         cloud: cloud
             .zip(target.own_traffic.clone())
-            .map(|(cloud, publish_own_traffic)| RunCloud {
-                cloud,
-                publish_own_traffic,
-            }),
+            .map(|(cloud, publish)| RunCloud::new(cloud, publish, &target.base_url)),
     });
     events.emit(Event::RunStarted {
         run_id: run_id.clone(),

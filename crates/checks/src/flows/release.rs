@@ -196,9 +196,8 @@ async fn aws_gates(
     let res = match (gates.release.aws.clone(), flow.cx().cloud.clone()) {
         (Some(res), _) => Ok(res),
         (None, Some(cloud)) => cloud
-            .account()
+            .aws()
             .await
-            .map(|a| a.aws.clone())
             .map_err(|e| crate::embedded_cloud::unavailable(&e)),
         (None, None) => Err(rel::no_aws_configured()),
     };
@@ -218,7 +217,7 @@ async fn aws_gates(
             return;
         }
     };
-    let clients = AwsClients::new(&res.endpoint).await;
+    let clients = AwsClients::for_resources(&res).await;
     let on = gates.thresholds.on_inconclusive;
     let now = gates.now();
     let previous = gates.release.previous_release.clone();
