@@ -224,10 +224,10 @@ mod tests {
         let jobs = [job(1_000_000, "RDS"), job(2_000_000, "S3")];
         let q = query(&[
             ("status", "COMPLETED"),
-            ("completeAfter", "1970-01-12T00:00:00Z"),
+            ("completeAfter", "1970-01-13T00:00:00Z"),
         ]);
         let got = select(&jobs, &q, false).unwrap();
-        assert_eq!(got, vec![jobs[1].clone()], "only the one after 11 days");
+        assert_eq!(got, vec![jobs[1].clone()], "only the one after 12 days");
         let q = query(&[("resourceType", "RDS"), ("completeBefore", "1500000")]);
         assert_eq!(select(&jobs, &q, false).unwrap(), vec![jobs[0].clone()]);
         assert!(
