@@ -138,7 +138,7 @@ fn the_embedded_run_judges_baselines_and_aws_gates_against_the_emulator() {
         let (status, message) = steps.get(step).unwrap_or_else(|| panic!("{step} not run"));
         assert_eq!(status, "passed", "{step}: {message}\n{stdout}");
     }
-    // Every automated item of the checklist: without the emulator 23 are verified
+    // Every automated item of the checklist: without the emulator 22 are verified
     // (the rollout gates (7.3) read the reference's worker and web stand-ins, and
     // GDPR (5.5) is the privacy flow of post-deploy); with it the seven it backs
     // too: rollback images (1.3), secrets (4.2), RDS backups (5.1), the restore
