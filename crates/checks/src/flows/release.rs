@@ -4,9 +4,11 @@
 //! retention purge and error-tracking heartbeats.
 //!
 //! Every gate is its own step. The AWS-side ones run only when their resources are
-//! named in `[environments.NAME.gates.release.aws]` (see [`stageos_smoke_gates::release`]);
-//! otherwise they are skipped with the setting to add, so the default embedded run
-//! stays fast, green and offline. The judging is in [`stageos_smoke_gates::release`] and
+//! named in `[environments.NAME.gates.release.aws]` (see [`stageos_smoke_gates::release`])
+//! or, on the embedded target, in the account the run seeds in its emulator (its
+//! AWS Backup the reference's stand-in: [`crate::embedded_cloud`]); otherwise they
+//! are skipped with the setting to add. The rollout order reads the worker's and
+//! web's health URLs (`gates.services`, else the embedded reference's stand-ins). The judging is in [`stageos_smoke_gates::release`] and
 //! [`stageos_smoke_aws::aws`]; alarms are the baseline flow's `alarms_present`.
 
 use std::sync::Arc;
