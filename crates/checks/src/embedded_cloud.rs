@@ -15,6 +15,10 @@
 //! that read the account wait for them ([`RunCloud::account`]). The emulator stops
 //! when the run's last handle on it is dropped (and with the process in any case:
 //! see `stageos-smoke-emulator`).
+//!
+//! The emulator lists no AWS Backup restore jobs, so the account's AWS Backup is
+//! the embedded reference's stand-in (`/_aws/backup`): [`RunCloud::aws`] points the
+//! release flow there and seeds one restore test of the RDS instance first.
 
 use std::sync::Arc;
 
