@@ -27,7 +27,7 @@ pub use stageos_smoke_report::checklist;
 /// The verification gates: judging in `stageos-smoke-gates`, the AWS-backed ones in
 /// `stageos-smoke-aws`.
 pub mod gates {
-    pub use stageos_smoke_aws::{aws, cloudwatch};
+    pub use stageos_smoke_aws::{aws, cloudwatch, seed};
     pub use stageos_smoke_gates::*;
 }
 

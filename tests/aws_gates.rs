@@ -17,7 +17,10 @@
 //!   shows `LastRotatedDate` is preferred over `CreatedDate`.
 //! - AWS Backup `ListRestoreJobs` always answers an empty list and `StartRestoreJob`
 //!   has no route: the emulator shows only the failing side (no restore job); the
-//!   mock trial shows a completed restore job within 30 days passes.
+//!   mock trial shows a completed restore job within 30 days passes, and the
+//!   stand-in trial points `backup_endpoint_url` at the reference's AWS Backup
+//!   stand-in (what the embedded run's account uses), seeds a restore test there
+//!   and shows it pass, then fail once it is 45 days old.
 //! - S3 `GetBucketEncryption` always reports at least the SSE-S3 default (as AWS does
 //!   since 2023): the emulator's non-compliant bucket is one without `aws:kms` when
 //!   the environment requires it; the mock trial covers
@@ -40,10 +43,11 @@ use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, mock};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
-use stageos_reference::{RunningServer, ServerOptions};
+use stageos_reference::{Fault, RunningServer, ServerOptions};
 use stageos_smoke::config::{EnvSnapshot, Overrides, Settings};
 use stageos_smoke::gates::Verdict;
 use stageos_smoke::gates::aws::{self, AwsClients, AwsEndpoint, DAY_S};
+use stageos_smoke::gates::seed;
 use stageos_smoke::outcome::{RunReport, StepOutcome};
 use stageos_smoke::runner::{self, RunOptions};
 use stageos_smoke::secrets::Redactor;
@@ -364,9 +368,11 @@ fn compliant_account_passes() -> TestResult {
                     ("files_bucket_encrypted", "passed"),
                     ("retention_purge_observed", "passed"),
                     ("error_tracking_ingesting", "passed"),
-                    // Not configured here: ministack lists no restore jobs (mock trial).
+                    // Not configured here: ministack lists no restore jobs (mock
+                    // trial; the stand-in trial reads them elsewhere).
                     ("restore_tested", "skipped"),
-                    ("rollout_order", "skipped"),
+                    // The embedded reference's worker and web stand-ins.
+                    ("rollout_order", "passed"),
                 ],
             )
         })
@@ -877,6 +883,36 @@ fn rollout_order() -> TestResult {
     .map(|()| Completion::Completed)
 }
 
+fn restore_test_on_its_own_backup_endpoint() -> TestResult {
+    runtime()
+        .block_on(async {
+            let api = reference(DEPLOYED).await;
+            let backup = format!("{}{}", api.base_url(), stageos_reference::aws_backup::BASE_PATH);
+            let url = url::Url::parse(&backup).map_err(fail)?;
+            seed::seed_restore_test(&url, "us-east-1").await.map_err(fail)?;
+            // Only AWS Backup is named: every other AWS gate is skipped, so the
+            // (unreachable) endpoint_url of the rest is never called.
+            let config = aws_config(
+                "http://127.0.0.1:9",
+                &format!("backup_endpoint_url = \"{backup}\"\nrestore_tests = true\nrestore_resource_type = \"RDS\"\n"),
+            );
+            let mut run = ReleaseRun::embedded(config.clone());
+            run.target = api.base_url();
+            let report = run.run().await?;
+            expect_statuses(&report, &[("restore_tested", "passed"), ("rds_backup_retention", "skipped")])?;
+            let notes = report.steps.iter().find(|s| s.step == "restore_tested").map(|s| s.notes.join(" ")).unwrap_or_default();
+            check(notes.contains("RDS restore job") && notes.contains("completed 0 days ago"), || notes.clone())?;
+            // The same account 45 days later: the newest restore test is too old.
+            api.set_faults(vec![Fault::RestoreTestStale]);
+            let mut run = ReleaseRun::embedded(config);
+            run.target = api.base_url();
+            only_failure(&run.run().await?, "restore_tested", &["a completed RDS restore job within 30 days", "0 completed restore jobs since"])?;
+            api.shutdown().await;
+            Ok(())
+        })
+        .map(|()| Completion::Completed)
+}
+
 fn main() -> ExitCode {
     let _emulator = harness::EmulatorGuard;
     let args = Arguments::from_args();
@@ -906,6 +942,10 @@ fn main() -> ExitCode {
             release_tag_and_expected_version,
         ),
         Trial::ignorable_test("release::rollout_order", rollout_order),
+        Trial::ignorable_test(
+            "release::restore_test_on_its_own_backup_endpoint",
+            restore_test_on_its_own_backup_endpoint,
+        ),
         Trial::ignorable_test("emulator::services_available", services_available),
         Trial::ignorable_test(
             "emulator::compliant_account_passes",

@@ -173,8 +173,10 @@ async fn heartbeat_faults_fail_exactly_their_items() {
     assert!(failed(&report).is_empty());
     assert_eq!(
         names_with(&report, "passed"),
+        // The rollout order against the embedded reference's worker and web stand-ins.
         set(&[
             "release::release_tag",
+            "release::rollout_order",
             "release::retention_purge_observed",
             "release::error_tracking_ingesting"
         ])

@@ -1,8 +1,10 @@
 //! The main job, `stageos-smoke run` on the embedded default target, brings up the
 //! pinned emulator beside the embedded reference and seeds it with a compliant
 //! account: the baseline gates (P95 and error budget against the seeded previous
-//! release, alarms) and the AWS-side release gates run, and pass; a fault that
-//! breaks the error budget fails its gate; where the emulator cannot start, the
+//! release, alarms) and the AWS-side release gates run, and pass, the restore
+//! test on the reference's AWS Backup stand-in; the headline counts every
+//! automated item of the checklist; a fault that breaks the error budget or makes
+//! the restore test stale fails its gate; where the emulator cannot start, the
 //! first line says why and those steps are skipped as without AWS.
 //!
 //! Needs `python3` and, the first time, the Python package index (like
@@ -72,13 +74,26 @@ const BASELINE_GATES: [&str; 4] = [
     "baseline::alarms_present",
 ];
 
-const AWS_RELEASE_GATES: [&str; 5] = [
+const AWS_RELEASE_GATES: [&str; 6] = [
     "release::rollback_images",
     "release::secrets_rotated",
     "release::rds_backup_retention",
+    "release::restore_tested",
     "release::files_bucket_versioned",
     "release::files_bucket_encrypted",
 ];
+
+/// The rollout gates (item 7.3), against the reference's worker and web stand-ins.
+const ROLLOUT_GATES: [&str; 2] = ["health::services_same_release", "release::rollout_order"];
+
+/// `flow::step` of every step that failed or errored.
+fn red(steps: &BTreeMap<String, (String, String)>) -> Vec<&str> {
+    steps
+        .iter()
+        .filter(|(_, (status, _))| status == "failed" || status == "error")
+        .map(|(name, _)| name.as_str())
+        .collect()
+}
 
 #[test]
 fn the_embedded_run_judges_baselines_and_aws_gates_against_the_emulator() {
@@ -104,22 +119,50 @@ fn the_embedded_run_judges_baselines_and_aws_gates_against_the_emulator() {
         "first line: {first:?}\n{stderr}"
     );
     let steps = statuses(&dir);
-    for step in BASELINE_GATES.iter().chain(&AWS_RELEASE_GATES) {
-        let (status, message) = steps.get(*step).unwrap_or_else(|| panic!("{step} not run"));
+    let privacy: Vec<&String> = steps
+        .keys()
+        .filter(|k| k.starts_with("privacy::"))
+        .collect();
+    assert_eq!(
+        privacy.len(),
+        8,
+        "the privacy flow runs in post-deploy: {privacy:?}"
+    );
+    for step in BASELINE_GATES
+        .iter()
+        .chain(&AWS_RELEASE_GATES)
+        .chain(&ROLLOUT_GATES)
+        .copied()
+        .chain(privacy.iter().map(|s| s.as_str()))
+    {
+        let (status, message) = steps.get(step).unwrap_or_else(|| panic!("{step} not run"));
         assert_eq!(status, "passed", "{step}: {message}\n{stdout}");
     }
-    // ministack lists no restore jobs: that gate stays skipped, with its reason.
-    assert_eq!(steps["release::restore_tested"].0, "skipped");
-    // Without the emulator 20 items are verified; with it the six it backs too:
-    // rollback images (1.3), secrets (4.2), RDS backups (5.1), S3 (5.3), alarms
-    // (6.4), P95 and error budget (8.1). Restore tests (5.2) need restore jobs
-    // ministack cannot list, rollout order (7.3) the worker's and web's health URLs,
-    // and GDPR (5.5) the privacy flow, which post-deploy leaves out.
+    // Every automated item of the checklist: without the emulator 22 are verified
+    // (the rollout gates (7.3) read the reference's worker and web stand-ins, and
+    // GDPR (5.5) is the privacy flow of post-deploy); with it the seven it backs
+    // too: rollback images (1.3), secrets (4.2), RDS backups (5.1), the restore
+    // test (5.2, in the seeded account's AWS Backup, the reference's stand-in), S3
+    // (5.3), alarms (6.4), P95 and error budget (8.1).
     let n = verified(&stdout);
-    assert!(n >= 26, "only {n} of 43 verified automatically:\n{stdout}");
+    assert!(n >= 29, "only {n} of 43 verified automatically:\n{stdout}");
     let raw = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
     let summary: serde_json::Value = serde_json::from_str(&raw).expect("summary.json parses");
-    for id in ["1.3", "4.2", "5.1", "5.3", "6.4", "8.1"] {
+    // The restore test was judged on the restore job seeded in the reference's AWS
+    // Backup stand-in (ministack lists none).
+    let restore = summary["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["flow"] == "release" && s["step"] == "restore_tested")
+        .expect("release::restore_tested");
+    assert!(
+        restore["notes"].to_string().contains("RDS restore job"),
+        "{restore}"
+    );
+    for id in [
+        "1.3", "4.2", "5.1", "5.2", "5.3", "5.5", "6.4", "7.3", "8.1",
+    ] {
         let item = summary["checklist"]["items"]
             .as_array()
             .expect("items")
@@ -159,6 +202,34 @@ fn the_error_budget_gate_fails_when_the_embedded_server_answers_5xx() {
     assert_eq!(status, "failed", "{message}");
     assert!(message.contains("burn rate"), "{message}");
     assert_eq!(steps["baseline::alb_metrics_read"].0, "passed");
+}
+
+#[test]
+fn a_stale_restore_test_fails_exactly_its_gate() {
+    if skip() {
+        return;
+    }
+    let dir = temp_dir("embedded-emulator-restore");
+    let out = cli()
+        .env_remove("STAGEOS_EMULATOR")
+        .args(["run", "--fault", "restore-test-stale", "--report-dir"])
+        .arg(&dir)
+        .output()
+        .expect("run");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let steps = statuses(&dir);
+    assert_eq!(red(&steps), ["release::restore_tested"], "{stdout}");
+    let (_, message) = &steps["release::restore_tested"];
+    assert!(
+        message.contains("a completed RDS restore job within 30 days")
+            && message.contains("0 completed restore jobs since"),
+        "{message}"
+    );
 }
 
 #[test]

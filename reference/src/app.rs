@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditLog};
 use crate::auth::{self, SessionStore};
+use crate::aws_backup::{self, BackupStore};
 use crate::credentials::Role;
 use crate::error::ApiError;
 use crate::events::{self, EventStore};
@@ -27,6 +28,7 @@ use crate::http::SMOKE_RUN_HEADER;
 use crate::invoices::{self, InvoiceStore};
 use crate::metrics::{OPS_ROUTES, UNMATCHED_ROUTE};
 use crate::plugins::{self, PluginStore};
+use crate::services::{self, Services};
 use crate::setlists::{self, SetlistStore};
 use crate::state::Shared;
 use crate::users::{self, UserStore};
@@ -48,6 +50,8 @@ pub struct Store {
     pub(crate) files: FileStore,
     pub(crate) webhooks: WebhookStore,
     pub(crate) workers: Workers,
+    pub(crate) services: Services,
+    pub(crate) backup: BackupStore,
 }
 
 /// Cheaply cloneable handle to the server state.
@@ -134,6 +138,21 @@ impl workers::Host for Store {
     }
 }
 
+impl services::Host for Store {
+    fn services(&self) -> &Services {
+        &self.services
+    }
+}
+
+impl aws_backup::Host for Store {
+    fn backup(&self) -> &BackupStore {
+        &self.backup
+    }
+    fn backup_mut(&mut self) -> &mut BackupStore {
+        &mut self.backup
+    }
+}
+
 impl webhooks::Host for Store {
     fn webhooks(&self) -> &WebhookStore {
         &self.webhooks
@@ -193,7 +212,10 @@ async fn slow_down(state: &AppState, variation: Variation, has_work: impl Fn(&St
     }
 }
 
-/// The full router over `state`.
+/// The full router over `state`: the API behind its request tracking, and beside
+/// it the stand-ins for the deployment's other services (worker, web, AWS Backup),
+/// which the API's faults, metrics, ALB traffic and conformance variations do not
+/// see.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(auth::routes())
@@ -213,6 +235,8 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             crate::vary::vary,
         ))
+        .merge(services::routes())
+        .merge(aws_backup::routes())
         .with_state(state)
 }
 

@@ -126,6 +126,13 @@ pub enum Fault {
     MetricsMalformed,
     /// `/api/health` reports another version and commit than the server was started with.
     VersionMismatch,
+    /// The web service still reports the previous release (the rollout stopped
+    /// before it).
+    ServiceOnPreviousRelease,
+    /// The web service started before the worker (rolled out of order).
+    RolloutOutOfOrder,
+    /// The newest AWS Backup restore job completed 45 days ago.
+    RestoreTestStale,
     /// Adds `ms` milliseconds to requests whose matched route is `route`
     /// (`*` matches every route).
     Latency {
@@ -319,6 +326,15 @@ impl Fault {
             }
             Fault::VersionMismatch => {
                 "/api/health reports another version and commit than deployed"
+            }
+            Fault::ServiceOnPreviousRelease => {
+                "the web service's /api/health still reports the previous release"
+            }
+            Fault::RolloutOutOfOrder => {
+                "the web service started before the worker (rollout out of order)"
+            }
+            Fault::RestoreTestStale => {
+                "the newest AWS Backup restore job completed 45 days ago (older than 30)"
             }
             Fault::ErrorRate { .. } => {
                 "a share of API requests (all but /api/health and /metrics) answer 500"
@@ -657,6 +673,9 @@ mod tests {
             "auth-failure-spike",
             "metrics-malformed",
             "version-mismatch",
+            "service-on-previous-release",
+            "rollout-out-of-order",
+            "restore-test-stale",
             "latency:/api/me:300",
             "error-rate:5",
             "jitter:50",

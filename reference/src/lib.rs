@@ -13,6 +13,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod aws_backup;
 pub mod cloudwatch;
 pub mod credentials;
 pub mod error;
@@ -30,6 +31,7 @@ pub mod planted;
 pub mod plugins;
 pub mod privacy;
 pub mod server;
+pub mod services;
 pub mod setlists;
 pub mod smoke;
 pub mod state;

@@ -151,6 +151,7 @@ async fn main() -> ExitCode {
         credentials: Some(credentials),
         version: cli.version_label,
         commit: cli.commit,
+        previous_version: ServerOptions::default().previous_version,
         cloudwatch: cli.cloudwatch_endpoint.map(|endpoint| {
             let mut c = stageos_reference::cloudwatch::CloudWatchPublish::emulator(
                 endpoint,

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::app::{AppState, Store, app};
 use crate::credentials::Credentials;
 use crate::faults::Fault;
+use crate::services::Services;
 use crate::state::{Shared, StateError};
 use crate::users::UserStore;
 use crate::variations::Variation;
@@ -35,6 +36,9 @@ pub struct ServerOptions {
     pub version: String,
     /// Commit reported by `/api/health`.
     pub commit: String,
+    /// The release before `version` (what a service the rollout missed reports,
+    /// see [`crate::services`]).
+    pub previous_version: String,
     /// Publish ALB-like metrics to a local CloudWatch emulator.
     pub cloudwatch: Option<crate::cloudwatch::CloudWatchPublish>,
     /// Record the ALB-like metrics from the start without publishing them, for a
@@ -51,6 +55,7 @@ impl Default for ServerOptions {
             credentials: None,
             version: "v1.4.0-20261125".to_owned(),
             commit: "0000000".to_owned(),
+            previous_version: "v1.3.0-20261101".to_owned(),
             cloudwatch: None,
             record_alb_metrics: false,
         }
@@ -68,6 +73,9 @@ impl AppState {
         credentials.validate()?;
         let store = Store {
             users: UserStore::seeded(&credentials),
+            services: Services {
+                previous_version: opts.previous_version.clone(),
+            },
             ..Store::default()
         };
         Ok(Shared::with_store(

@@ -12,7 +12,7 @@
 //! | rollback images | `DescribeImages` (`ecr:DescribeImages`) | the previous release's tag exists in the API and the web repository |
 //! | secrets rotated | `DescribeSecret` (`secretsmanager:DescribeSecret`) | `LastRotatedDate`, else `CreatedDate`, within 90 days, for the JWT and the encryption secret |
 //! | RDS backups | `DescribeDBInstances` (`rds:DescribeDBInstances`) | `BackupRetentionPeriod` ≥ 7 days (0 = automated backups off) |
-//! | restore tested | `ListRestoreJobs` (`backup:ListRestoreJobs`) | a `COMPLETED` restore job (validation not failed) finished within 30 days |
+//! | restore tested | `ListRestoreJobs` (`backup:ListRestoreJobs`; at `backup_endpoint_url` when set) | a `COMPLETED` restore job (validation not failed) finished within 30 days |
 //! | S3 versioning | `GetBucketVersioning` (`s3:GetBucketVersioning`) | status `Enabled` |
 //! | S3 encryption | `GetBucketEncryption` (`s3:GetEncryptionConfiguration`) | a default encryption rule |
 //!
@@ -31,6 +31,7 @@ use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
+use stageos_smoke_gates::release::AwsResources;
 use stageos_smoke_gates::stats::rfc3339;
 use stageos_smoke_gates::verdict::Verdict;
 
@@ -102,6 +103,9 @@ pub struct AwsClients {
     pub rds: aws_sdk_rds::Client,
     /// AWS Backup.
     pub backup: aws_sdk_backup::Client,
+    /// Where the AWS Backup client points (`endpoint` unless the resources name
+    /// an AWS Backup endpoint of its own), for messages.
+    pub backup_endpoint: AwsEndpoint,
     /// S3 (path-style addressing when an endpoint is given: emulators serve no
     /// virtual-host buckets).
     pub s3: aws_sdk_s3::Client,
@@ -112,6 +116,23 @@ impl AwsClients {
     pub async fn new(ep: &AwsEndpoint) -> Self {
         let cfg = sdk_config(ep).await;
         Self::from_sdk_config(ep.clone(), &cfg)
+    }
+
+    /// Clients for the resources of `res`: every service at `res.endpoint`, AWS
+    /// Backup at `res.backup_endpoint_url` when set (a stand-in that has restore
+    /// jobs, where the emulator has none). Each endpoint gets its own credential
+    /// rule (see the module doc).
+    pub async fn for_resources(res: &AwsResources) -> Self {
+        let mut clients = Self::new(&res.endpoint).await;
+        if let Some(url) = &res.backup_endpoint_url {
+            let ep = AwsEndpoint {
+                region: res.endpoint.region.clone(),
+                endpoint_url: Some(url.clone()),
+            };
+            clients.backup = aws_sdk_backup::Client::new(&sdk_config(&ep).await);
+            clients.backup_endpoint = ep;
+        }
+        clients
     }
 
     /// Clients from an existing configuration (tests pass mocked ones).
@@ -125,6 +146,7 @@ impl AwsClients {
             rds: aws_sdk_rds::Client::new(cfg),
             backup: aws_sdk_backup::Client::new(cfg),
             s3: aws_sdk_s3::Client::from_conf(s3),
+            backup_endpoint: endpoint.clone(),
             endpoint,
         }
     }
@@ -541,7 +563,7 @@ pub async fn fetch_restore_jobs(
                 call_error(
                     LIST_RESTORE_JOBS,
                     "the account's restore jobs",
-                    &c.endpoint,
+                    &c.backup_endpoint,
                     e,
                 )
             })?;

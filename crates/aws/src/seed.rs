@@ -15,9 +15,11 @@
 //!   (created now, so rotated within 90 days); an RDS instance keeping 7 days of
 //!   backups; a versioned files bucket encrypted with `aws:kms`.
 //!
-//! Restore tests are not seeded: ministack 1.5.33 lists no restore jobs (see
-//! tests/aws_gates.rs), so that gate stays skipped. Only a loopback endpoint is
-//! accepted: this never writes to a real account.
+//! Restore tests go elsewhere: ministack 1.5.33 lists no restore jobs and has no
+//! StartRestoreJob (see tests/aws_gates.rs), so [`seed_restore_test`] starts one
+//! restore of the RDS instance's recovery point on an AWS Backup endpoint of its
+//! own (the embedded reference's stand-in), the way a restore test does. Only a
+//! loopback endpoint is accepted: this never writes to a real account.
 
 use std::collections::BTreeMap;
 
@@ -149,6 +151,7 @@ pub async fn seed(plan: &AccountPlan) -> Result<(CloudWatchSettings, AwsResource
         endpoint,
         ecr: Some((names::ECR_API.into(), names::ECR_WEB.into())),
         secrets,
+        backup_endpoint_url: None,
         rds_instance: Some(names::RDS_INSTANCE.into()),
         restore_tests: false,
         restore_resource_type: None,
@@ -159,6 +162,36 @@ pub async fn seed(plan: &AccountPlan) -> Result<(CloudWatchSettings, AwsResource
         max_restore_test_age_days: 30,
     };
     Ok((cw, resources))
+}
+
+/// Start one restore test on the AWS Backup endpoint `endpoint` (loopback only)
+/// in `region`: a restore of the seeded RDS instance's recovery point into a
+/// scratch instance. Returns the restore job's id.
+pub async fn seed_restore_test(endpoint: &Url, region: &str) -> Result<String, SeedError> {
+    if !is_loopback(endpoint) {
+        return Err(SeedError::NotLoopback(endpoint.clone()));
+    }
+    let backup = AwsEndpoint {
+        region: region.to_owned(),
+        endpoint_url: Some(endpoint.clone()),
+    };
+    let client = aws_sdk_backup::Client::new(&crate::aws::sdk_config(&backup).await);
+    let out = client
+        .start_restore_job()
+        .recovery_point_arn(format!(
+            "arn:aws:rds:{}:000000000000:snapshot:awsbackup:{}",
+            region,
+            names::RDS_INSTANCE
+        ))
+        .metadata(
+            "DBInstanceIdentifier",
+            format!("{}-restore-test", names::RDS_INSTANCE),
+        )
+        .resource_type("RDS")
+        .send()
+        .await
+        .map_err(call_err("backup:StartRestoreJob"))?;
+    Ok(out.restore_job_id().unwrap_or_default().to_owned())
 }
 
 /// One minute of the previous release's traffic.
@@ -368,6 +401,15 @@ mod tests {
         assert!(
             minutes.contains(&(deploy - WEEK_S)) && minutes.contains(&(deploy - WEEK_S + 3540))
         );
+    }
+
+    #[tokio::test]
+    async fn a_real_backup_endpoint_is_refused() {
+        let real = Url::parse("https://backup.us-east-1.amazonaws.com").unwrap();
+        assert!(matches!(
+            seed_restore_test(&real, "us-east-1").await,
+            Err(SeedError::NotLoopback(_))
+        ));
     }
 
     #[tokio::test]

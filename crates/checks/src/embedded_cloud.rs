@@ -15,6 +15,10 @@
 //! that read the account wait for them ([`RunCloud::account`]). The emulator stops
 //! when the run's last handle on it is dropped (and with the process in any case:
 //! see `stageos-smoke-emulator`).
+//!
+//! The emulator lists no AWS Backup restore jobs, so the account's AWS Backup is
+//! the embedded reference's stand-in (`/_aws/backup`): [`RunCloud::aws`] points the
+//! release flow there and seeds one restore test of the RDS instance first.
 
 use std::sync::Arc;
 
@@ -33,8 +37,13 @@ pub const EMULATOR_VAR: &str = "STAGEOS_EMULATOR";
 /// The `LoadBalancer` dimension the embedded reference publishes under.
 pub const LOAD_BALANCER: &str = "app/stageos-embedded/0001";
 
-/// The release before the reference server's default one (its rollback image).
-pub const PREVIOUS_RELEASE: &str = "v1.3.0-20261101";
+/// Where the embedded reference serves its AWS Backup stand-in (the emulator
+/// lists no restore jobs): the seeded account's AWS Backup endpoint (the
+/// reference's `aws_backup::BASE_PATH`; a test checks they agree).
+pub const BACKUP_STAND_IN_PATH: &str = "/_aws/backup";
+
+/// The resource type of the seeded restore test (the RDS instance's).
+pub const RESTORE_TEST_RESOURCE_TYPE: &str = "RDS";
 
 /// The flows that read the account.
 pub const FLOWS: [&str; 2] = ["baseline", "release"];
@@ -109,7 +118,7 @@ fn spawn_inner(
         load_balancer: LOAD_BALANCER.to_owned(),
         deployed_at: stageos_smoke_gates::stats::align_down(now, 60),
         deployed_release: embedded_release(),
-        previous_release: PREVIOUS_RELEASE.to_owned(),
+        previous_release: previous_release(),
     };
     // The health check blocks: on a thread of its own, so no runtime is needed yet.
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -153,6 +162,19 @@ pub fn embedded_release() -> String {
     String::new()
 }
 
+/// The release before the embedded one (its rollback image, and what a service
+/// the rollout missed reports).
+#[cfg(feature = "reference")]
+pub fn previous_release() -> String {
+    stageos_reference::ServerOptions::default().previous_version
+}
+
+/// The release before the embedded one (none in this build).
+#[cfg(not(feature = "reference"))]
+pub fn previous_release() -> String {
+    String::new()
+}
+
 /// What the flows of an embedded run with an emulator share.
 #[derive(Clone)]
 pub struct RunCloud {
@@ -160,18 +182,60 @@ pub struct RunCloud {
     pub cloud: EmbeddedCloud,
     /// Publishes the run's own requests, as the load balancer would.
     pub publish_own_traffic: PublishOwnTraffic,
+    /// The account's AWS Backup: the embedded server's stand-in.
+    backup_endpoint: Url,
+    /// The restore test seeded there, once per run.
+    restore_test: Arc<tokio::sync::OnceCell<Result<String, String>>>,
 }
 
 impl std::fmt::Debug for RunCloud {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RunCloud({:?})", self.cloud)
+        write!(
+            f,
+            "RunCloud({:?}, backup {})",
+            self.cloud, self.backup_endpoint
+        )
     }
 }
 
 impl RunCloud {
+    /// The run's emulator beside the embedded server at `server`.
+    pub fn new(cloud: EmbeddedCloud, publish_own_traffic: PublishOwnTraffic, server: &Url) -> Self {
+        let mut backup_endpoint = server.clone();
+        backup_endpoint.set_path(BACKUP_STAND_IN_PATH);
+        Self {
+            cloud,
+            publish_own_traffic,
+            backup_endpoint,
+            restore_test: Arc::default(),
+        }
+    }
+
     /// The seeded account, or why there is none.
     pub async fn account(&self) -> Result<Arc<CloudAccount>, String> {
         self.cloud.account().await
+    }
+
+    /// What the release flow's AWS-side gates read: the seeded account, with its
+    /// AWS Backup at the embedded server's stand-in, where one restore test of the
+    /// RDS instance is seeded (once) on first use.
+    pub async fn aws(&self) -> Result<AwsResources, String> {
+        let account = self.account().await?;
+        let region = account.aws.endpoint.region.clone();
+        self.restore_test
+            .get_or_init(|| async {
+                seed::seed_restore_test(&self.backup_endpoint, &region)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .clone()?;
+        Ok(AwsResources {
+            backup_endpoint_url: Some(self.backup_endpoint.clone()),
+            restore_tests: true,
+            restore_resource_type: Some(RESTORE_TEST_RESOURCE_TYPE.to_owned()),
+            ..account.aws.clone()
+        })
     }
 }
 
@@ -180,4 +244,20 @@ pub fn unavailable(reason: &str) -> String {
     format!(
         "the embedded run's CloudWatch/AWS emulator is not available: {reason} (or set {EMULATOR_VAR}=off)"
     )
+}
+
+#[cfg(all(test, feature = "reference"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stand_in_and_the_releases_are_the_reference_servers() {
+        assert_eq!(
+            BACKUP_STAND_IN_PATH,
+            stageos_reference::aws_backup::BASE_PATH
+        );
+        let previous = stageos_smoke_gates::release::parse_release(&previous_release());
+        let current = stageos_smoke_gates::release::parse_release(&embedded_release());
+        assert!(previous.is_some() && previous < current);
+    }
 }

@@ -234,6 +234,12 @@ async fn run_inner(
     let preflight_http = http.clone();
     let (flow_events, hold) = events.held();
 
+    // The environment's service health URLs, else the ones the target knows
+    // (the embedded reference's stand-ins for the worker and web).
+    let mut gates = settings.gates.clone();
+    if gates.services.is_empty() {
+        gates.services = target.services.clone();
+    }
     let (others_done_tx, others_done) = tokio::sync::watch::channel(false);
     let cx = Arc::new(RunContext {
         base_url: target.base_url.clone(),
@@ -246,16 +252,13 @@ async fn run_inner(
         respond_by_window: settings.respond_by_window,
         sweep_older_than: settings.sweep_older_than,
         webhook: settings.webhook.clone(),
-        gates: Arc::new(settings.gates.clone()),
+        gates: Arc::new(gates),
         others_done,
         events: flow_events.clone(),
         selection: options.selection.clone(),
         cloud: cloud
             .zip(target.own_traffic.clone())
-            .map(|(cloud, publish_own_traffic)| RunCloud {
-                cloud,
-                publish_own_traffic,
-            }),
+            .map(|(cloud, publish)| RunCloud::new(cloud, publish, &target.base_url)),
     });
     flow_events.emit(Event::RunStarted {
         run_id: run_id.clone(),

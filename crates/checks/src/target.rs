@@ -6,6 +6,8 @@
 //! a production build without it (`--no-default-features`) links no reference
 //! server and can only go to a URL.
 
+use std::collections::BTreeMap;
+
 use secrecy::SecretString;
 use url::Url;
 
@@ -26,6 +28,10 @@ pub struct Target {
     /// Publishes the embedded server's ALB metrics, when it records them
     /// ([`prepare_recording`]).
     pub own_traffic: Option<PublishOwnTraffic>,
+    /// Health URLs of the deployment's other services that the target knows
+    /// itself (name → URL): the embedded reference's stand-ins for the worker and
+    /// web; none for a URL (the environment's `gates.services` name them).
+    pub services: BTreeMap<String, Url>,
 }
 
 /// The embedded reference server of a run.
@@ -124,6 +130,7 @@ pub async fn prepare_recording(
                 credentials,
                 server: None,
                 own_traffic: None,
+                services: BTreeMap::new(),
             })
         }
     }
@@ -215,11 +222,20 @@ async fn embedded(
         SecretString::from(creds.owner_totp_secret.clone()),
         redactor,
     );
+    let services = stageos_reference::services::SERVICES
+        .iter()
+        .map(|name| {
+            let mut url = base_url.clone();
+            url.set_path(&stageos_reference::services::health_path(name));
+            ((*name).to_owned(), url)
+        })
+        .collect();
     Ok(Target {
         base_url,
         credentials,
         server: Some(server),
         own_traffic,
+        services,
     })
 }
 

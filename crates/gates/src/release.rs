@@ -13,6 +13,8 @@
 //! region = "eu-west-1"                     # default: the CloudWatch region (STAGEOS_AWS_REGION)
 //! # endpoint_url = "http://127.0.0.1:4566" # an emulator (STAGEOS_AWS_ENDPOINT; default: the
 //! #                                        # CloudWatch endpoint); loopback gets fake credentials
+//! # backup_endpoint_url = "http://127.0.0.1:8080/_aws/backup"  # AWS Backup alone elsewhere
+//! #                                        # (an emulator with restore jobs; default: endpoint_url)
 //! ecr_api_repository = "stageos-api"
 //! ecr_web_repository = "stageos-web"
 //! jwt_key_id = "stageos/production/jwt-signing"          # Secrets Manager ids (names or ARNs)

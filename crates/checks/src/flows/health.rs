@@ -1,7 +1,8 @@
 //! Health: `/api/health` says the deployment is whole (status, dependency checks,
 //! migrations), it runs the release the pipeline deployed (`--expect-version`), and
 //! every other service of the deployment (worker, web; from the environment's
-//! `gates.services`) reports that same release.
+//! `gates.services`, else the embedded reference's stand-ins) reports that same
+//! release.
 //!
 //! The checks themselves are pure functions in [`stageos_smoke_gates::health`].
 

@@ -3,8 +3,11 @@
 //! account erasure (login then answers 401, and the Owner's user list no longer
 //! has the user).
 //!
-//! Destructive only for the disposable user; still, erasure is kept out of the
-//! production profile (see `suites/profiles.toml`).
+//! Destructive only for the disposable user: the erasure cannot be undone and
+//! queues that user's personal data for the retention purge, but the user is
+//! smoke-tagged, created for this run and touches no one else's data, so the flow
+//! runs in the post-deploy profile too (release checklist item 5.5, GDPR export
+//! and deletion; see `suites/profiles.toml`).
 
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};

@@ -4,9 +4,11 @@
 //! retention purge and error-tracking heartbeats.
 //!
 //! Every gate is its own step. The AWS-side ones run only when their resources are
-//! named in `[environments.NAME.gates.release.aws]` (see [`stageos_smoke_gates::release`]);
-//! otherwise they are skipped with the setting to add, so the default embedded run
-//! stays fast, green and offline. The judging is in [`stageos_smoke_gates::release`] and
+//! named in `[environments.NAME.gates.release.aws]` (see [`stageos_smoke_gates::release`])
+//! or, on the embedded target, in the account the run seeds in its emulator (its
+//! AWS Backup the reference's stand-in: [`crate::embedded_cloud`]); otherwise they
+//! are skipped with the setting to add. The rollout order reads the worker's and
+//! web's health URLs (`gates.services`, else the embedded reference's stand-ins). The judging is in [`stageos_smoke_gates::release`] and
 //! [`stageos_smoke_aws::aws`]; alarms are the baseline flow's `alarms_present`.
 
 use std::sync::Arc;
@@ -196,9 +198,8 @@ async fn aws_gates(
     let res = match (gates.release.aws.clone(), flow.cx().cloud.clone()) {
         (Some(res), _) => Ok(res),
         (None, Some(cloud)) => cloud
-            .account()
+            .aws()
             .await
-            .map(|a| a.aws.clone())
             .map_err(|e| crate::embedded_cloud::unavailable(&e)),
         (None, None) => Err(rel::no_aws_configured()),
     };
@@ -218,7 +219,7 @@ async fn aws_gates(
             return;
         }
     };
-    let clients = AwsClients::new(&res.endpoint).await;
+    let clients = AwsClients::for_resources(&res).await;
     let on = gates.thresholds.on_inconclusive;
     let now = gates.now();
     let previous = gates.release.previous_release.clone();

@@ -55,6 +55,9 @@ pub struct AwsFileConfig {
     pub region: Option<String>,
     /// Endpoint URL (an emulator).
     pub endpoint_url: Option<String>,
+    /// Endpoint URL of AWS Backup alone (an emulator of its own; default:
+    /// `endpoint_url`).
+    pub backup_endpoint_url: Option<String>,
     /// ECR repository of the API image.
     pub ecr_api_repository: Option<String>,
     /// ECR repository of the web image.
@@ -101,6 +104,8 @@ pub struct ReleaseFileConfig {
 pub struct AwsResources {
     /// Where the calls go.
     pub endpoint: AwsEndpoint,
+    /// Where the AWS Backup calls go instead, when set (same region).
+    pub backup_endpoint_url: Option<Url>,
     /// ECR repositories (API, web).
     pub ecr: Option<(String, String)>,
     /// Secrets Manager ids by purpose.
@@ -202,6 +207,21 @@ pub fn resolve(
                         .ok_or_else(|| invalid("AWS endpoint", &t, format!("not an http(s) URL (hint: fix {AWS_ENDPOINT_VAR} or gates.release.aws.endpoint_url)")))?,
                 ),
             };
+            let backup_endpoint_url = a
+                .backup_endpoint_url
+                .map(|t| {
+                    Url::parse(&t)
+                        .ok()
+                        .filter(|u| matches!(u.scheme(), "http" | "https"))
+                        .ok_or_else(|| {
+                            invalid(
+                                "AWS Backup endpoint",
+                                &t,
+                                "not an http(s) URL (hint: fix gates.release.aws.backup_endpoint_url)",
+                            )
+                        })
+                })
+                .transpose()?;
             let region = env
                 .get(AWS_REGION_VAR)
                 .map(str::to_owned)
@@ -230,6 +250,7 @@ pub fn resolve(
                     region,
                     endpoint_url,
                 },
+                backup_endpoint_url,
                 ecr,
                 secrets,
                 rds_instance: a.rds_instance,
