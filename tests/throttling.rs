@@ -70,6 +70,7 @@ fn session(base: Url, recorder: Recorder) -> Session {
         run_id: "smoke-test".into(),
         redactor: Redactor::new(),
         logins: Default::default(),
+        clock: Default::default(),
     };
     Session::new("test", base, cx, recorder).unwrap()
 }
