@@ -208,7 +208,7 @@ impl invoices::Host for Store {
 async fn slow_down(state: &AppState, variation: Variation, has_work: impl Fn(&Store) -> bool) {
     if state.has_variation(variation) && has_work(&state.store()) {
         state.variations().hit(variation);
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(Duration::from_secs(2)).await; // slow on purpose: the variation
     }
 }
 
@@ -237,7 +237,22 @@ pub fn app(state: AppState) -> Router {
         ))
         .merge(services::routes())
         .merge(aws_backup::routes())
+        .layer(middleware::from_fn_with_state(state.clone(), server_date))
         .with_state(state)
+}
+
+/// Middleware over every route, the stand-ins included: the `Date` header is this
+/// server's one clock (real time plus the clock condition and variations), as a
+/// deployment's hosts share theirs; hyper only adds a `Date` when there is none.
+async fn server_date(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if state.clock_offset_ms() != 0 {
+        let date = httpdate::fmt_http_date(state.now().into());
+        if let Ok(v) = axum::http::HeaderValue::from_str(&date) {
+            response.headers_mut().insert(axum::http::header::DATE, v);
+        }
+    }
+    response
 }
 
 /// Middleware: applies latency, throttle and error-rate conditions, records duration and count, logs the
@@ -274,14 +289,6 @@ async fn track(State(state): State<AppState>, request: Request, next: Next) -> R
     } else {
         next.run(request).await
     };
-    let mut response = response;
-    if state.clock_offset_ms() != 0 {
-        // hyper only adds a Date header when there is none.
-        let date = httpdate::fmt_http_date(state.now().into());
-        if let Ok(v) = axum::http::HeaderValue::from_str(&date) {
-            response.headers_mut().insert(axum::http::header::DATE, v);
-        }
-    }
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     state

@@ -509,7 +509,7 @@ async fn deliver<S: Host>(state: Shared<S>, id: Uuid) {
         state
             .variations()
             .hit(crate::variations::Variation::SlowDeliveries);
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await; // slow on purpose: slow-deliveries
     }
     loop {
         let (url, secret, body, event_id, timeout, backoff) = {

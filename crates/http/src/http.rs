@@ -626,7 +626,10 @@ impl Req<'_> {
             .await;
             let elapsed = started.elapsed();
             drop(permit);
+            // Only the target's own answers teach its clock: another service's
+            // host (a health URL of the gates) may keep another one.
             if let Ok((_, headers, _)) = &result
+                && url.origin() == s.base.origin()
                 && let Some(date) = headers
                     .get(reqwest::header::DATE)
                     .and_then(|v| v.to_str().ok())
@@ -709,7 +712,7 @@ impl Req<'_> {
             elapsed,
         };
         response.learn_secrets(&s.cx.redactor);
-        if response.status == StatusCode::CREATED {
+        if response.status == StatusCode::CREATED && url.origin() == s.base.origin() {
             learn_clock_from_created(&s.cx.clock, &response, sent_at);
         }
         if tracing::enabled!(target: "stageos_smoke::http", tracing::Level::DEBUG) {
