@@ -65,7 +65,7 @@ PY
 }
 
 six_flows=(--skip health:: --skip housekeeping:: --skip metrics:: --skip baseline:: --skip release::
-  --skip webhooks:: --skip rbac:: --skip totp:: --skip audit::)
+  --skip webhooks:: --skip rbac:: --skip totp:: --skip audit:: --skip privacy::)
 for lat in 0 20 50 150; do
   start_reference "$lat"
   measure "latency-${lat}ms"
