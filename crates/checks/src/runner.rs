@@ -292,29 +292,25 @@ async fn run_inner(
     let flows_done = async { tokio::join!(work, watch) };
     let mut flows_done = std::pin::pin!(flows_done);
     let mut reachable = std::pin::pin!(preflight(&target.base_url, &preflight_http, run_start));
-    let (worked, watched) = tokio::select! {
-        answer = &mut reachable => match answer {
-            Ok(()) => {
-                hold.release();
-                flows_done.await
+    // `Some` when the flows finished before the preflight answered.
+    let early = tokio::select! {
+        answer = &mut reachable => answer.map(|()| None),
+        done = &mut flows_done => reachable.await.map(|()| Some(done)),
+    };
+    let (worked, watched) = match early {
+        Ok(done) => {
+            hold.release();
+            match done {
+                Some(done) => done,
+                None => flows_done.await,
             }
-            Err(e) => {
-                // Nothing the flows did reached a target that is not there; they
-                // are dropped with their held events.
-                hold.discard();
-                return (fail(format!("target unreachable: {e}")), target.server);
-            }
-        },
-        done = &mut flows_done => match reachable.await {
-            Ok(()) => {
-                hold.release();
-                done
-            }
-            Err(e) => {
-                hold.discard();
-                return (fail(format!("target unreachable: {e}")), target.server);
-            }
-        },
+        }
+        Err(e) => {
+            // Nothing the flows did reached a target that is not there; they
+            // are dropped with their held events.
+            hold.discard();
+            return (fail(format!("target unreachable: {e}")), target.server);
+        }
     };
     let mut indexed: Vec<_> = worked.into_iter().chain(watched).collect();
     indexed.sort_by_key(|(i, _)| *i);

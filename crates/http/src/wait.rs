@@ -44,6 +44,16 @@ impl Default for Backoff {
 }
 
 impl Backoff {
+    /// The same pause between every probe: for a wait whose earliest moment is
+    /// known, where the change should be seen as it happens.
+    pub fn steady(every: Duration) -> Self {
+        Self {
+            initial: every,
+            max: every,
+            factor: 1,
+        }
+    }
+
     /// The pause after the pause `prev`.
     pub fn next(&self, prev: Duration) -> Duration {
         (prev * self.factor.max(1)).min(self.max).min(MAX_SLICE)

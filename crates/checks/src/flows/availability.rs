@@ -200,11 +200,7 @@ pub async fn run(flow: &mut FlowRun) {
         // Polled at a steady 100 ms from there, so the close is seen as it happens.
         sleep_until_utc(clock.lower_local(respond_by), Duration::ZERO).await;
         let path = format!("/api/availability-requests/{}", short.id);
-        let steady = Backoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_millis(100),
-            factor: 1,
-        };
+        let steady = Backoff::steady(Duration::from_millis(100));
         poll_until(deadline, steady, || async {
             let resp = manager_s.get(&path).send().await?;
             resp.expect_status(200)?;

@@ -523,11 +523,7 @@ pub async fn run(flow: &mut FlowRun) {
                 // at a steady 100 ms, so the refusal is seen as it happens. The
                 // deadline is the latest moment it can have expired plus the grace.
                 sleep_until_utc(earliest, Duration::ZERO).await;
-                let steady = Backoff {
-                    initial: Duration::from_millis(100),
-                    max: Duration::from_millis(100),
-                    factor: 1,
-                };
+                let steady = Backoff::steady(Duration::from_millis(100));
                 let until_latest = Duration::try_from(latest - OffsetDateTime::now_utc()).unwrap_or(Duration::ZERO);
                 poll_until(until_latest + EXPIRY_GRACE, steady, || async {
                     let resp = session.get(&link.url).without_bearer().send().await?;
