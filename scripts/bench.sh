@@ -25,7 +25,7 @@ start_reference() {  # $1 = latency ms
   local log="$out/reference-$1.env"
   target/release/stageos-reference --listen 127.0.0.1:0 --fault "latency:*:$1" > "$log" 2>"$out/reference-$1.log" &
   REF_PID=$!
-  for _ in $(seq 1 100); do grep -q '^STAGEOS_BASE_URL=' "$log" 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 1 100); do grep -q '^STAGEOS_OWNER_TOTP_SECRET=' "$log" 2>/dev/null && break; sleep 0.1; done
   set -a; . "$log"; set +a
 }
 

@@ -86,11 +86,13 @@ async fn shutdown_signal() {
 }
 
 /// Writes `lines` to stdout without panicking on a closed pipe.
+/// Prints the lines in one write: stdout is line-buffered, and a script that
+/// sources the file as soon as `STAGEOS_BASE_URL=` appears must not read the
+/// credentials of a half-written block.
 fn print_lines(lines: impl IntoIterator<Item = String>) -> std::io::Result<()> {
+    let block: String = lines.into_iter().map(|line| line + "\n").collect();
     let mut out = std::io::stdout().lock();
-    for line in lines {
-        writeln!(out, "{line}")?;
-    }
+    out.write_all(block.as_bytes())?;
     out.flush()
 }
 
