@@ -147,7 +147,11 @@ impl Cleanups {
     /// invoices and uploads hang off them) — each wave's deletes side by side, and
     /// anything else one by one, newest first, as before. A 404 counts as already
     /// gone. Records come back newest first whatever order the deletes ended in.
-    pub async fn run(&self, flow: &str) -> Vec<CleanupRecord> {
+    ///
+    /// Each record carries when its delete started and how long it took, by the
+    /// run's clock (`run_start`): the deletes are the flow's last dependent work,
+    /// and the critical path counts them.
+    pub async fn run(&self, flow: &str, run_start: Instant) -> Vec<CleanupRecord> {
         let pending: Vec<PendingCleanup> =
             std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
         let newest_first: Vec<(usize, PendingCleanup)> =
@@ -164,13 +168,13 @@ impl Cleanups {
         for wave in waves {
             let done = futures::future::join_all(
                 wave.into_iter()
-                    .map(|(i, c)| async move { (i, delete_one(flow, c).await) }),
+                    .map(|(i, c)| async move { (i, delete_one(flow, c, run_start).await) }),
             )
             .await;
             out.extend(done);
         }
         for (i, c) in one_by_one {
-            out.push((i, delete_one(flow, c).await));
+            out.push((i, delete_one(flow, c, run_start).await));
         }
         out.sort_by_key(|(i, _)| *i);
         out.into_iter().map(|(_, r)| r).collect()
@@ -188,7 +192,8 @@ fn cleanup_wave(path: &str) -> Option<usize> {
     }
 }
 
-async fn delete_one(flow: &str, c: PendingCleanup) -> CleanupRecord {
+async fn delete_one(flow: &str, c: PendingCleanup, run_start: Instant) -> CleanupRecord {
+    let started = Instant::now();
     let result = match c.session.delete(&c.path).send().await {
         Ok(r) if r.status.is_success() || r.status.as_u16() == 404 => "deleted".to_owned(),
         Ok(r) => format!("DELETE {} answered {}", c.path, r.status.as_u16()),
@@ -198,6 +203,8 @@ async fn delete_one(flow: &str, c: PendingCleanup) -> CleanupRecord {
         flow: flow.to_owned(),
         what: c.what,
         result,
+        start_ms: started.saturating_duration_since(run_start).as_secs_f64() * 1000.0,
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
     }
 }
 

@@ -350,6 +350,7 @@ async fn run_flow(
     let events = cx.events.clone();
     let mut flow = FlowRun::new(def, cx);
     let cleanups = flow.cleanups();
+    let run_start = flow.cx().run_start;
     let aborted = tokio::select! {
         outcome = AssertUnwindSafe(crate::flows::run(&mut flow, def.id)).catch_unwind() => outcome.err().map(|p| {
             let msg = p
@@ -363,17 +364,24 @@ async fn run_flow(
     };
     // Guards run whatever happened above: a failed, panicked or interrupted flow
     // still cleans up, within a bound so a dead target cannot hold the exit.
-    let cleaned = match tokio::time::timeout(CLEANUP_DEADLINE, cleanups.run(def.id)).await {
-        Ok(records) => records,
-        Err(_) => vec![CleanupRecord {
-            flow: def.id.to_owned(),
-            what: "remaining cleanup guards".into(),
-            result: format!(
-                "not finished within {} s; the next run's sweep removes leftovers",
-                CLEANUP_DEADLINE.as_secs()
-            ),
-        }],
-    };
+    let cleanup_start = std::time::Instant::now();
+    let cleaned =
+        match tokio::time::timeout(CLEANUP_DEADLINE, cleanups.run(def.id, run_start)).await {
+            Ok(records) => records,
+            Err(_) => vec![CleanupRecord {
+                flow: def.id.to_owned(),
+                what: "remaining cleanup guards".into(),
+                result: format!(
+                    "not finished within {} s; the next run's sweep removes leftovers",
+                    CLEANUP_DEADLINE.as_secs()
+                ),
+                start_ms: cleanup_start
+                    .saturating_duration_since(run_start)
+                    .as_secs_f64()
+                    * 1000.0,
+                duration_ms: cleanup_start.elapsed().as_secs_f64() * 1000.0,
+            }],
+        };
     let results = flow.finish(aborted);
     for record in &cleaned {
         events.emit(Event::CleanupDone(record.clone()));

@@ -79,6 +79,11 @@ pub struct CleanupRecord {
     pub what: String,
     /// `deleted`, or the error.
     pub result: String,
+    /// Start of the delete, in milliseconds since the run started.
+    pub start_ms: f64,
+    /// Duration of the delete in milliseconds (0 for a record of deletes that
+    /// never ran).
+    pub duration_ms: f64,
 }
 
 /// The result of one step.

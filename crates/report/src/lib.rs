@@ -167,6 +167,8 @@ mod tests {
                 flow: "auth".into(),
                 what: format!("DELETE /api/x?sig={secret}"),
                 result: "deleted".into(),
+                start_ms: 20.0,
+                duration_ms: 1.5,
             }],
             interrupted: false,
         }

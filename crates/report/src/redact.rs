@@ -31,6 +31,7 @@ pub fn redacted(report: &RunReport, redactor: &Redactor) -> RunReport {
                 flow: r(&c.flow),
                 what: r(&c.what),
                 result: r(&c.result),
+                ..c.clone()
             })
             .collect(),
         interrupted: report.interrupted,
