@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::flow::FlowRun;
+use crate::flow::{FlowRun, Steps};
 use stageos_smoke_http::credentials::Role;
 use stageos_smoke_http::http::{ExecError, Session, StepError, ensure, ensure_eq};
 use stageos_smoke_http::wait::{Backoff, Poll, poll_until};
@@ -318,7 +318,50 @@ async fn install_free_plugin(
     .into())
 }
 
-/// Run the audit flow.
+/// The audit lookups of one run: each polls for its entry once the action it
+/// looks for was done, or is skipped naming the step that did not pass.
+struct Lookups<'a> {
+    steps: &'a Steps,
+    owner: &'a Session,
+    since: OffsetDateTime,
+    lag: Duration,
+}
+
+impl Lookups<'_> {
+    /// Look for `action` by the actor with the target rule in `expected` (`None`:
+    /// the step `after`, which performs the action, did not pass).
+    async fn check(
+        &self,
+        step: &'static StepDef,
+        action: &'static str,
+        expected: Option<(String, TargetRule)>,
+        after: &'static StepDef,
+    ) {
+        match expected {
+            Some((actor, rule)) => {
+                self.steps
+                    .step(step, async {
+                        find_entry(self.owner, &actor, action, self.since, &rule, self.lag).await?;
+                        Ok(())
+                    })
+                    .await;
+            }
+            None => self.steps.skip(
+                step,
+                format!(
+                    "not run: step `audit::{}` did not pass, so there is no `{action}` to look for",
+                    after.id
+                ),
+            ),
+        }
+    }
+}
+
+/// Run the audit flow. After the login and the refresh (a refresh may end the
+/// session's previous access token, so nothing else runs across it) the three
+/// independent chains — the wrong MFA code, the invoice and its PDF, the plugin
+/// installed and removed — run side by side, and each lookup starts the moment its
+/// action is done: the flow costs its longest chain, not the sum of its steps.
 pub async fn run(flow: &mut FlowRun) {
     // A little before now: the target's clock may differ slightly from ours.
     let since = OffsetDateTime::now_utc() - Duration::from_secs(5);
@@ -329,8 +372,10 @@ pub async fn run(flow: &mut FlowRun) {
     let factory = Factory::new(flow);
     let disposable_session = flow.session("disposable");
     let prepared = OwnerLogin::prepare(flow);
+    let notes = flow.notes();
+    let steps = flow.steps();
 
-    let login = flow
+    let login = steps
         .step(&OWNER_LOGS_IN, async {
             let (session, tokens) = prepared?.login().await?;
             Ok((session, tokens))
@@ -340,8 +385,9 @@ pub async fn run(flow: &mut FlowRun) {
         return;
     };
     let me = tokens.user.id.clone();
+    let by_owner = |rule: TargetRule| (me.clone(), rule);
 
-    let refreshed = flow
+    let refreshed = steps
         .step(&OWNER_REFRESHES_SESSION, async {
             let resp = owner
                 .post("/api/auth/refresh")
@@ -362,184 +408,200 @@ pub async fn run(flow: &mut FlowRun) {
     if let Some(token) = refreshed {
         owner.set_bearer(Some(token));
     }
+    let owner = owner;
+    let lookups = Lookups {
+        steps: &steps,
+        owner: &owner,
+        since,
+        lag,
+    };
 
-    let mfa_failed = flow
-        .step(&WRONG_MFA_CODE_REFUSED, async {
-            let mut session = disposable_session?;
-            let user = factory
-                .create(&owner, &tokens.user.email, Role::Member, "audit-mfa")
-                .await?;
-            let secret = enable_totp(&mut session, &user).await?;
-            let anonymous = session.clone_fresh()?;
-            let resp = post_login(
-                &anonymous,
-                &user.credential.email,
-                secrecy::ExposeSecret::expose_secret(&user.credential.password),
-            )
-            .await?;
-            resp.expect_status(200)?;
-            let c: MfaChallenge = resp.json()?;
-            let resp = anonymous
-                .post("/api/auth/mfa/verify")
-                .without_bearer()
-                .json(&json!({ "mfa_token": c.mfa_token, "code": wrong_totp(&secret)? }))
-                .send()
-                .await?;
-            resp.expect_error(401, "invalid_mfa_code")?;
-            Ok(user.id)
-        })
-        .await;
+    let auth_entries = async {
+        futures::join!(
+            lookups.check(
+                &AUTH_LOGIN_AUDITED,
+                "auth.login",
+                Some(by_owner(TargetRule::Any)),
+                &OWNER_LOGS_IN,
+            ),
+            lookups.check(
+                &AUTH_REFRESH_AUDITED,
+                "auth.refresh",
+                refresh_passed.then(|| by_owner(TargetRule::Any)),
+                &OWNER_REFRESHES_SESSION,
+            ),
+        );
+    };
 
-    let invoice = flow
-        .step(&OWNER_CREATES_INVOICE, async {
-            let body = smoke_event_body(&run_id, "Audit smoke event");
-            let (event, _) = super::common::create_event(&owner, &cleanups, &body).await?;
-            let resp = owner
-                .post("/api/invoices")
-                .json(&json!({
-                    "event_id": event.id,
-                    "currency": "EUR",
-                    "lines": [{ "description": "Audit smoke line", "quantity": 1, "unit_price_cents": 1000, "tax_rate_bp": 1900 }],
-                    "tags": ["smoke", run_id],
-                    "smoke_run_id": run_id,
-                }))
-                .send()
+    let mfa_chain = async {
+        let mfa_failed = steps
+            .step(&WRONG_MFA_CODE_REFUSED, async {
+                let mut session = disposable_session?;
+                let user = factory
+                    .create(&owner, &tokens.user.email, Role::Member, "audit-mfa")
+                    .await?;
+                let secret = enable_totp(&mut session, &user).await?;
+                let anonymous = session.clone_fresh()?;
+                let resp = post_login(
+                    &anonymous,
+                    &user.credential.email,
+                    secrecy::ExposeSecret::expose_secret(&user.credential.password),
+                )
                 .await?;
-            super::common::guard_created(&cleanups, &owner, &resp, "/api/invoices", "invoice");
-            resp.expect_status(201)?;
-            let v: Value = resp.json()?;
-            v.get("id").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| StepError::from(ExecError::Other("POST /api/invoices answered no id".into())))
-        })
-        .await;
-
-    let rendered = match &invoice {
-        Some(id) => {
-            flow.step(&OWNER_RENDERS_INVOICE_PDF, async {
-                let resp = owner
-                    .post(&format!("/api/invoices/{id}/pdf"))
+                resp.expect_status(200)?;
+                let c: MfaChallenge = resp.json()?;
+                let resp = anonymous
+                    .post("/api/auth/mfa/verify")
+                    .without_bearer()
+                    .json(&json!({ "mfa_token": c.mfa_token, "code": wrong_totp(&secret)? }))
                     .send()
                     .await?;
-                resp.expect_status(202)?;
-                let accepted: super::model::JobAccepted = resp.json()?;
-                let file = wait_for_job(&owner, &accepted.job_id, job_deadline).await?;
+                resp.expect_error(401, "invalid_mfa_code")?;
+                Ok(user.id)
+            })
+            .await;
+        lookups
+            .check(
+                &AUTH_MFA_FAILED_AUDITED,
+                "auth.mfa_failed",
+                mfa_failed.map(|id| (id, TargetRule::Any)),
+                &WRONG_MFA_CODE_REFUSED,
+            )
+            .await;
+    };
+
+    let invoice_chain = async {
+        let invoice = steps
+            .step(&OWNER_CREATES_INVOICE, async {
+                let body = smoke_event_body(&run_id, "Audit smoke event");
+                let (event, _) = super::common::create_event(&owner, &cleanups, &body).await?;
+                let resp = owner
+                    .post("/api/invoices")
+                    .json(&json!({
+                        "event_id": event.id,
+                        "currency": "EUR",
+                        "lines": [{ "description": "Audit smoke line", "quantity": 1, "unit_price_cents": 1000, "tax_rate_bp": 1900 }],
+                        "tags": ["smoke", run_id],
+                        "smoke_run_id": run_id,
+                    }))
+                    .send()
+                    .await?;
+                super::common::guard_created(&cleanups, &owner, &resp, "/api/invoices", "invoice");
+                resp.expect_status(201)?;
+                let v: Value = resp.json()?;
+                v.get("id").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| StepError::from(ExecError::Other("POST /api/invoices answered no id".into())))
+            })
+            .await;
+        let rendered = async {
+            match &invoice {
+                Some(id) => {
+                    steps
+                        .step(&OWNER_RENDERS_INVOICE_PDF, async {
+                            let resp = owner
+                                .post(&format!("/api/invoices/{id}/pdf"))
+                                .send()
+                                .await?;
+                            resp.expect_status(202)?;
+                            let accepted: super::model::JobAccepted = resp.json()?;
+                            let file = wait_for_job(&owner, &accepted.job_id, job_deadline).await?;
+                            cleanups.delete_later(
+                                &owner,
+                                format!("/api/files/{file}"),
+                                format!("invoice PDF file {file}"),
+                            );
+                            Ok(())
+                        })
+                        .await
+                }
+                None => {
+                    steps.skip(
+                        &OWNER_RENDERS_INVOICE_PDF,
+                        "not run: step `audit::owner_creates_invoice` did not pass",
+                    );
+                    None
+                }
+            }
+        };
+        let rendered_entry = async {
+            let rendered = rendered.await;
+            lookups
+                .check(
+                    &INVOICE_PDF_RENDERED_AUDITED,
+                    "invoice.pdf_rendered",
+                    rendered
+                        .and(invoice.clone())
+                        .map(|id| by_owner(TargetRule::Exactly("invoice", id))),
+                    &OWNER_RENDERS_INVOICE_PDF,
+                )
+                .await;
+        };
+        futures::join!(
+            lookups.check(
+                &INVOICE_CREATED_AUDITED,
+                "invoice.created",
+                invoice
+                    .clone()
+                    .map(|id| by_owner(TargetRule::Exactly("invoice", id))),
+                &OWNER_CREATES_INVOICE,
+            ),
+            rendered_entry,
+        );
+    };
+
+    let plugin_chain = async {
+        let installed = steps
+            .step(&OWNER_INSTALLS_PLUGIN, async {
+                let key = install_free_plugin(&owner, &me, &notes).await?;
                 cleanups.delete_later(
                     &owner,
-                    format!("/api/files/{file}"),
-                    format!("invoice PDF file {file}"),
+                    format!("/api/plugins/{key}"),
+                    format!("plugin {key}"),
                 );
-                Ok(())
-            })
-            .await
-        }
-        None => {
-            flow.skip(
-                &OWNER_RENDERS_INVOICE_PDF,
-                "not run: step `audit::owner_creates_invoice` did not pass",
-            );
-            None
-        }
-    };
-
-    let notes = flow.notes();
-    let installed = flow
-        .step(&OWNER_INSTALLS_PLUGIN, async {
-            let key = install_free_plugin(&owner, &me, &notes).await?;
-            cleanups.delete_later(
-                &owner,
-                format!("/api/plugins/{key}"),
-                format!("plugin {key}"),
-            );
-            Ok(key)
-        })
-        .await;
-    let removed = match installed {
-        Some(key) => {
-            flow.step(&OWNER_REMOVES_PLUGIN, async {
-                let path = format!("/api/plugins/{key}");
-                let resp = owner.delete(&path).send().await?;
-                resp.expect_status(204)?;
-                cleanups.disarm(&path);
                 Ok(key)
             })
-            .await
-        }
-        None => {
-            flow.skip(
-                &OWNER_REMOVES_PLUGIN,
-                "not run: step `audit::owner_installs_plugin` did not pass",
-            );
-            None
-        }
+            .await;
+        let removed_entry = async {
+            let removed = match installed {
+                Some(key) => {
+                    steps
+                        .step(&OWNER_REMOVES_PLUGIN, async {
+                            let path = format!("/api/plugins/{key}");
+                            let resp = owner.delete(&path).send().await?;
+                            resp.expect_status(204)?;
+                            cleanups.disarm(&path);
+                            Ok(key)
+                        })
+                        .await
+                }
+                None => {
+                    steps.skip(
+                        &OWNER_REMOVES_PLUGIN,
+                        "not run: step `audit::owner_installs_plugin` did not pass",
+                    );
+                    None
+                }
+            };
+            lookups
+                .check(
+                    &PLUGIN_REMOVED_AUDITED,
+                    "plugin.removed",
+                    removed.map(|key| by_owner(TargetRule::Exactly("plugin", key.to_owned()))),
+                    &OWNER_REMOVES_PLUGIN,
+                )
+                .await;
+        };
+        futures::join!(
+            lookups.check(
+                &PLUGIN_INSTALLED_AUDITED,
+                "plugin.installed",
+                installed.map(|key| by_owner(TargetRule::Exactly("plugin", key.to_owned()))),
+                &OWNER_INSTALLS_PLUGIN,
+            ),
+            removed_entry,
+        );
     };
 
-    // (step, action, actor and target rule once the action was done, the step that did it)
-    type Check = (
-        &'static str,
-        &'static str,
-        Option<(String, TargetRule)>,
-        &'static str,
-    );
-    let by_owner = |rule: TargetRule| (me.clone(), rule);
-    let checks: [Check; 7] = [
-        (
-            AUTH_LOGIN_AUDITED.id,
-            "auth.login",
-            Some(by_owner(TargetRule::Any)),
-            OWNER_LOGS_IN.id,
-        ),
-        (
-            AUTH_REFRESH_AUDITED.id,
-            "auth.refresh",
-            refresh_passed.then(|| by_owner(TargetRule::Any)),
-            OWNER_REFRESHES_SESSION.id,
-        ),
-        (
-            AUTH_MFA_FAILED_AUDITED.id,
-            "auth.mfa_failed",
-            mfa_failed.map(|id| (id, TargetRule::Any)),
-            WRONG_MFA_CODE_REFUSED.id,
-        ),
-        (
-            INVOICE_CREATED_AUDITED.id,
-            "invoice.created",
-            invoice
-                .clone()
-                .map(|id| by_owner(TargetRule::Exactly("invoice", id))),
-            OWNER_CREATES_INVOICE.id,
-        ),
-        (
-            INVOICE_PDF_RENDERED_AUDITED.id,
-            "invoice.pdf_rendered",
-            rendered
-                .and(invoice.clone())
-                .map(|id| by_owner(TargetRule::Exactly("invoice", id))),
-            OWNER_RENDERS_INVOICE_PDF.id,
-        ),
-        (
-            PLUGIN_INSTALLED_AUDITED.id,
-            "plugin.installed",
-            installed.map(|key| by_owner(TargetRule::Exactly("plugin", key.to_owned()))),
-            OWNER_INSTALLS_PLUGIN.id,
-        ),
-        (
-            PLUGIN_REMOVED_AUDITED.id,
-            "plugin.removed",
-            removed.map(|key| by_owner(TargetRule::Exactly("plugin", key.to_owned()))),
-            OWNER_REMOVES_PLUGIN.id,
-        ),
-    ];
-    for (step, action, rule, after) in checks {
-        match rule {
-            Some((actor, rule)) => {
-                flow.step(step, async {
-                    find_entry(&owner, &actor, action, since, &rule, lag).await?;
-                    Ok(())
-                })
-                .await;
-            }
-            None => flow.skip(step, format!("not run: step `audit::{after}` did not pass, so there is no `{action}` to look for")),
-        }
-    }
+    futures::join!(auth_entries, mfa_chain, invoice_chain, plugin_chain);
 }
 
 #[cfg(test)]
