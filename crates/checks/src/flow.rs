@@ -19,7 +19,7 @@ use stageos_smoke_http::credentials::{Role, SuiteCredentials, UserCredential};
 use stageos_smoke_http::http::{ExecError, HttpContext, Lane, Recorder, Session, StepError};
 use stageos_smoke_model::event::{Event, EventSink};
 use stageos_smoke_model::flowdef::{FlowDef, StepRef};
-use stageos_smoke_model::outcome::{StepOutcome, StepResult};
+use stageos_smoke_model::outcome::{StepOutcome, StepResult, offset_ms};
 
 use crate::embedded_cloud::RunCloud;
 use crate::selection::Selection;
@@ -203,7 +203,7 @@ async fn delete_one(flow: &str, c: PendingCleanup, run_start: Instant) -> Cleanu
         flow: flow.to_owned(),
         what: c.what,
         result,
-        start_ms: started.saturating_duration_since(run_start).as_secs_f64() * 1000.0,
+        start_ms: offset_ms(run_start, started),
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
     }
 }

@@ -23,7 +23,7 @@ use crate::selection::Selection;
 use crate::target::{self, EmbeddedServer};
 use stageos_smoke_http::http::{HttpContext, Recorder, Session};
 use stageos_smoke_http::secrets::Redactor;
-use stageos_smoke_model::outcome::{RunReport, StepOutcome, StepResult};
+use stageos_smoke_model::outcome::{RunReport, StepOutcome, StepResult, offset_ms};
 
 /// A fresh random run id.
 pub fn new_run_id() -> String {
@@ -375,10 +375,7 @@ async fn run_flow(
                     "not finished within {} s; the next run's sweep removes leftovers",
                     CLEANUP_DEADLINE.as_secs()
                 ),
-                start_ms: cleanup_start
-                    .saturating_duration_since(run_start)
-                    .as_secs_f64()
-                    * 1000.0,
+                start_ms: offset_ms(run_start, cleanup_start),
                 duration_ms: cleanup_start.elapsed().as_secs_f64() * 1000.0,
             }],
         };

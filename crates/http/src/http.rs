@@ -20,7 +20,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::secrets::{REDACTED, Redactor};
-use stageos_smoke_model::outcome::RequestRecord;
+use stageos_smoke_model::outcome::{RequestRecord, offset_ms};
 
 /// HTTP client limits.
 #[derive(Clone, Debug)]
@@ -254,7 +254,7 @@ impl Recorder {
 
     /// Milliseconds since the run started.
     pub fn offset_ms(&self, at: Instant) -> f64 {
-        at.saturating_duration_since(self.run_start).as_secs_f64() * 1000.0
+        offset_ms(self.run_start, at)
     }
 }
 

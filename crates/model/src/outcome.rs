@@ -55,6 +55,12 @@ impl StepOutcome {
     }
 }
 
+/// Milliseconds from `run_start` to `at` (0 for an `at` before it): the clock of
+/// every `start_ms` in a report.
+pub fn offset_ms(run_start: std::time::Instant, at: std::time::Instant) -> f64 {
+    at.saturating_duration_since(run_start).as_secs_f64() * 1000.0
+}
+
 /// One HTTP exchange as the suite saw it: raw sample, no aggregation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RequestRecord {

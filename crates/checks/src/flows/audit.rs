@@ -358,10 +358,11 @@ impl Lookups<'_> {
 }
 
 /// Run the audit flow. After the login and the refresh (a refresh may end the
-/// session's previous access token, so nothing else runs across it) the three
-/// independent chains — the wrong MFA code, the invoice and its PDF, the plugin
-/// installed and removed — run side by side, and each lookup starts the moment its
-/// action is done: the flow costs its longest chain, not the sum of its steps.
+/// session's previous access token, so nothing else runs across it) four
+/// independent chains — the login and refresh lookups, the wrong MFA code, the
+/// invoice and its PDF, the plugin installed and removed — run side by side, and
+/// each lookup starts the moment its action is done: the flow costs its longest
+/// chain, not the sum of its steps.
 pub async fn run(flow: &mut FlowRun) {
     // A little before now: the target's clock may differ slightly from ours.
     let since = OffsetDateTime::now_utc() - Duration::from_secs(5);
@@ -492,8 +493,8 @@ pub async fn run(flow: &mut FlowRun) {
                 v.get("id").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| StepError::from(ExecError::Other("POST /api/invoices answered no id".into())))
             })
             .await;
-        let rendered = async {
-            match &invoice {
+        let rendered_entry = async {
+            let rendered = match &invoice {
                 Some(id) => {
                     steps
                         .step(&OWNER_RENDERS_INVOICE_PDF, async {
@@ -520,10 +521,7 @@ pub async fn run(flow: &mut FlowRun) {
                     );
                     None
                 }
-            }
-        };
-        let rendered_entry = async {
-            let rendered = rendered.await;
+            };
             lookups
                 .check(
                     &INVOICE_PDF_RENDERED_AUDITED,
